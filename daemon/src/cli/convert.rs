@@ -1,0 +1,29 @@
+//! `apprentice convert`: between JSON Lines and binary histories, validating on the way.
+
+use std::path::PathBuf;
+
+use super::{CliError, CliResult, load_history};
+use crate::ops::{HistoryFormat, history};
+
+/// Convert a history between JSON Lines (.jsonl) and binary records (.binpb).
+///
+/// The input is validated first; the output's format follows its extension.
+#[derive(clap::Args)]
+pub struct Args {
+    /// History to read (.jsonl or .binpb).
+    input: PathBuf,
+    /// History to write (.jsonl or .binpb).
+    output: PathBuf,
+}
+
+pub fn run(args: Args) -> CliResult {
+    if HistoryFormat::from_path(&args.output).is_none() {
+        return Err(CliError::input(format!(
+            "output {} must end in .jsonl or .binpb",
+            args.output.display()
+        )));
+    }
+    let h = load_history(&args.input)?;
+    history::write_path(&h, &args.output)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))
+}

@@ -1,0 +1,107 @@
+//! The `apprentice` command line. Exit codes: 0 success, 2 bad input (usage,
+//! an unreadable or invalid history), 1 any other failure (e.g. a disk error).
+
+mod convert;
+mod replay;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::ops::{HistoryError, history, pb};
+
+#[derive(Parser)]
+#[command(
+    name = "apprentice",
+    version,
+    about = "A painting apprentice: replays, continues and learns painting as a process.",
+    long_about = "A painting apprentice: replays, continues and learns painting as a process.\n\n\
+        A history is a painting's undo history: a header (canvas size, background) and the \
+        operations that made it (brush, airbrush, pencil, eraser and smudge strokes, fills, \
+        magic-brush dabs, pasted pixels, undo and redo), stored as JSON Lines (.jsonl) or \
+        binary protobuf records (.binpb).",
+    after_help = "Examples:\n  apprentice replay examples/still-life.jsonl -o still-life.png\n  \
+        apprentice replay examples/still-life.jsonl -o out.png --gif timelapse.gif\n  \
+        apprentice convert examples/still-life.jsonl still-life.binpb"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Replay(replay::Args),
+    Convert(convert::Args),
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// The user gave something unusable (exit code 2).
+    pub fn input(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// Something else went wrong (exit code 1).
+    pub fn failure(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("APPRENTICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args),
+        Command::Convert(args) => convert::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Reads and validates a history; any problem with it is bad input.
+fn load_history(path: &Path) -> Result<pb::History, CliError> {
+    history::read_path(path).map_err(|e| match e {
+        HistoryError::Io(io) => CliError::input(format!("cannot read {}: {io}", path.display())),
+        other => CliError::input(format!("{}: {other}", path.display())),
+    })
+}
+
+/// Refuses an output path whose extension is not `ext`, before any work is done.
+fn require_extension(path: &Path, ext: &str, what: &str) -> CliResult {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case(ext) => Ok(()),
+        _ => Err(CliError::input(format!(
+            "{what} {} must be a .{ext} file",
+            path.display()
+        ))),
+    }
+}

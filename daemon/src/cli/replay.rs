@@ -1,0 +1,168 @@
+//! `apprentice replay`: render a history to a picture, with process frames and a timelapse.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, RgbaImage, imageops};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{CliError, CliResult, load_history, require_extension};
+use crate::engine::{Engine, replay::replay};
+
+/// Render a history to a PNG, as the paint engine sees it.
+///
+/// Undo and redo are applied as the editor applied them. Magic-brush ops are
+/// skipped (and counted) until the diffusion brush renders them.
+#[derive(clap::Args)]
+pub struct Args {
+    /// History to replay (.jsonl or .binpb).
+    history: PathBuf,
+    /// The finished picture (.png).
+    #[arg(short, long, value_name = "OUT.png")]
+    output: PathBuf,
+    /// Also save the picture as it stood every N ops into DIR, as frame-000010.png, ...
+    #[arg(long, value_name = "DIR")]
+    frames: Option<PathBuf>,
+    /// Ops between frames (for --frames and --gif). Default: about 100 frames in all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    every: Option<u32>,
+    /// Also write a timelapse of the painting process as an animated GIF.
+    #[arg(long, value_name = "OUT.gif")]
+    gif: Option<PathBuf>,
+    /// Longest side of the timelapse frames, in pixels.
+    #[arg(long, value_name = "PX", default_value_t = 512, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    gif_size: u32,
+    /// Time each timelapse frame is shown, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 80, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+    gif_delay: u32,
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::failure(format!("cannot write {}: {e}", path.display()))
+}
+
+fn picture(engine: &Engine) -> RgbaImage {
+    let c = engine.canvas();
+    RgbaImage::from_raw(c.width() as u32, c.height() as u32, c.to_rgba8())
+        .expect("canvas size matches its pixels")
+}
+
+fn save_png(engine: &Engine, path: &Path) -> CliResult {
+    picture(engine).save(path).map_err(|e| write_err(path, e))
+}
+
+struct Timelapse {
+    encoder: GifEncoder<BufWriter<File>>,
+    path: PathBuf,
+    max_side: u32,
+}
+
+impl Timelapse {
+    fn create(path: &Path, max_side: u32) -> Result<Timelapse, CliError> {
+        let file = File::create(path).map_err(|e| write_err(path, e))?;
+        // Speed 10 of 30: good colours at a few ms per frame.
+        let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), 10);
+        encoder
+            .set_repeat(Repeat::Infinite)
+            .map_err(|e| write_err(path, e))?;
+        Ok(Timelapse {
+            encoder,
+            path: path.to_owned(),
+            max_side,
+        })
+    }
+
+    fn add(&mut self, engine: &Engine, delay_ms: u32) -> CliResult {
+        let mut img = picture(engine);
+        let (w, h) = img.dimensions();
+        let scale = f64::from(self.max_side) / f64::from(w.max(h));
+        if scale < 1.0 {
+            let (nw, nh) = (
+                ((f64::from(w) * scale).round() as u32).max(1),
+                ((f64::from(h) * scale).round() as u32).max(1),
+            );
+            img = imageops::resize(&img, nw, nh, imageops::FilterType::Triangle);
+        }
+        let frame = Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
+        self.encoder
+            .encode_frame(frame)
+            .map_err(|e| write_err(&self.path, e))
+    }
+}
+
+pub fn run(args: Args) -> CliResult {
+    require_extension(&args.output, "png", "output")?;
+    if let Some(gif) = &args.gif {
+        require_extension(gif, "gif", "--gif")?;
+    }
+    let history = load_history(&args.history)?;
+    if let Some(dir) = &args.frames {
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+    }
+    let mut timelapse = match &args.gif {
+        Some(path) => Some(Timelapse::create(path, args.gif_size)?),
+        None => None,
+    };
+
+    let progress = ProgressBar::new(history.ops.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} replaying [{bar:40}] {pos}/{len} ops ({per_sec}, {eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut failure = None;
+    let (engine, stats) = replay(&history, |i, n, engine| {
+        progress.set_length(n as u64);
+        progress.set_position(i as u64 + 1);
+        let every = args
+            .every
+            .map_or_else(|| n.div_ceil(100).max(1), |e| e as usize);
+        let is_frame = (i + 1) % every == 0 || i + 1 == n;
+        if !is_frame || failure.is_some() {
+            return;
+        }
+        if let Some(dir) = &args.frames {
+            let path = dir.join(format!("frame-{:06}.png", i + 1));
+            if let Err(e) = save_png(engine, &path) {
+                failure = Some(e);
+            }
+        }
+        if let Some(t) = timelapse.as_mut() {
+            // The last frame lingers so the finished picture can be seen.
+            let delay = if i + 1 == n {
+                args.gif_delay.max(2000)
+            } else {
+                args.gif_delay
+            };
+            if let Err(e) = t.add(engine, delay) {
+                failure = Some(e);
+            }
+        }
+    });
+    progress.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if stats.effective == 0 {
+        if let Some(t) = timelapse.as_mut() {
+            t.add(&engine, args.gif_delay.max(2000))?;
+        }
+    }
+    drop(timelapse);
+    save_png(&engine, &args.output)?;
+
+    tracing::info!(
+        "painted {} of {} ops ({} recorded, undo/redo resolved) into {}",
+        stats.painted,
+        stats.effective,
+        stats.recorded,
+        args.output.display()
+    );
+    for (why, n) in &stats.skipped {
+        tracing::warn!("skipped {n} op(s): {why}");
+    }
+    Ok(())
+}

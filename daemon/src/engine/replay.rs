@@ -1,0 +1,53 @@
+//! Replaying a history: resolve undo/redo, then perform each op in order.
+
+use super::{Applied, Engine};
+use crate::ops::{pb, timeline};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Ops in the file, undo/redo markers included.
+    pub recorded: usize,
+    /// Ops in effect after undo/redo.
+    pub effective: usize,
+    pub painted: usize,
+    /// Ops the engine does not paint, by reason.
+    pub skipped: Vec<(&'static str, usize)>,
+}
+
+impl ReplayStats {
+    fn skip(&mut self, why: &'static str) {
+        match self.skipped.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, n)) => *n += 1,
+            None => self.skipped.push((why, 1)),
+        }
+    }
+}
+
+/// Replays a validated history; `after_op(i, n, engine)` runs after the `i`-th
+/// of `n` effective ops (0-based) — for progress bars and process frames.
+pub fn replay(
+    history: &pb::History,
+    mut after_op: impl FnMut(usize, usize, &Engine),
+) -> (Engine, ReplayStats) {
+    let header = history.header.clone().unwrap_or_default();
+    let mut engine = Engine::new(&header);
+    let ops = timeline::effective(&history.ops);
+    let mut stats = ReplayStats {
+        recorded: history.ops.len(),
+        effective: ops.len(),
+        ..Default::default()
+    };
+    for (i, op) in ops.iter().enumerate() {
+        match engine.apply(op) {
+            Applied::Painted => stats.painted += 1,
+            Applied::Skipped(why) => stats.skip(why),
+        }
+        after_op(i, ops.len(), &engine);
+    }
+    (engine, stats)
+}
+
+/// The final picture of a validated history.
+pub fn render(history: &pb::History) -> (Engine, ReplayStats) {
+    replay(history, |_, _, _| {})
+}
