@@ -5,11 +5,8 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message;
 
-const PROTOS: &[&str] = &[
-    "apprentice/v1/ops.proto",
-    "apprentice/v1/history.proto",
-    "apprentice/v1/service.proto",
-];
+const PROTOS: &[&str] =
+    &["apprentice/v1/ops.proto", "apprentice/v1/history.proto", "apprentice/v1/service.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in PROTOS {
@@ -21,13 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Kept for gRPC server reflection.
     fs::write(out.join("apprentice_descriptor.bin"), &descriptor_bytes)?;
 
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
 
-    pbjson_build::Builder::new()
-        .register_descriptors(&descriptor_bytes)?
-        .build(&[".apprentice.v1"])?;
+    pbjson_build::Builder::new().register_descriptors(&descriptor_bytes)?.build(&[".apprentice.v1"])?;
     Ok(())
 }

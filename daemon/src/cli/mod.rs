@@ -46,18 +46,12 @@ pub struct CliError {
 impl CliError {
     /// The user gave something unusable (exit code 2).
     pub fn input(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 2,
-            message: message.into(),
-        }
+        CliError { code: 2, message: message.into() }
     }
 
     /// Something else went wrong (exit code 1).
     pub fn failure(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 1,
-            message: message.into(),
-        }
+        CliError { code: 1, message: message.into() }
     }
 }
 
@@ -99,9 +93,6 @@ fn load_history(path: &Path) -> Result<pb::History, CliError> {
 fn require_extension(path: &Path, ext: &str, what: &str) -> CliResult {
     match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case(ext) => Ok(()),
-        _ => Err(CliError::input(format!(
-            "{what} {} must be a .{ext} file",
-            path.display()
-        ))),
+        _ => Err(CliError::input(format!("{what} {} must be a .{ext} file", path.display()))),
     }
 }

@@ -64,14 +64,8 @@ impl Timelapse {
         let file = File::create(path).map_err(|e| write_err(path, e))?;
         // Speed 10 of 30: good colours at a few ms per frame.
         let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), 10);
-        encoder
-            .set_repeat(Repeat::Infinite)
-            .map_err(|e| write_err(path, e))?;
-        Ok(Timelapse {
-            encoder,
-            path: path.to_owned(),
-            max_side,
-        })
+        encoder.set_repeat(Repeat::Infinite).map_err(|e| write_err(path, e))?;
+        Ok(Timelapse { encoder, path: path.to_owned(), max_side })
     }
 
     fn add(&mut self, engine: &Engine, delay_ms: u32) -> CliResult {
@@ -86,9 +80,7 @@ impl Timelapse {
             img = imageops::resize(&img, nw, nh, imageops::FilterType::Triangle);
         }
         let frame = Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
-        self.encoder
-            .encode_frame(frame)
-            .map_err(|e| write_err(&self.path, e))
+        self.encoder.encode_frame(frame).map_err(|e| write_err(&self.path, e))
     }
 }
 
@@ -117,9 +109,7 @@ pub fn run(args: Args) -> CliResult {
     let (engine, stats) = replay(&history, |i, n, engine| {
         progress.set_length(n as u64);
         progress.set_position(i as u64 + 1);
-        let every = args
-            .every
-            .map_or_else(|| n.div_ceil(100).max(1), |e| e as usize);
+        let every = args.every.map_or_else(|| n.div_ceil(100).max(1), |e| e as usize);
         let is_frame = (i + 1) % every == 0 || i + 1 == n;
         if !is_frame || failure.is_some() {
             return;
@@ -132,11 +122,7 @@ pub fn run(args: Args) -> CliResult {
         }
         if let Some(t) = timelapse.as_mut() {
             // The last frame lingers so the finished picture can be seen.
-            let delay = if i + 1 == n {
-                args.gif_delay.max(2000)
-            } else {
-                args.gif_delay
-            };
+            let delay = if i + 1 == n { args.gif_delay.max(2000) } else { args.gif_delay };
             if let Err(e) = t.add(engine, delay) {
                 failure = Some(e);
             }

@@ -2,40 +2,22 @@
 //! separable blend modes of the W3C compositing spec, in premultiplied form
 //! (no division by alpha, so transparent pixels need no special case).
 
-use super::Px;
+use super::{Px, kernels};
 use crate::ops::pb::BlendMode;
 
 /// `dst = src OP dst` for a solid straight colour `color` whose alpha at each
 /// pixel is `alpha[i]` (coverage × opacity × colour alpha).
 pub fn composite(dst: &mut [Px], alpha: &[f32], color: [f32; 3], mode: BlendMode) {
     match mode {
-        BlendMode::Unspecified | BlendMode::Normal => normal(dst, alpha, color),
+        BlendMode::Unspecified | BlendMode::Normal => kernels::normal(dst, alpha, color),
         BlendMode::Multiply => separable(dst, alpha, color, |cb, _ab, cs| cb * cs),
         BlendMode::Screen => separable(dst, alpha, color, |cb, ab, cs| cb + ab * cs - cb * cs),
         BlendMode::Darken => separable(dst, alpha, color, |cb, ab, cs| cb.min(ab * cs)),
         BlendMode::Lighten => separable(dst, alpha, color, |cb, ab, cs| cb.max(ab * cs)),
         BlendMode::Add => separable(dst, alpha, color, |cb, ab, cs| (cb + ab * cs).min(ab)),
         BlendMode::Overlay => separable(dst, alpha, color, |cb, ab, cs| {
-            if 2.0 * cb <= ab {
-                2.0 * cb * cs
-            } else {
-                ab - 2.0 * (ab - cb) * (1.0 - cs)
-            }
+            if 2.0 * cb <= ab { 2.0 * cb * cs } else { ab - 2.0 * (ab - cb) * (1.0 - cs) }
         }),
-    }
-}
-
-/// Source-over: the hot path of every brush.
-#[inline]
-fn normal(dst: &mut [Px], alpha: &[f32], c: [f32; 3]) {
-    for (d, &a) in dst.iter_mut().zip(alpha) {
-        let k = 1.0 - a;
-        *d = [
-            c[0] * a + d[0] * k,
-            c[1] * a + d[1] * k,
-            c[2] * a + d[2] * k,
-            a + d[3] * k,
-        ];
     }
 }
 
@@ -58,21 +40,13 @@ fn separable(dst: &mut [Px], alpha: &[f32], c: [f32; 3], bp: impl Fn(f32, f32, f
 #[inline]
 pub fn over(src: Px, dst: Px) -> Px {
     let k = 1.0 - src[3];
-    [
-        src[0] + dst[0] * k,
-        src[1] + dst[1] * k,
-        src[2] + dst[2] * k,
-        src[3] + dst[3] * k,
-    ]
+    [src[0] + dst[0] * k, src[1] + dst[1] * k, src[2] + dst[2] * k, src[3] + dst[3] * k]
 }
 
 /// Removes alpha: every premultiplied channel scales by `1 - alpha[i]`, so the
 /// straight colour of what remains is untouched.
 pub fn erase(dst: &mut [Px], alpha: &[f32]) {
-    for (d, &a) in dst.iter_mut().zip(alpha) {
-        let k = 1.0 - a;
-        *d = [d[0] * k, d[1] * k, d[2] * k, d[3] * k];
-    }
+    kernels::erase(dst, alpha);
 }
 
 #[cfg(test)]
@@ -102,30 +76,12 @@ mod tests {
     fn modes_on_opaque_grey_match_their_formulas() {
         let grey = [0.5, 0.5, 0.5, 1.0];
         let c = [0.2, 0.8, 1.0];
-        assert!(close(
-            one(BlendMode::Multiply, grey, 1.0, c),
-            [0.1, 0.4, 0.5, 1.0]
-        ));
-        assert!(close(
-            one(BlendMode::Screen, grey, 1.0, c),
-            [0.6, 0.9, 1.0, 1.0]
-        ));
-        assert!(close(
-            one(BlendMode::Darken, grey, 1.0, c),
-            [0.2, 0.5, 0.5, 1.0]
-        ));
-        assert!(close(
-            one(BlendMode::Lighten, grey, 1.0, c),
-            [0.5, 0.8, 1.0, 1.0]
-        ));
-        assert!(close(
-            one(BlendMode::Add, grey, 1.0, c),
-            [0.7, 1.0, 1.0, 1.0]
-        ));
-        assert!(close(
-            one(BlendMode::Normal, grey, 0.5, c),
-            [0.35, 0.65, 0.75, 1.0]
-        ));
+        assert!(close(one(BlendMode::Multiply, grey, 1.0, c), [0.1, 0.4, 0.5, 1.0]));
+        assert!(close(one(BlendMode::Screen, grey, 1.0, c), [0.6, 0.9, 1.0, 1.0]));
+        assert!(close(one(BlendMode::Darken, grey, 1.0, c), [0.2, 0.5, 0.5, 1.0]));
+        assert!(close(one(BlendMode::Lighten, grey, 1.0, c), [0.5, 0.8, 1.0, 1.0]));
+        assert!(close(one(BlendMode::Add, grey, 1.0, c), [0.7, 1.0, 1.0, 1.0]));
+        assert!(close(one(BlendMode::Normal, grey, 0.5, c), [0.35, 0.65, 0.75, 1.0]));
     }
 
     #[test]

@@ -22,12 +22,7 @@ pub fn unpremultiply(p: Px) -> Rgba {
         return Rgba::TRANSPARENT;
     }
     let inv = 1.0 / p[3];
-    Rgba {
-        r: p[0] * inv,
-        g: p[1] * inv,
-        b: p[2] * inv,
-        a: p[3],
-    }
+    Rgba { r: p[0] * inv, g: p[1] * inv, b: p[2] * inv, a: p[3] }
 }
 
 fn to_u8(v: f32) -> u8 {
@@ -36,20 +31,12 @@ fn to_u8(v: f32) -> u8 {
 
 impl Canvas {
     pub fn new(width: usize, height: usize, background: Rgba) -> Canvas {
-        Canvas {
-            width,
-            height,
-            px: vec![premultiply(background); width * height],
-        }
+        Canvas { width, height, px: vec![premultiply(background); width * height] }
     }
 
     /// A canvas from straight-alpha sRGB RGBA8 bytes (`width * height * 4` of them).
     pub fn from_rgba8(width: usize, height: usize, rgba: &[u8]) -> Canvas {
-        assert_eq!(
-            rgba.len(),
-            width * height * 4,
-            "RGBA8 buffer does not match {width}x{height}"
-        );
+        assert_eq!(rgba.len(), width * height * 4, "RGBA8 buffer does not match {width}x{height}");
         let px = rgba.chunks_exact(4).map(px_from_rgba8).collect();
         Canvas { width, height, px }
     }
@@ -100,10 +87,5 @@ impl Canvas {
 pub fn px_from_rgba8(c: &[u8]) -> Px {
     let a = f32::from(c[3]) / 255.0;
     let s = a / 255.0;
-    [
-        f32::from(c[0]) * s,
-        f32::from(c[1]) * s,
-        f32::from(c[2]) * s,
-        a,
-    ]
+    [f32::from(c[0]) * s, f32::from(c[1]) * s, f32::from(c[2]) * s, a]
 }

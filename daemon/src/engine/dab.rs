@@ -6,6 +6,8 @@
 //! 50 % contour sits at the nominal radius and coverage width matches the size).
 //! A pencil dab is aliased: a pixel is in when its centre is within the radius.
 
+use super::kernels;
+
 /// Rows are computed on the stack in chunks of this many pixels (small, so that
 /// tiny dabs do not pay for zeroing a large buffer).
 const CHUNK: usize = 256;
@@ -29,20 +31,9 @@ impl Dab {
         // Below one pixel a dab keeps a one-pixel footprint and fades with its area.
         let peak = (diameter * diameter).min(1.0);
         let radius = diameter.max(1.0) * 0.5;
-        let (inner, outer) = if aliased {
-            (radius, radius)
-        } else {
-            ((hardness * radius).min(radius - 0.5), radius + 0.5)
-        };
-        Dab {
-            x,
-            y,
-            radius,
-            peak,
-            inner: inner.max(0.0),
-            outer,
-            aliased,
-        }
+        let (inner, outer) =
+            if aliased { (radius, radius) } else { ((hardness * radius).min(radius - 0.5), radius + 0.5) };
+        Dab { x, y, radius, peak, inner: inner.max(0.0), outer, aliased }
     }
 
     /// Distance from the centre beyond which coverage is zero.
@@ -81,13 +72,7 @@ impl Dab {
             return;
         }
         let inv_band = 1.0 / (self.outer - self.inner);
-        let (outer, peak) = (self.outer, self.peak);
-        for (i, o) in out.iter_mut().enumerate() {
-            let dx = fx + i as f32;
-            let d = (dx * dx + dy2).sqrt();
-            let t = ((outer - d) * inv_band).clamp(0.0, 1.0);
-            *o = t * t * (3.0 - 2.0 * t) * peak;
-        }
+        kernels::soft_coverage(out, fx, dy2, self.outer, inv_band, self.peak);
     }
 }
 
@@ -96,11 +81,7 @@ fn span(c: f32, half: f32, n: usize) -> (usize, usize) {
     let lo = (c - half - 0.5).ceil().max(0.0);
     let hi = (c + half - 0.5).floor() + 1.0;
     let hi = hi.min(n as f32);
-    if hi <= lo {
-        (0, 0)
-    } else {
-        (lo as usize, hi as usize)
-    }
+    if hi <= lo { (0, 0) } else { (lo as usize, hi as usize) }
 }
 
 /// Calls `row(y, x0, coverage)` for every row the dab touches on a `w × h` canvas.
@@ -127,9 +108,7 @@ mod tests {
 
     fn coverage_grid(d: &Dab, w: usize, h: usize) -> Vec<f32> {
         let mut g = vec![0.0; w * h];
-        for_each_row(d, w, h, |y, x0, cov| {
-            g[y * w + x0..y * w + x0 + cov.len()].copy_from_slice(cov)
-        });
+        for_each_row(d, w, h, |y, x0, cov| g[y * w + x0..y * w + x0 + cov.len()].copy_from_slice(cov));
         g
     }
 
@@ -156,11 +135,7 @@ mod tests {
     #[test]
     fn pencil_dabs_are_binary() {
         let d = Dab::new(10.3, 10.7, 7.0, 0.0, true);
-        assert!(
-            coverage_grid(&d, 20, 20)
-                .iter()
-                .all(|&v| v == 0.0 || v == 1.0)
-        );
+        assert!(coverage_grid(&d, 20, 20).iter().all(|&v| v == 0.0 || v == 1.0));
     }
 
     #[test]

@@ -12,11 +12,7 @@ const CLEAN: (u32, u32) = (u32::MAX, 0);
 
 impl StrokeMask {
     pub fn new(width: usize, height: usize) -> StrokeMask {
-        StrokeMask {
-            width,
-            values: vec![0.0; width * height],
-            spans: vec![CLEAN; height],
-        }
+        StrokeMask { width, values: vec![0.0; width * height], spans: vec![CLEAN; height] }
     }
 
     /// The row `y`, columns `x0..x1`, marked dirty.
@@ -30,18 +26,10 @@ impl StrokeMask {
 
     /// Each dirty row as `(y, x0, values)`.
     pub fn dirty_rows(&self) -> impl Iterator<Item = (usize, usize, &[f32])> {
-        self.spans
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.0 < s.1)
-            .map(|(y, &(lo, hi))| {
-                let start = y * self.width;
-                (
-                    y,
-                    lo as usize,
-                    &self.values[start + lo as usize..start + hi as usize],
-                )
-            })
+        self.spans.iter().enumerate().filter(|(_, s)| s.0 < s.1).map(|(y, &(lo, hi))| {
+            let start = y * self.width;
+            (y, lo as usize, &self.values[start + lo as usize..start + hi as usize])
+        })
     }
 
     /// Zeroes what was painted.

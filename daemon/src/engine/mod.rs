@@ -12,6 +12,7 @@ pub mod blend;
 pub mod canvas;
 pub mod dab;
 pub mod fill;
+mod kernels;
 pub mod mask;
 pub mod patch;
 pub mod replay;
@@ -42,11 +43,7 @@ impl Engine {
     /// A fresh canvas for a validated header.
     pub fn new(header: &pb::Header) -> Engine {
         let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
-        Engine::from_canvas(Canvas::new(
-            header.width as usize,
-            header.height as usize,
-            bg,
-        ))
+        Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg))
     }
 
     pub fn from_canvas(canvas: Canvas) -> Engine {
@@ -78,9 +75,9 @@ impl Engine {
                 patch::paste(&mut self.canvas, p);
                 Applied::Painted
             }
-            Some(Kind::MagicBrush(_)) => Applied::Skipped(
-                "magic-brush ops are rendered by the diffusion brush, not the engine",
-            ),
+            Some(Kind::MagicBrush(_)) => {
+                Applied::Skipped("magic-brush ops are rendered by the diffusion brush, not the engine")
+            }
             Some(Kind::Undo(_) | Kind::Redo(_)) => {
                 Applied::Skipped("undo/redo markers are resolved before painting")
             }

@@ -32,11 +32,7 @@ pub fn replay(
     let header = history.header.clone().unwrap_or_default();
     let mut engine = Engine::new(&header);
     let ops = timeline::effective(&history.ops);
-    let mut stats = ReplayStats {
-        recorded: history.ops.len(),
-        effective: ops.len(),
-        ..Default::default()
-    };
+    let mut stats = ReplayStats { recorded: history.ops.len(), effective: ops.len(), ..Default::default() };
     for (i, op) in ops.iter().enumerate() {
         match engine.apply(op) {
             Applied::Painted => stats.painted += 1,

@@ -15,6 +15,7 @@
 use super::blend;
 use super::canvas::Canvas;
 use super::dab::{Dab, for_each_row};
+use super::kernels;
 use super::mask::StrokeMask;
 use super::smudge;
 use crate::ops::brush::{Brush, pressure};
@@ -46,17 +47,10 @@ fn spacing_px(brush: &Brush, diameter: f32) -> f32 {
 /// each time [`AIRBRUSH_INTERVAL_MS`] has passed).
 pub fn place_dabs(points: &[pb::Point], brush: &Brush, mut emit: impl FnMut(DabPos)) {
     let Some(first) = points.first() else { return };
-    emit(DabPos {
-        x: first.x,
-        y: first.y,
-        pressure: pressure(first),
-    });
+    emit(DabPos { x: first.x, y: first.y, pressure: pressure(first) });
 
     // Budget: a pathological path gets proportionally wider spacing and a longer interval.
-    let length: f64 = points
-        .windows(2)
-        .map(|w| f64::from((w[1].x - w[0].x).hypot(w[1].y - w[0].y)))
-        .sum();
+    let length: f64 = points.windows(2).map(|w| f64::from((w[1].x - w[0].x).hypot(w[1].y - w[0].y))).sum();
     let min_pressure = points.iter().map(pressure).fold(1.0f32, f32::min);
     let tightest = f64::from(spacing_px(brush, brush.size * min_pressure));
     let dist_scale = (length / tightest / MAX_DABS_PER_STROKE).max(1.0) as f32;
@@ -79,11 +73,7 @@ pub fn place_dabs(points: &[pb::Point], brush: &Brush, mut emit: impl FnMut(DabP
             } else {
                 f32::INFINITY
             };
-            let step_t = if airbrush && dt > 0.0 {
-                (interval - since_time) / dt
-            } else {
-                f32::INFINITY
-            };
+            let step_t = if airbrush && dt > 0.0 { (interval - since_time) / dt } else { f32::INFINITY };
             let step = step_d.min(step_t).max(0.0);
             if s + step > 1.0 {
                 since_dist += len * (1.0 - s);
@@ -93,11 +83,7 @@ pub fn place_dabs(points: &[pb::Point], brush: &Brush, mut emit: impl FnMut(DabP
             s += step;
             since_dist = 0.0;
             since_time = 0.0;
-            emit(DabPos {
-                x: a.x + (b.x - a.x) * s,
-                y: a.y + (b.y - a.y) * s,
-                pressure: pa + (pb - pa) * s,
-            });
+            emit(DabPos { x: a.x + (b.x - a.x) * s, y: a.y + (b.y - a.y) * s, pressure: pa + (pb - pa) * s });
         }
     }
 }
@@ -118,16 +104,10 @@ pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
                 let mut dab = dab_at(&p);
                 dab.peak *= p.pressure;
                 for_each_row(&dab, w, h, |y, x0, cov| {
-                    for (a, &m) in mask.row_mut(y, x0, x0 + cov.len()).iter_mut().zip(cov) {
-                        *a += (m - *a).max(0.0) * flow;
-                    }
+                    kernels::build_up(mask.row_mut(y, x0, x0 + cov.len()), cov, flow);
                 });
             });
-            let scale = if brush.tool == Tool::Eraser {
-                brush.opacity
-            } else {
-                brush.opacity * c.a
-            };
+            let scale = if brush.tool == Tool::Eraser { brush.opacity } else { brush.opacity * c.a };
             let mut alpha = Vec::new();
             for (y, x0, values) in mask.dirty_rows() {
                 alpha.clear();

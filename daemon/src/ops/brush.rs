@@ -12,29 +12,14 @@ pub struct Rgba {
 }
 
 impl Rgba {
-    pub const BLACK: Rgba = Rgba {
-        r: 0.0,
-        g: 0.0,
-        b: 0.0,
-        a: 1.0,
-    };
-    pub const TRANSPARENT: Rgba = Rgba {
-        r: 0.0,
-        g: 0.0,
-        b: 0.0,
-        a: 0.0,
-    };
+    pub const BLACK: Rgba = Rgba { r: 0.0, g: 0.0, b: 0.0, a: 1.0 };
+    pub const TRANSPARENT: Rgba = Rgba { r: 0.0, g: 0.0, b: 0.0, a: 0.0 };
 
     /// The colour an absent `Color` field means: `default`.
     pub fn from_pb(c: Option<&pb::Color>, default: Rgba) -> Rgba {
         match c {
             None => default,
-            Some(c) => Rgba {
-                r: c.r,
-                g: c.g,
-                b: c.b,
-                a: c.a.unwrap_or(1.0),
-            },
+            Some(c) => Rgba { r: c.r, g: c.g, b: c.b, a: c.a.unwrap_or(1.0) },
         }
     }
 }

@@ -72,10 +72,7 @@ pub enum HistoryError {
 }
 
 fn invalid(at: Position, message: impl Into<String>) -> HistoryError {
-    HistoryError::Invalid {
-        at,
-        message: message.into(),
-    }
+    HistoryError::Invalid { at, message: message.into() }
 }
 
 /// Collects records into a history, enforcing header-first and validating each op.
@@ -89,19 +86,13 @@ impl Builder {
             (None, _) => Err(invalid(at, "record: empty (expected \"header\" or \"op\")")),
             (Some(Kind::Header(h)), None) => {
                 validate::header(&h).map_err(|e| invalid(at, e.to_string()))?;
-                self.history = Some(pb::History {
-                    header: Some(h),
-                    ops: Vec::new(),
-                });
+                self.history = Some(pb::History { header: Some(h), ops: Vec::new() });
                 Ok(())
             }
-            (Some(Kind::Header(_)), Some(_)) => Err(invalid(
-                at,
-                "header: a second header (a history has exactly one, first)",
-            )),
-            (Some(Kind::Op(_)), None) => {
-                Err(invalid(at, "header: the first record must be the header"))
+            (Some(Kind::Header(_)), Some(_)) => {
+                Err(invalid(at, "header: a second header (a history has exactly one, first)"))
             }
+            (Some(Kind::Op(_)), None) => Err(invalid(at, "header: the first record must be the header")),
             (Some(Kind::Op(op)), Some(h)) => {
                 let header = h.header.as_ref().expect("set with the history");
                 validate::op(&op, header).map_err(|e| invalid(at, e.to_string()))?;
@@ -140,10 +131,9 @@ fn read_json_lines(reader: impl BufRead) -> Result<pb::History, HistoryError> {
     for (i, line) in reader.lines().enumerate() {
         let at = Position::Line(i + 1);
         let line = line.map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData => invalid(
-                at,
-                "not UTF-8 text (is this a binary history? name it .binpb)",
-            ),
+            io::ErrorKind::InvalidData => {
+                invalid(at, "not UTF-8 text (is this a binary history? name it .binpb)")
+            }
             _ => HistoryError::Io(e),
         })?;
         if line.trim().is_empty() {
@@ -165,10 +155,7 @@ fn read_varint(reader: &mut impl BufRead) -> io::Result<Option<u64>> {
             return if shift == 0 {
                 Ok(None)
             } else {
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "file ends inside a length prefix",
-                ))
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file ends inside a length prefix"))
             };
         }
         value |= u64::from(byte[0] & 0x7f) << shift;
@@ -176,10 +163,7 @@ fn read_varint(reader: &mut impl BufRead) -> io::Result<Option<u64>> {
             return Ok(Some(value));
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        "length prefix longer than 10 bytes",
-    ))
+    Err(io::Error::new(io::ErrorKind::InvalidData, "length prefix longer than 10 bytes"))
 }
 
 fn read_binary(mut reader: impl BufRead) -> Result<pb::History, HistoryError> {
@@ -201,25 +185,19 @@ fn read_binary(mut reader: impl BufRead) -> Result<pb::History, HistoryError> {
         buf.clear();
         let got = (&mut reader).take(len).read_to_end(&mut buf)?;
         if (got as u64) < len {
-            return Err(invalid(
-                at,
-                format!("truncated: {len} bytes announced, file ends after {got}"),
-            ));
+            return Err(invalid(at, format!("truncated: {len} bytes announced, file ends after {got}")));
         }
-        let record = pb::Record::decode(buf.as_slice())
-            .map_err(|e| invalid(at, format!("invalid record: {e}")))?;
+        let record =
+            pb::Record::decode(buf.as_slice()).map_err(|e| invalid(at, format!("invalid record: {e}")))?;
         builder.push(at, record)?;
     }
     builder.finish()
 }
 
 fn records(history: &pb::History) -> impl Iterator<Item = pb::Record> + '_ {
-    let header = pb::Record {
-        kind: Some(Kind::Header(history.header.clone().unwrap_or_default())),
-    };
-    std::iter::once(header).chain(history.ops.iter().map(|op| pb::Record {
-        kind: Some(Kind::Op(op.clone())),
-    }))
+    let header = pb::Record { kind: Some(Kind::Header(history.header.clone().unwrap_or_default())) };
+    std::iter::once(header)
+        .chain(history.ops.iter().map(|op| pb::Record { kind: Some(Kind::Op(op.clone())) }))
 }
 
 /// Writes a history as JSON Lines or binary records.
@@ -232,9 +210,7 @@ pub fn write(history: &pb::History, mut out: impl Write, format: HistoryFormat) 
                 serde_json::to_writer(&mut buf, &record)?;
                 buf.push(b'\n');
             }
-            HistoryFormat::Binary => record
-                .encode_length_delimited(&mut buf)
-                .map_err(io::Error::other)?,
+            HistoryFormat::Binary => record.encode_length_delimited(&mut buf).map_err(io::Error::other)?,
         }
         out.write_all(&buf)?;
     }

@@ -41,22 +41,13 @@ mod tests {
     use super::*;
 
     fn fill(n: f32) -> pb::Op {
-        pb::Op {
-            kind: Some(Kind::Fill(pb::Fill {
-                x: n,
-                ..Default::default()
-            })),
-        }
+        pb::Op { kind: Some(Kind::Fill(pb::Fill { x: n, ..Default::default() })) }
     }
     fn undo(n: u32) -> pb::Op {
-        pb::Op {
-            kind: Some(Kind::Undo(pb::Undo { count: Some(n) })),
-        }
+        pb::Op { kind: Some(Kind::Undo(pb::Undo { count: Some(n) })) }
     }
     fn redo(n: u32) -> pb::Op {
-        pb::Op {
-            kind: Some(Kind::Redo(pb::Redo { count: Some(n) })),
-        }
+        pb::Op { kind: Some(Kind::Redo(pb::Redo { count: Some(n) })) }
     }
     fn xs(ops: &[pb::Op]) -> Vec<f32> {
         effective(ops)
@@ -71,18 +62,12 @@ mod tests {
     #[test]
     fn undo_takes_back_and_redo_restores() {
         assert_eq!(xs(&[fill(1.), fill(2.), fill(3.), undo(2)]), vec![1.]);
-        assert_eq!(
-            xs(&[fill(1.), fill(2.), fill(3.), undo(2), redo(1)]),
-            vec![1., 2.]
-        );
+        assert_eq!(xs(&[fill(1.), fill(2.), fill(3.), undo(2), redo(1)]), vec![1., 2.]);
     }
 
     #[test]
     fn a_new_op_forgets_the_redo_stack() {
-        assert_eq!(
-            xs(&[fill(1.), fill(2.), undo(1), fill(3.), redo(1)]),
-            vec![1., 3.]
-        );
+        assert_eq!(xs(&[fill(1.), fill(2.), undo(1), fill(3.), redo(1)]), vec![1., 3.]);
     }
 
     #[test]

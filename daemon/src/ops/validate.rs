@@ -25,10 +25,7 @@ impl std::error::Error for FieldError {}
 type Result<T = ()> = std::result::Result<T, FieldError>;
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
+    FieldError { field: field.into(), message: message.into() }
 }
 
 /// `lo <= v <= hi` and finite.
@@ -36,10 +33,7 @@ fn in_range(field: &str, v: f32, lo: f32, hi: f32) -> Result {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {
-        Err(err(
-            field,
-            format!("must be a number in [{lo}, {hi}], got {v}"),
-        ))
+        Err(err(field, format!("must be a number in [{lo}, {hi}], got {v}")))
     }
 }
 
@@ -48,10 +42,7 @@ fn in_range_open_low(field: &str, v: f32, lo: f32, hi: f32) -> Result {
     if v.is_finite() && v > lo && v <= hi {
         Ok(())
     } else {
-        Err(err(
-            field,
-            format!("must be a number in ({lo}, {hi}], got {v}"),
-        ))
+        Err(err(field, format!("must be a number in ({lo}, {hi}], got {v}")))
     }
 }
 
@@ -77,10 +68,7 @@ pub fn color(field: &str, c: &pb::Color) -> Result {
 pub fn header(h: &pb::Header) -> Result {
     for (name, side) in [("header.width", h.width), ("header.height", h.height)] {
         if side == 0 || side > MAX_SIDE {
-            return Err(err(
-                name,
-                format!("must be in [1, {MAX_SIDE}] pixels, got {side}"),
-            ));
+            return Err(err(name, format!("must be in [1, {MAX_SIDE}] pixels, got {side}")));
         }
     }
     let pixels = u64::from(h.width) * u64::from(h.height);
@@ -117,10 +105,9 @@ pub fn op(o: &pb::Op, header: &pb::Header) -> Result {
 
 fn step_count(field: &str, count: Option<u32>) -> Result {
     match count {
-        Some(c) if c == 0 || c > MAX_UNDO_COUNT => Err(err(
-            field,
-            format!("must be in [1, {MAX_UNDO_COUNT}], got {c}"),
-        )),
+        Some(c) if c == 0 || c > MAX_UNDO_COUNT => {
+            Err(err(field, format!("must be in [1, {MAX_UNDO_COUNT}], got {c}")))
+        }
         _ => Ok(()),
     }
 }
@@ -133,10 +120,7 @@ fn stroke(s: &pb::Stroke) -> Result {
             "must be set (TOOL_BRUSH, TOOL_AIRBRUSH, TOOL_PENCIL, TOOL_ERASER or TOOL_SMUDGE)",
         ));
     }
-    let b = s
-        .brush
-        .as_ref()
-        .ok_or_else(|| err("op.stroke.brush", "must be set (at least its size)"))?;
+    let b = s.brush.as_ref().ok_or_else(|| err("op.stroke.brush", "must be set (at least its size)"))?;
     in_range_open_low("op.stroke.brush.size", b.size, 0.0, MAX_BRUSH_SIZE)?;
     opt_range("op.stroke.brush.opacity", b.opacity, 0.0, 1.0)?;
     if let Some(flow) = b.flow {
@@ -152,10 +136,7 @@ fn stroke(s: &pb::Stroke) -> Result {
 
     let n = s.points.len();
     if n == 0 || n > MAX_POINTS {
-        return Err(err(
-            "op.stroke.points",
-            format!("must hold 1 to {MAX_POINTS} points, got {n}"),
-        ));
+        return Err(err("op.stroke.points", format!("must hold 1 to {MAX_POINTS} points, got {n}")));
     }
     let mut last_time = 0;
     for (i, p) in s.points.iter().enumerate() {
@@ -170,10 +151,7 @@ fn stroke(s: &pb::Stroke) -> Result {
         if p.time_ms < last_time {
             return Err(err(
                 f("time_ms"),
-                format!(
-                    "must not decrease along the stroke ({} after {last_time})",
-                    p.time_ms
-                ),
+                format!("must not decrease along the stroke ({} after {last_time})", p.time_ms),
             ));
         }
         last_time = p.time_ms;
@@ -188,10 +166,7 @@ fn fill(f: &pb::Fill, header: &pb::Header) -> Result {
     if f.x >= header.width as f32 || f.y >= header.height as f32 {
         return Err(err(
             "op.fill",
-            format!(
-                "seed ({}, {}) lies outside the {}x{} canvas",
-                f.x, f.y, header.width, header.height
-            ),
+            format!("seed ({}, {}) lies outside the {}x{} canvas", f.x, f.y, header.width, header.height),
         ));
     }
     if let Some(c) = &f.color {
@@ -203,10 +178,7 @@ fn fill(f: &pb::Fill, header: &pb::Header) -> Result {
 fn magic_brush(m: &pb::MagicBrush) -> Result {
     let n = m.path.len();
     if n == 0 || n > MAX_POINTS {
-        return Err(err(
-            "op.magic_brush.path",
-            format!("must hold 1 to {MAX_POINTS} points, got {n}"),
-        ));
+        return Err(err("op.magic_brush.path", format!("must hold 1 to {MAX_POINTS} points, got {n}")));
     }
     for (i, p) in m.path.iter().enumerate() {
         coord(&format!("op.magic_brush.path[{i}].x"), p.x)?;
@@ -221,29 +193,20 @@ fn magic_brush(m: &pb::MagicBrush) -> Result {
         None => return Ok(()),
     };
     if text.len() > MAX_PROMPT_BYTES {
-        return Err(err(
-            name,
-            format!("is {} bytes, more than {MAX_PROMPT_BYTES}", text.len()),
-        ));
+        return Err(err(name, format!("is {} bytes, more than {MAX_PROMPT_BYTES}", text.len())));
     }
     Ok(())
 }
 
 fn raster_patch(p: &pb::RasterPatch) -> Result {
     if p.width == 0 || p.height == 0 {
-        return Err(err(
-            "op.raster_patch",
-            format!("size {}x{} is empty", p.width, p.height),
-        ));
+        return Err(err("op.raster_patch", format!("size {}x{} is empty", p.width, p.height)));
     }
     let pixels = u64::from(p.width) * u64::from(p.height);
     if pixels > MAX_PATCH_PIXELS {
         return Err(err(
             "op.raster_patch",
-            format!(
-                "{}x{} is {pixels} pixels, more than the limit of {MAX_PATCH_PIXELS}",
-                p.width, p.height
-            ),
+            format!("{}x{} is {pixels} pixels, more than the limit of {MAX_PATCH_PIXELS}", p.width, p.height),
         ));
     }
     for (name, v) in [("op.raster_patch.x", p.x), ("op.raster_patch.y", p.y)] {
@@ -255,12 +218,7 @@ fn raster_patch(p: &pb::RasterPatch) -> Result {
     if p.rgba.len() as u64 != expected {
         return Err(err(
             "op.raster_patch.rgba",
-            format!(
-                "holds {} bytes; {}x{} RGBA8 needs {expected}",
-                p.rgba.len(),
-                p.width,
-                p.height
-            ),
+            format!("holds {} bytes; {}x{} RGBA8 needs {expected}", p.rgba.len(), p.width, p.height),
         ));
     }
     enum_value::<pb::PatchMode>("op.raster_patch.mode", p.mode)?;
@@ -272,29 +230,18 @@ mod tests {
     use super::*;
 
     fn canvas() -> pb::Header {
-        pb::Header {
-            width: 100,
-            height: 80,
-            ..Default::default()
-        }
+        pb::Header { width: 100, height: 80, ..Default::default() }
     }
 
     fn dot(x: f32, y: f32) -> pb::Point {
-        pb::Point {
-            x,
-            y,
-            ..Default::default()
-        }
+        pb::Point { x, y, ..Default::default() }
     }
 
     fn brush_stroke(points: Vec<pb::Point>) -> pb::Op {
         pb::Op {
             kind: Some(Kind::Stroke(pb::Stroke {
                 tool: pb::Tool::Brush as i32,
-                brush: Some(pb::BrushState {
-                    size: 10.0,
-                    ..Default::default()
-                }),
+                brush: Some(pb::BrushState { size: 10.0, ..Default::default() }),
                 points,
             })),
         }
@@ -314,10 +261,7 @@ mod tests {
         let mut o = brush_stroke(vec![dot(1.0, 2.0), dot(f32::NAN, 3.0)]);
         assert_eq!(field_of(&o), "op.stroke.points[1].x");
 
-        o = brush_stroke(vec![pb::Point {
-            pressure: Some(1.5),
-            ..dot(0.0, 0.0)
-        }]);
+        o = brush_stroke(vec![pb::Point { pressure: Some(1.5), ..dot(0.0, 0.0) }]);
         assert_eq!(field_of(&o), "op.stroke.points[0].pressure");
 
         o = brush_stroke(vec![]);
@@ -335,14 +279,8 @@ mod tests {
     #[test]
     fn time_must_not_run_backwards() {
         let o = brush_stroke(vec![
-            pb::Point {
-                time_ms: 10,
-                ..dot(0.0, 0.0)
-            },
-            pb::Point {
-                time_ms: 5,
-                ..dot(1.0, 0.0)
-            },
+            pb::Point { time_ms: 10, ..dot(0.0, 0.0) },
+            pb::Point { time_ms: 5, ..dot(1.0, 0.0) },
         ]);
         let e = op(&o, &canvas()).unwrap_err();
         assert_eq!(e.field, "op.stroke.points[1].time_ms");
@@ -362,13 +300,7 @@ mod tests {
 
     #[test]
     fn fill_seed_must_be_on_the_canvas() {
-        let fill = |x, y| pb::Op {
-            kind: Some(Kind::Fill(pb::Fill {
-                x,
-                y,
-                ..Default::default()
-            })),
-        };
+        let fill = |x, y| pb::Op { kind: Some(Kind::Fill(pb::Fill { x, y, ..Default::default() })) };
         op(&fill(99.5, 79.5), &canvas()).unwrap();
         assert_eq!(field_of(&fill(100.0, 10.0)), "op.fill");
         assert_eq!(field_of(&fill(-1.0, 10.0)), "op.fill.x");
@@ -392,33 +324,16 @@ mod tests {
 
     #[test]
     fn canvas_limits_are_enforced() {
-        header(&pb::Header {
-            width: 16_384,
-            height: 4096,
-            ..Default::default()
-        })
-        .unwrap();
-        let e = header(&pb::Header {
-            width: 0,
-            height: 10,
-            ..Default::default()
-        })
-        .unwrap_err();
+        header(&pb::Header { width: 16_384, height: 4096, ..Default::default() }).unwrap();
+        let e = header(&pb::Header { width: 0, height: 10, ..Default::default() }).unwrap_err();
         assert_eq!(e.field, "header.width");
-        let e = header(&pb::Header {
-            width: 16_384,
-            height: 16_384,
-            ..Default::default()
-        })
-        .unwrap_err();
+        let e = header(&pb::Header { width: 16_384, height: 16_384, ..Default::default() }).unwrap_err();
         assert_eq!(e.field, "header");
     }
 
     #[test]
     fn zero_undo_count_is_refused_but_absent_means_one() {
-        let undo = |count| pb::Op {
-            kind: Some(Kind::Undo(pb::Undo { count })),
-        };
+        let undo = |count| pb::Op { kind: Some(Kind::Undo(pb::Undo { count })) };
         op(&undo(None), &canvas()).unwrap();
         assert_eq!(field_of(&undo(Some(0))), "op.undo.count");
     }
