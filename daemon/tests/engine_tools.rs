@@ -126,8 +126,7 @@ fn pencil_is_aliased() {
 fn airbrush_builds_up_while_the_pen_rests() {
     let h = header(100, 100, Some(WHITE));
     let b = pb::BrushState { flow: Some(0.05), ..brush(30.0, 0.5) };
-    let rest =
-        |ms| stroke(pb::Tool::Airbrush, b.clone(), vec![pt_p(50.0, 50.0, 1.0, 0), pt_p(50.0, 50.0, 1.0, ms)]);
+    let rest = |ms| stroke(pb::Tool::Airbrush, b, vec![pt_p(50.0, 50.0, 1.0, 0), pt_p(50.0, 50.0, 1.0, ms)]);
     let short = ink(paint(&h, &[rest(100)]).canvas(), 50, 50);
     let long = ink(paint(&h, &[rest(1000)]).canvas(), 50, 50);
     // One dab at t=0 and one each 20 ms: 6 and 51 dabs of 5 %.

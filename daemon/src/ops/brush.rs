@@ -49,7 +49,7 @@ pub struct Brush {
 impl Brush {
     /// Resolves a stroke's brush. The stroke must have been validated.
     pub fn of(stroke: &pb::Stroke) -> Brush {
-        let b = stroke.brush.clone().unwrap_or_default();
+        let b = stroke.brush.unwrap_or_default();
         Brush {
             tool: stroke.tool(),
             size: b.size,
