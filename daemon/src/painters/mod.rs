@@ -1,0 +1,54 @@
+//! Painters: generators of the next ops of a painting, behind one interface,
+//! so that the daemon and the CLI can stream from any of them.
+//!
+//! Today there is one, [`sketch::Sketch`], a simple non-learned painter that
+//! serves until the stroke transformer lands (issue 4).
+
+pub mod rng;
+pub mod sketch;
+
+use crate::engine::Canvas;
+use crate::ops::pb;
+
+/// What a painter is asked to continue.
+pub struct Request {
+    /// The history so far (validated; undo/redo markers included).
+    pub history: pb::History,
+    /// The canvas as it stands after the history (or as the editor last showed it).
+    pub canvas: Canvas,
+    /// Copy mode: the picture to repaint, at the canvas size.
+    pub reference: Option<Canvas>,
+    /// 0 is the painter's most likely choice; higher is more adventurous.
+    pub temperature: f32,
+    pub seed: u64,
+    /// Stroke tools the painter may use; empty means all.
+    pub allowed_tools: Vec<pb::Tool>,
+}
+
+impl Request {
+    /// Whether `tool` may be used.
+    pub fn allows(&self, tool: pb::Tool) -> bool {
+        self.allowed_tools.is_empty() || self.allowed_tools.contains(&tool)
+    }
+}
+
+/// A running continuation: yields one valid op at a time, as it decides it.
+pub trait OpStream: Send {
+    fn next_op(&mut self) -> pb::Op;
+}
+
+pub trait Painter: Send + Sync {
+    /// Short name, as clients ask for it (`ContinueRequest.painter`).
+    fn name(&self) -> &'static str;
+    fn start(&self, request: Request) -> Box<dyn OpStream>;
+}
+
+/// The painters this build offers; the first is the default.
+pub fn all() -> Vec<Box<dyn Painter>> {
+    vec![Box::new(sketch::Sketch)]
+}
+
+/// The painter called `name` (empty: the default).
+pub fn by_name(name: &str) -> Option<Box<dyn Painter>> {
+    all().into_iter().find(|p| name.is_empty() || p.name() == name)
+}

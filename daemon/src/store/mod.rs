@@ -1,0 +1,327 @@
+//! The session store: every op a plugin sends, durable once acknowledged.
+//!
+//! One SQLite database (WAL journal, `synchronous = FULL`: a commit is on disk
+//! before `append` returns). A batch is one transaction, so a crash leaves
+//! either the whole batch or none of it — never a torn record. Ops are stored
+//! as their protobuf encoding, one row each, in session order.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prost::Message;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::ops::pb;
+
+/// Bumped when the schema changes; older databases are migrated, newer ones refused.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    id             TEXT PRIMARY KEY,
+    document_id    TEXT NOT NULL UNIQUE,
+    header         BLOB NOT NULL,
+    editor         TEXT NOT NULL,
+    editor_version TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    updated_ms     INTEGER NOT NULL,
+    next_sequence  INTEGER NOT NULL DEFAULT 0,
+    op_count       INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS batches (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    sequence   INTEGER NOT NULL,
+    first_op   INTEGER NOT NULL,
+    op_count   INTEGER NOT NULL,
+    PRIMARY KEY (session_id, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ops (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    idx        INTEGER NOT NULL,
+    op         BLOB NOT NULL,
+    PRIMARY KEY (session_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    op_count   INTEGER NOT NULL,
+    png        BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (session_id, op_count)
+) WITHOUT ROWID;
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unknown session {0:?}")]
+    UnknownSession(String),
+    /// A batch out of order: `expected` is the sequence number the store wants next.
+    #[error("batch sequence {got} is ahead of the session: the next expected sequence is {expected}")]
+    SequenceGap { got: u64, expected: u64 },
+    #[error("batch sequence {0} was already stored with different ops")]
+    SequenceReused(u64),
+    #[error(
+        "document {document_id:?} was opened with a {had_w}x{had_h} canvas, now {w}x{h}: open a new document id"
+    )]
+    CanvasChanged { document_id: String, had_w: u32, had_h: u32, w: u32, h: u32 },
+    #[error("the store's database was written by a newer Apprentice (schema {0})")]
+    NewerSchema(i64),
+    #[error("a stored record is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A session's bookkeeping (the `SessionInfo` message).
+pub type SessionInfo = pb::SessionInfo;
+
+/// What `append` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub next_sequence: u64,
+    pub op_count: u64,
+    /// The batch had been stored before: a retry, acknowledged again.
+    pub duplicate: bool,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn decode<M: Message + Default>(what: &str, bytes: &[u8]) -> Result<M> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        Store::init(Connection::open(path)?)
+    }
+
+    /// A private in-memory store (tests, one-shot CLI jobs).
+    pub fn in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema(version));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens the session of `document_id`, creating it on first use. The header
+    /// must be valid; re-opening keeps the stored header.
+    pub fn open_session(
+        &self,
+        document_id: &str,
+        header: &pb::Header,
+        editor: &str,
+        editor_version: &str,
+    ) -> Result<SessionInfo> {
+        let conn = self.conn();
+        let existing: Option<String> = conn
+            .query_row("SELECT id FROM sessions WHERE document_id = ?1", [document_id], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            let info = session_info(&conn, &id)?;
+            let had = info.header.unwrap_or_default();
+            if (had.width, had.height) != (header.width, header.height) {
+                return Err(StoreError::CanvasChanged {
+                    document_id: document_id.to_owned(),
+                    had_w: had.width,
+                    had_h: had.height,
+                    w: header.width,
+                    h: header.height,
+                });
+            }
+            conn.execute(
+                "UPDATE sessions SET editor = ?2, editor_version = ?3 WHERE id = ?1",
+                params![id, editor, editor_version],
+            )?;
+            return session_info(&conn, &id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        conn.execute(
+            "INSERT INTO sessions (id, document_id, header, editor, editor_version, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![id, document_id, header.encode_to_vec(), editor, editor_version, now],
+        )?;
+        session_info(&conn, &id)
+    }
+
+    /// Appends batch `sequence` of validated ops. Batches must come in order
+    /// (0, 1, 2, …); a batch already stored is acknowledged again unchanged.
+    pub fn append(&self, session_id: &str, sequence: u64, ops: &[pb::Op]) -> Result<Appended> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (next, count): (u64, u64) = tx
+            .query_row("SELECT next_sequence, op_count FROM sessions WHERE id = ?1", [session_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownSession(session_id.to_owned()))?;
+
+        if sequence < next {
+            let (first, n): (u64, u64) = tx.query_row(
+                "SELECT first_op, op_count FROM batches WHERE session_id = ?1 AND sequence = ?2",
+                params![session_id, sequence],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let stored = load_ops(&tx, session_id, first, first + n)?;
+            if stored.as_slice() != ops {
+                return Err(StoreError::SequenceReused(sequence));
+            }
+            return Ok(Appended { next_sequence: next, op_count: count, duplicate: true });
+        }
+        if sequence > next {
+            return Err(StoreError::SequenceGap { got: sequence, expected: next });
+        }
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO ops (session_id, idx, op) VALUES (?1, ?2, ?3)")?;
+            let mut buf = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                buf.clear();
+                op.encode(&mut buf).expect("Vec grows as needed");
+                insert.execute(params![session_id, count + i as u64, buf])?;
+            }
+        }
+        let new_count = count + ops.len() as u64;
+        tx.execute(
+            "INSERT INTO batches (session_id, sequence, first_op, op_count) VALUES (?1, ?2, ?3, ?4)",
+            params![session_id, sequence, count, ops.len() as u64],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET next_sequence = ?2, op_count = ?3, updated_ms = ?4 WHERE id = ?1",
+            params![session_id, sequence + 1, new_count, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(Appended { next_sequence: sequence + 1, op_count: new_count, duplicate: false })
+    }
+
+    pub fn session(&self, session_id: &str) -> Result<SessionInfo> {
+        session_info(&self.conn(), session_id)
+    }
+
+    /// The session's whole history, in order.
+    pub fn history(&self, session_id: &str) -> Result<pb::History> {
+        let conn = self.conn();
+        let info = session_info(&conn, session_id)?;
+        let ops = load_ops(&conn, session_id, 0, info.op_count)?;
+        Ok(pb::History { header: info.header, ops })
+    }
+
+    /// Every session, most recently updated first.
+    pub fn list(&self) -> Result<Vec<SessionInfo>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM sessions ORDER BY updated_ms DESC, id")?;
+        let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        ids.iter().map(|id| session_info(&conn, id)).collect()
+    }
+
+    /// Keeps a PNG of the editor's canvas as it stood after `op_count` ops.
+    pub fn put_snapshot(&self, session_id: &str, op_count: u64, png: &[u8]) -> Result<()> {
+        let conn = self.conn();
+        session_info(&conn, session_id)?;
+        conn.execute(
+            "INSERT OR REPLACE INTO snapshots (session_id, op_count, png, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![session_id, op_count, png, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The most recent snapshot at or before `op_count` ops: `(op_count, png)`.
+    pub fn snapshot_at(&self, session_id: &str, op_count: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT op_count, png FROM snapshots WHERE session_id = ?1 AND op_count <= ?2
+                 ORDER BY op_count DESC LIMIT 1",
+                params![session_id, op_count],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+fn session_info(conn: &Connection, id: &str) -> Result<SessionInfo> {
+    let row = conn
+        .query_row(
+            "SELECT document_id, header, editor, editor_version, created_ms, updated_ms, next_sequence, op_count
+             FROM sessions WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, u64>(6)?,
+                    r.get::<_, u64>(7)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownSession(id.to_owned()))?;
+    let (document_id, header, editor, editor_version, created_ms, updated_ms, next_sequence, op_count) = row;
+    Ok(SessionInfo {
+        session_id: id.to_owned(),
+        document_id,
+        header: Some(decode("session header", &header)?),
+        editor,
+        editor_version,
+        op_count,
+        next_sequence,
+        created_ms,
+        updated_ms,
+    })
+}
+
+fn load_ops(conn: &Connection, session_id: &str, from: u64, to: u64) -> Result<Vec<pb::Op>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT idx, op FROM ops WHERE session_id = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+    )?;
+    let rows = stmt
+        .query_map(params![session_id, from, to], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut ops = Vec::with_capacity((to - from) as usize);
+    for (expected, row) in (from..).zip(rows) {
+        let (idx, bytes) = row?;
+        if idx != expected {
+            return Err(StoreError::Corrupt(format!("session {session_id}: op {expected} is missing")));
+        }
+        ops.push(decode(&format!("session {session_id} op {idx}"), &bytes)?);
+    }
+    if ops.len() as u64 != to - from {
+        return Err(StoreError::Corrupt(format!(
+            "session {session_id}: ops {}..{to} are missing",
+            from + ops.len() as u64
+        )));
+    }
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+use super::*;
+use crate::ops::pb::op::Kind;
+
+fn header(w: u32, h: u32) -> pb::Header {
+    pb::Header { width: w, height: h, ..Default::default() }
+}
+
+fn undo(n: u32) -> pb::Op {
+    pb::Op { kind: Some(Kind::Undo(pb::Undo { count: Some(n) })) }
+}
+
+fn batch(from: u32, n: u32) -> Vec<pb::Op> {
+    (from..from + n).map(undo).collect()
+}
+
+#[test]
+fn batches_append_in_order_and_read_back() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc-1", &header(64, 32), "krita", "5.2.9").unwrap().session_id;
+    assert_eq!(
+        s.append(&id, 0, &batch(1, 3)).unwrap(),
+        Appended { next_sequence: 1, op_count: 3, duplicate: false }
+    );
+    assert_eq!(
+        s.append(&id, 1, &batch(4, 2)).unwrap(),
+        Appended { next_sequence: 2, op_count: 5, duplicate: false }
+    );
+    let h = s.history(&id).unwrap();
+    assert_eq!(h.header, Some(header(64, 32)));
+    assert_eq!(h.ops, batch(1, 5));
+}
+
+#[test]
+fn a_retried_batch_is_acknowledged_without_duplicating() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+    s.append(&id, 0, &batch(1, 2)).unwrap();
+    s.append(&id, 1, &batch(3, 2)).unwrap();
+    let again = s.append(&id, 0, &batch(1, 2)).unwrap();
+    assert_eq!(again, Appended { next_sequence: 2, op_count: 4, duplicate: true });
+    assert_eq!(s.history(&id).unwrap().ops.len(), 4);
+}
+
+#[test]
+fn a_gap_names_the_expected_sequence_and_a_reused_number_is_refused() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+    s.append(&id, 0, &batch(1, 1)).unwrap();
+    match s.append(&id, 5, &batch(2, 1)) {
+        Err(StoreError::SequenceGap { got: 5, expected: 1 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(s.append(&id, 0, &batch(9, 1)), Err(StoreError::SequenceReused(0))));
+    assert_eq!(s.history(&id).unwrap().ops, batch(1, 1), "refused batches leave no trace");
+}
+
+#[test]
+fn reopening_a_document_resumes_its_session() {
+    let s = Store::in_memory().unwrap();
+    let first = s.open_session("doc", &header(8, 8), "krita", "5.2").unwrap();
+    s.append(&first.session_id, 0, &batch(1, 2)).unwrap();
+    let again = s.open_session("doc", &header(8, 8), "krita", "5.3").unwrap();
+    assert_eq!(again.session_id, first.session_id);
+    assert_eq!((again.next_sequence, again.op_count, again.editor_version.as_str()), (1, 2, "5.3"));
+    assert!(matches!(
+        s.open_session("doc", &header(9, 8), "krita", ""),
+        Err(StoreError::CanvasChanged { .. })
+    ));
+    assert!(matches!(s.append("nope", 0, &[]), Err(StoreError::UnknownSession(_))));
+}
+
+#[test]
+fn acknowledged_ops_survive_reopening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite3");
+    let id = {
+        let s = Store::open(&path).unwrap();
+        let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+        s.append(&id, 0, &batch(1, 3)).unwrap();
+        id
+    };
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.history(&id).unwrap().ops, batch(1, 3));
+    assert_eq!(s.list().unwrap().len(), 1);
+}
+
+#[test]
+fn the_latest_snapshot_at_or_before_a_point_is_found() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+    s.put_snapshot(&id, 2, b"two").unwrap();
+    s.put_snapshot(&id, 7, b"seven").unwrap();
+    assert_eq!(s.snapshot_at(&id, 1).unwrap(), None);
+    assert_eq!(s.snapshot_at(&id, 6).unwrap(), Some((2, b"two".to_vec())));
+    assert_eq!(s.snapshot_at(&id, 100).unwrap(), Some((7, b"seven".to_vec())));
+}
