@@ -5,11 +5,25 @@
 //!   defaults, undo/redo resolution and history files;
 //! - [`engine`]: the dab-based raster paint engine that performs ops;
 //! - [`painters`]: generators of the next ops (behind one interface);
-//! - [`store`]: durable sessions (SQLite);
+//! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
+//! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
 //! - [`cli`]: the `apprentice` command line.
 
+pub mod canvas_view;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod ops;
 pub mod painters;
+pub mod server;
 pub mod store;
+
+/// What this build is and offers (the `GetInfo` answer and `apprentice info`).
+pub fn info() -> ops::pb::Info {
+    ops::pb::Info {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        device: "cpu".to_owned(),
+        models: Vec::new(),
+        painters: painters::all().iter().map(|p| p.name().to_owned()).collect(),
+    }
+}

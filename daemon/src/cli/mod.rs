@@ -2,7 +2,9 @@
 //! an unreadable or invalid history), 1 any other failure (e.g. a disk error).
 
 mod convert;
+mod info;
 mod replay;
+mod serve;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ use crate::ops::{HistoryError, history, pb};
         magic-brush dabs, pasted pixels, undo and redo), stored as JSON Lines (.jsonl) or \
         binary protobuf records (.binpb).",
     after_help = "Examples:\n  apprentice replay examples/still-life.jsonl -o still-life.png\n  \
+        apprentice serve\n  \
         apprentice replay examples/still-life.jsonl -o out.png --gif timelapse.gif\n  \
         apprentice convert examples/still-life.jsonl still-life.binpb"
 )]
@@ -33,7 +36,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Replay(replay::Args),
+    Serve(serve::Args),
+    Info(info::Args),
     Convert(convert::Args),
+}
+
+/// Where Apprentice keeps its files (shared by the commands that need them).
+#[derive(clap::Args)]
+struct Dirs {
+    /// Settings folder (apprentice.toml, token). Default: $APPRENTICE_CONFIG_DIR, else the platform's.
+    #[arg(long, value_name = "DIR")]
+    config_dir: Option<std::path::PathBuf>,
+    /// Data folder (sessions, models). Default: $APPRENTICE_DATA_DIR, else the platform's.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl Dirs {
+    fn paths(self) -> Result<crate::config::Paths, CliError> {
+        crate::config::Paths::resolve(self.config_dir, self.data_dir).map_err(CliError::input)
+    }
 }
 
 /// A failed command: what to print and how to exit.
@@ -70,6 +92,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),
     };
     match result {

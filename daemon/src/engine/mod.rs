@@ -55,6 +55,10 @@ impl Engine {
         &self.canvas
     }
 
+    pub fn into_canvas(self) -> Canvas {
+        self.canvas
+    }
+
     pub fn canvas_mut(&mut self) -> &mut Canvas {
         &mut self.canvas
     }

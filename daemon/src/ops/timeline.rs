@@ -7,9 +7,14 @@ use super::pb::{self, op::Kind};
 
 /// The ops that are in effect after the whole history, in painting order.
 pub fn effective(ops: &[pb::Op]) -> Vec<&pb::Op> {
-    let mut done: Vec<&pb::Op> = Vec::with_capacity(ops.len());
-    let mut undone: Vec<&pb::Op> = Vec::new();
-    for op in ops {
+    effective_indices(ops).into_iter().map(|i| &ops[i]).collect()
+}
+
+/// Like [`effective`], as indices into `ops`.
+pub fn effective_indices(ops: &[pb::Op]) -> Vec<usize> {
+    let mut done: Vec<usize> = Vec::with_capacity(ops.len());
+    let mut undone: Vec<usize> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
         match &op.kind {
             Some(Kind::Undo(u)) => {
                 for _ in 0..u.count.unwrap_or(1) {
@@ -29,7 +34,7 @@ pub fn effective(ops: &[pb::Op]) -> Vec<&pb::Op> {
             }
             _ => {
                 undone.clear();
-                done.push(op);
+                done.push(i);
             }
         }
     }

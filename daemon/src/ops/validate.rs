@@ -12,6 +12,26 @@ pub struct FieldError {
     /// Path of the offending field, e.g. `op.stroke.brush.size`.
     pub field: String,
     pub message: String,
+    /// The value is well-formed but over a size limit (a server answers
+    /// `RESOURCE_EXHAUSTED` rather than `INVALID_ARGUMENT`).
+    pub limit: bool,
+}
+
+impl FieldError {
+    /// The same error for an op inside a batch: `at("ops[3]")` turns
+    /// `op.fill.x` into `ops[3].fill.x`.
+    pub fn at(mut self, path: &str) -> FieldError {
+        let rest = self.field.strip_prefix("op").unwrap_or(&self.field);
+        self.field = format!("{path}{rest}");
+        self
+    }
+
+    /// Prefixes the field with its parent: `under("history")` turns
+    /// `header.width` into `history.header.width`.
+    pub fn under(mut self, parent: &str) -> FieldError {
+        self.field = format!("{parent}.{}", self.field);
+        self
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -25,7 +45,12 @@ impl std::error::Error for FieldError {}
 type Result<T = ()> = std::result::Result<T, FieldError>;
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
+    FieldError { field: field.into(), message: message.into(), limit: false }
+}
+
+/// Over a size limit.
+fn too_big(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { limit: true, ..err(field, message) }
 }
 
 /// `lo <= v <= hi` and finite.
@@ -67,13 +92,16 @@ pub fn color(field: &str, c: &pb::Color) -> Result {
 
 pub fn header(h: &pb::Header) -> Result {
     for (name, side) in [("header.width", h.width), ("header.height", h.height)] {
-        if side == 0 || side > MAX_SIDE {
+        if side == 0 {
             return Err(err(name, format!("must be in [1, {MAX_SIDE}] pixels, got {side}")));
+        }
+        if side > MAX_SIDE {
+            return Err(too_big(name, format!("must be in [1, {MAX_SIDE}] pixels, got {side}")));
         }
     }
     let pixels = u64::from(h.width) * u64::from(h.height);
     if pixels > MAX_CANVAS_PIXELS {
-        return Err(err(
+        return Err(too_big(
             "header",
             format!(
                 "canvas of {}x{} is {pixels} pixels, more than the limit of {MAX_CANVAS_PIXELS}",
@@ -112,6 +140,15 @@ fn step_count(field: &str, count: Option<u32>) -> Result {
     }
 }
 
+fn point_count(field: &str, n: usize) -> Result {
+    let message = || format!("must hold 1 to {MAX_POINTS} points, got {n}");
+    match n {
+        0 => Err(err(field, message())),
+        n if n > MAX_POINTS => Err(too_big(field, message())),
+        _ => Ok(()),
+    }
+}
+
 fn stroke(s: &pb::Stroke) -> Result {
     let tool: pb::Tool = enum_value("op.stroke.tool", s.tool)?;
     if tool == pb::Tool::Unspecified {
@@ -134,10 +171,7 @@ fn stroke(s: &pb::Stroke) -> Result {
     }
     enum_value::<pb::BlendMode>("op.stroke.brush.blend", b.blend)?;
 
-    let n = s.points.len();
-    if n == 0 || n > MAX_POINTS {
-        return Err(err("op.stroke.points", format!("must hold 1 to {MAX_POINTS} points, got {n}")));
-    }
+    point_count("op.stroke.points", s.points.len())?;
     let mut last_time = 0;
     for (i, p) in s.points.iter().enumerate() {
         let f = |name: &str| format!("op.stroke.points[{i}].{name}");
@@ -176,10 +210,7 @@ fn fill(f: &pb::Fill, header: &pb::Header) -> Result {
 }
 
 fn magic_brush(m: &pb::MagicBrush) -> Result {
-    let n = m.path.len();
-    if n == 0 || n > MAX_POINTS {
-        return Err(err("op.magic_brush.path", format!("must hold 1 to {MAX_POINTS} points, got {n}")));
-    }
+    point_count("op.magic_brush.path", m.path.len())?;
     for (i, p) in m.path.iter().enumerate() {
         coord(&format!("op.magic_brush.path[{i}].x"), p.x)?;
         coord(&format!("op.magic_brush.path[{i}].y"), p.y)?;
@@ -193,7 +224,7 @@ fn magic_brush(m: &pb::MagicBrush) -> Result {
         None => return Ok(()),
     };
     if text.len() > MAX_PROMPT_BYTES {
-        return Err(err(name, format!("is {} bytes, more than {MAX_PROMPT_BYTES}", text.len())));
+        return Err(too_big(name, format!("is {} bytes, more than {MAX_PROMPT_BYTES}", text.len())));
     }
     Ok(())
 }
@@ -204,7 +235,7 @@ fn raster_patch(p: &pb::RasterPatch) -> Result {
     }
     let pixels = u64::from(p.width) * u64::from(p.height);
     if pixels > MAX_PATCH_PIXELS {
-        return Err(err(
+        return Err(too_big(
             "op.raster_patch",
             format!("{}x{} is {pixels} pixels, more than the limit of {MAX_PATCH_PIXELS}", p.width, p.height),
         ));
@@ -222,6 +253,16 @@ fn raster_patch(p: &pb::RasterPatch) -> Result {
         ));
     }
     enum_value::<pb::PatchMode>("op.raster_patch.mode", p.mode)?;
+    Ok(())
+}
+
+/// A whole history: the header, then every op (errors name `header…` or `ops[i]…`).
+pub fn history(h: &pb::History) -> Result {
+    let head = h.header.as_ref().ok_or_else(|| err("header", "must be set"))?;
+    header(head)?;
+    for (i, o) in h.ops.iter().enumerate() {
+        op(o, head).map_err(|e| e.at(&format!("ops[{i}]")))?;
+    }
     Ok(())
 }
 
@@ -320,6 +361,25 @@ mod tests {
         let e = op(&patch(23), &canvas()).unwrap_err();
         assert_eq!(e.field, "op.raster_patch.rgba");
         assert!(e.message.contains("needs 24"), "{e}");
+    }
+
+    #[test]
+    fn errors_can_be_placed_in_a_batch_or_history() {
+        let e = op(&brush_stroke(vec![]), &canvas()).unwrap_err().at("ops[3]");
+        assert_eq!(e.field, "ops[3].stroke.points");
+        let h = pb::History {
+            header: Some(canvas()),
+            ops: vec![brush_stroke(vec![dot(0.0, 0.0)]), brush_stroke(vec![])],
+        };
+        assert_eq!(history(&h).unwrap_err().field, "ops[1].stroke.points");
+        assert_eq!(history(&h).unwrap_err().under("history").field, "history.ops[1].stroke.points");
+    }
+
+    #[test]
+    fn size_limits_are_marked_as_such() {
+        let many = brush_stroke(vec![dot(0.0, 0.0); MAX_POINTS + 1]);
+        assert!(op(&many, &canvas()).unwrap_err().limit);
+        assert!(!op(&brush_stroke(vec![]), &canvas()).unwrap_err().limit);
     }
 
     #[test]

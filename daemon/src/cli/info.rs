@@ -1,0 +1,34 @@
+//! `apprentice info`: version, folders, device, models and painters.
+
+use super::{CliResult, Dirs};
+use crate::config::Config;
+
+/// Print the version, where files live, the compute device, models and painters.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    dirs: Dirs,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let paths = args.dirs.paths()?;
+    let config_file = paths.config_file();
+    let config = Config::load(&config_file).map_err(super::CliError::input)?;
+    let info = crate::info();
+    let exists = |p: &std::path::Path| if p.exists() { "" } else { " (not created yet)" };
+    println!("apprentice {}", info.version);
+    println!("config file: {}{}", config_file.display(), exists(&config_file));
+    println!("data folder: {}{}", paths.data_dir.display(), exists(&paths.data_dir));
+    println!("sessions:    {}{}", paths.store_file().display(), exists(&paths.store_file()));
+    println!("models:      {}{}", paths.models_dir().display(), exists(&paths.models_dir()));
+    println!("address:     {}", config.server.address);
+    println!("device:      {} (this build has no CUDA or Metal support)", info.device);
+    let models = if info.models.is_empty() {
+        "none yet (the stroke transformer lands with issue 4)".into()
+    } else {
+        info.models.join(", ")
+    };
+    println!("model list:  {models}");
+    println!("painters:    {} (the first is the default)", info.painters.join(", "));
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `apprentice serve`: the daemon the editor plug-ins talk to.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{CliError, CliResult, Dirs};
+use crate::config::{self, Config};
+use crate::server::{self, Limits, ServeOptions};
+use crate::store::Store;
+
+/// Run the daemon: gRPC and gRPC-Web on one port (default 127.0.0.1:47820).
+///
+/// Sessions are stored in the data folder and survive restarts. Listening on
+/// anything but loopback requires a token: give one with --token (or in the
+/// config file), or one is generated into the config folder's `token` file.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on, host:port (port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    address: Option<String>,
+    /// Bearer token clients must send (`authorization: Bearer TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// The sessions database (default: sessions.sqlite3 in the data folder).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    dirs: Dirs,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let paths = args.dirs.paths()?;
+    let mut config = Config::load(&paths.config_file()).map_err(CliError::input)?;
+    if let Some(a) = args.address {
+        config.server.address = a;
+    }
+    if let Some(t) = args.token {
+        config.server.token = Some(t);
+    }
+    let address: SocketAddr = config.address().map_err(CliError::input)?;
+    let token = match config.server.token.clone() {
+        Some(t) if t.trim().is_empty() => return Err(CliError::input("--token: must not be empty")),
+        Some(t) => Some(t),
+        None if address.ip().is_loopback() => None,
+        None => {
+            let file = paths.token_file();
+            let t = config::ensure_token(&file).map_err(CliError::failure)?;
+            tracing::info!("listening beyond loopback: clients need the token in {}", file.display());
+            Some(t)
+        }
+    };
+
+    let store_path = args.store.unwrap_or_else(|| paths.store_file());
+    if let Some(dir) = store_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let store = Store::open(&store_path)
+        .map_err(|e| CliError::failure(format!("cannot open the store {}: {e}", store_path.display())))?;
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::failure(format!("tokio: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| CliError::failure(format!("cannot listen on {address}: {e}")))?;
+        let local = listener.local_addr().map_err(|e| CliError::failure(e.to_string()))?;
+        // One line on stdout, for scripts and tests that asked for port 0.
+        println!("apprentice listening on {local}");
+        tracing::info!("store: {}", store_path.display());
+        let options = ServeOptions {
+            store: Arc::new(store),
+            token,
+            limits: Limits {
+                max_ops_per_batch: config.server.max_ops_per_batch as usize,
+                max_continue_ops: config.server.max_continue_ops,
+            },
+            max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,
+        };
+        server::serve(listener, options, server::shutdown_signal())
+            .await
+            .map_err(|e| CliError::failure(format!("server: {e}")))
+    })
+}

@@ -1,0 +1,175 @@
+//! Where Apprentice keeps its files, and its settings (`apprentice.toml`).
+//!
+//! Folders come from, in order: command-line flags, the environment
+//! (`APPRENTICE_CONFIG_DIR`, `APPRENTICE_DATA_DIR`), then the platform's usual
+//! places (`directories`: `~/.config/apprentice` and `~/.local/share/apprentice`
+//! on Linux). Settings come from the TOML file, then flags override them.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The documented default: loopback, port 47820.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:47820";
+
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve(config_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<Paths, String> {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let project = directories::ProjectDirs::from("org", "apprentice", "apprentice");
+        let config_dir = config_dir
+            .or_else(|| env("APPRENTICE_CONFIG_DIR"))
+            .or_else(|| project.as_ref().map(|p| p.config_dir().to_owned()))
+            .ok_or("no home directory: pass --config-dir")?;
+        let data_dir = data_dir
+            .or_else(|| env("APPRENTICE_DATA_DIR"))
+            .or_else(|| project.as_ref().map(|p| p.data_dir().to_owned()))
+            .ok_or("no home directory: pass --data-dir")?;
+        Ok(Paths { config_dir, data_dir })
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("apprentice.toml")
+    }
+
+    pub fn token_file(&self) -> PathBuf {
+        self.config_dir.join("token")
+    }
+
+    pub fn store_file(&self) -> PathBuf {
+        self.data_dir.join("sessions.sqlite3")
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.data_dir.join("models")
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub watch: WatchConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `host:port`. Anything but loopback requires a token.
+    pub address: String,
+    /// Bearer token clients must send. Absent: none on loopback; generated into
+    /// the config folder's `token` file when listening elsewhere.
+    pub token: Option<String>,
+    /// Largest request or response, in MiB.
+    pub max_message_mib: u32,
+    /// Most ops in one AppendOps batch.
+    pub max_ops_per_batch: u32,
+    /// Most ops one Continue call may ask for.
+    pub max_continue_ops: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: DEFAULT_ADDRESS.to_owned(),
+            token: None,
+            max_message_mib: 64,
+            max_ops_per_batch: 10_000,
+            max_continue_ops: 100_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Ops added to each history dropped into the inbox.
+    pub continue_ops: u32,
+    /// Ops used to paint each image dropped into the inbox.
+    pub paint_ops: u32,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig { continue_ops: 50, paint_ops: 300 }
+    }
+}
+
+impl Config {
+    /// Reads the config file; a missing file means the defaults.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        match fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    pub fn address(&self) -> Result<SocketAddr, String> {
+        self.server
+            .address
+            .parse()
+            .map_err(|e| format!("server.address {:?} is not host:port: {e}", self.server.address))
+    }
+}
+
+/// The token in `path`, created (random, owner-only permissions) if missing.
+pub fn ensure_token(path: &Path) -> Result<String, String> {
+    let err = |e: std::io::Error| format!("token file {}: {e}", path.display());
+    if let Ok(text) = fs::read_to_string(path) {
+        let token = text.trim().to_owned();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(err)?;
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(err)?;
+    file.write_all(token.as_bytes()).and_then(|()| file.sync_all()).map_err(err)?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_means_defaults_and_unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("apprentice.toml");
+        assert_eq!(Config::load(&path).unwrap(), Config::default());
+        fs::write(&path, "[server]\naddress = \"0.0.0.0:9\"\nmax_ops_per_batch = 5\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!((c.server.address.as_str(), c.server.max_ops_per_batch), ("0.0.0.0:9", 5));
+        fs::write(&path, "[server]\nadress = \"x\"\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().contains("unknown field `adress`"));
+    }
+
+    #[test]
+    fn the_generated_token_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/token");
+        let t = ensure_token(&path).unwrap();
+        assert_eq!(t.len(), 64);
+        assert_eq!(ensure_token(&path).unwrap(), t);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}

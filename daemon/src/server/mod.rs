@@ -1,0 +1,78 @@
+//! The daemon: one port serves gRPC (HTTP/2) and gRPC-Web (HTTP/1.1), with the
+//! standard health and reflection services, so stock gRPC tools work.
+
+mod auth;
+pub mod service;
+mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::ops::pb::apprentice_server::ApprenticeServer;
+use crate::store::Store;
+pub use service::Limits;
+
+pub struct ServeOptions {
+    pub store: Arc<Store>,
+    /// Required bearer token, if any.
+    pub token: Option<String>,
+    pub limits: Limits,
+    /// Largest request or response in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// Serves until `shutdown` completes, then finishes the calls in flight.
+pub async fn serve(
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let service = service::Service::new(options.store, options.limits);
+    let apprentice = ApprenticeServer::new(service)
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<ApprenticeServer<service::Service>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(apprentice_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor sets are valid");
+
+    Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(tonic::service::InterceptorLayer::new(auth::check(options.token)))
+        .add_service(apprentice)
+        .add_service(health)
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

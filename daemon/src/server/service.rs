@@ -1,0 +1,325 @@
+//! The `apprentice.v1.Apprentice` service: sessions, continuation, rendering.
+//! Every input is checked before it reaches the store or a painter; blocking
+//! work (SQLite, painting) runs on tokio's blocking pool.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::status::{self, invalid};
+use crate::canvas_view::{canvas_from_png, png_of, render, session_canvas};
+use crate::engine::Canvas;
+use crate::ops::{pb, validate};
+use crate::painters;
+use crate::store::Store;
+
+/// Request limits, each named in the status that enforces it.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_ops_per_batch: usize,
+    pub max_continue_ops: u32,
+}
+
+pub struct Service {
+    store: Arc<Store>,
+    limits: Limits,
+}
+
+impl Service {
+    pub fn new(store: Arc<Store>, limits: Limits) -> Service {
+        Service { store, limits }
+    }
+}
+
+/// Runs blocking work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f).await.map_err(status::task)?
+}
+
+fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Status> {
+    if value.len() < min || value.len() > max {
+        return Err(invalid(field, format!("must be {min} to {max} bytes long, got {}", value.len())));
+    }
+    Ok(())
+}
+
+/// The client's deadline (`grpc-timeout` metadata: digits and a unit, H M S m u n).
+fn deadline<T>(request: &Request<T>) -> Option<Instant> {
+    let raw = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    let d = match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    };
+    Instant::now().checked_add(d)
+}
+
+/// The history and canvas a Continue or Render call is about.
+fn source_canvas(store: &Store, source: Option<Source>) -> Result<(pb::History, Canvas), Status> {
+    match source {
+        None => Err(invalid("source", "set session_id or history")),
+        Some(Source::Session(id)) => session_canvas(store, &id).map_err(status::store),
+        Some(Source::History(h)) => {
+            validate::history(&h).map_err(|e| status::field(e.under("history")))?;
+            let canvas = render(&h);
+            Ok((h, canvas))
+        }
+    }
+}
+
+/// Continue and Render name their source the same way.
+enum Source {
+    Session(String),
+    History(pb::History),
+}
+
+impl From<pb::continue_request::Source> for Source {
+    fn from(s: pb::continue_request::Source) -> Source {
+        match s {
+            pb::continue_request::Source::SessionId(id) => Source::Session(id),
+            pb::continue_request::Source::History(h) => Source::History(h),
+        }
+    }
+}
+
+impl From<pb::render_request::Source> for Source {
+    fn from(s: pb::render_request::Source) -> Source {
+        match s {
+            pb::render_request::Source::SessionId(id) => Source::Session(id),
+            pb::render_request::Source::History(h) => Source::History(h),
+        }
+    }
+}
+
+/// A reference picture of any size, scaled to the canvas.
+fn reference_canvas(png: &[u8], width: u32, height: u32) -> Result<Canvas, Status> {
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .map_err(|e| invalid("reference_png", format!("not a readable PNG: {e}")))?
+        .to_rgba8();
+    let img = if img.dimensions() == (width, height) {
+        img
+    } else {
+        image::imageops::resize(&img, width, height, image::imageops::FilterType::Triangle)
+    };
+    Ok(Canvas::from_rgba8(width as usize, height as usize, img.as_raw()))
+}
+
+#[tonic::async_trait]
+impl pb::apprentice_server::Apprentice for Service {
+    async fn open_session(
+        &self,
+        request: Request<pb::OpenSessionRequest>,
+    ) -> Result<Response<pb::OpenSessionResponse>, Status> {
+        let r = request.into_inner();
+        text("document_id", &r.document_id, 1, 256)?;
+        text("editor", &r.editor, 0, 256)?;
+        text("editor_version", &r.editor_version, 0, 256)?;
+        let header = r.header.ok_or_else(|| invalid("header", "must be set"))?;
+        validate::header(&header).map_err(status::field)?;
+        let store = self.store.clone();
+        let info = blocking(move || {
+            store.open_session(&r.document_id, &header, &r.editor, &r.editor_version).map_err(status::store)
+        })
+        .await?;
+        tracing::info!(session = %info.session_id, document = %info.document_id, editor = %info.editor, "session opened");
+        Ok(Response::new(pb::OpenSessionResponse {
+            session_id: info.session_id,
+            next_sequence: info.next_sequence,
+            op_count: info.op_count,
+        }))
+    }
+
+    async fn append_ops(
+        &self,
+        request: Request<pb::AppendOpsRequest>,
+    ) -> Result<Response<pb::AppendOpsResponse>, Status> {
+        let r = request.into_inner();
+        let max = self.limits.max_ops_per_batch;
+        if r.ops.len() > max {
+            return Err(Status::resource_exhausted(format!(
+                "ops: {} ops in one batch, more than the limit of {max}",
+                r.ops.len()
+            )));
+        }
+        let store = self.store.clone();
+        blocking(move || {
+            let header = store.session(&r.session_id).map_err(status::store)?.header.unwrap_or_default();
+            for (i, op) in r.ops.iter().enumerate() {
+                validate::op(op, &header).map_err(|e| status::field(e.at(&format!("ops[{i}]"))))?;
+            }
+            let a = store.append(&r.session_id, r.sequence, &r.ops).map_err(status::store)?;
+            Ok(Response::new(pb::AppendOpsResponse {
+                next_sequence: a.next_sequence,
+                op_count: a.op_count,
+                duplicate: a.duplicate,
+            }))
+        })
+        .await
+    }
+
+    async fn upload_snapshot(
+        &self,
+        request: Request<pb::UploadSnapshotRequest>,
+    ) -> Result<Response<pb::UploadSnapshotResponse>, Status> {
+        use pb::upload_snapshot_request::Image;
+        let r = request.into_inner();
+        let store = self.store.clone();
+        blocking(move || {
+            let info = store.session(&r.session_id).map_err(status::store)?;
+            let h = info.header.unwrap_or_default();
+            if r.op_count > info.op_count {
+                return Err(Status::failed_precondition(format!(
+                    "op_count: snapshot after {} ops, but the session holds {}",
+                    r.op_count, info.op_count
+                )));
+            }
+            let png = match r.image {
+                None => return Err(invalid("image", "set png or rgba")),
+                Some(Image::Png(png)) => {
+                    canvas_from_png(&png, h.width, h.height).map_err(|m| invalid("png", m))?;
+                    png
+                }
+                Some(Image::Rgba(rgba)) => {
+                    let expected = h.width as usize * h.height as usize * 4;
+                    if rgba.len() != expected {
+                        return Err(invalid(
+                            "rgba",
+                            format!(
+                                "holds {} bytes; the {}x{} canvas needs {expected}",
+                                rgba.len(),
+                                h.width,
+                                h.height
+                            ),
+                        ));
+                    }
+                    png_of(&Canvas::from_rgba8(h.width as usize, h.height as usize, &rgba), 0).0
+                }
+            };
+            store.put_snapshot(&r.session_id, r.op_count, &png).map_err(status::store)?;
+            Ok(Response::new(pb::UploadSnapshotResponse {}))
+        })
+        .await
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::History>, Status> {
+        let id = request.into_inner().session_id;
+        let store = self.store.clone();
+        blocking(move || store.history(&id).map(Response::new).map_err(status::store)).await
+    }
+
+    async fn list_sessions(
+        &self,
+        _request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let store = self.store.clone();
+        blocking(move || {
+            store
+                .list()
+                .map(|sessions| Response::new(pb::ListSessionsResponse { sessions }))
+                .map_err(status::store)
+        })
+        .await
+    }
+
+    type ContinueStream = ReceiverStream<Result<pb::ContinueEvent, Status>>;
+
+    async fn r#continue(
+        &self,
+        request: Request<pb::ContinueRequest>,
+    ) -> Result<Response<Self::ContinueStream>, Status> {
+        let deadline = deadline(&request);
+        let r = request.into_inner();
+        let max = self.limits.max_continue_ops;
+        if r.count == 0 {
+            return Err(invalid("count", "must be at least 1"));
+        }
+        if r.count > max {
+            return Err(Status::resource_exhausted(format!(
+                "count: {} ops, more than the limit of {max}",
+                r.count
+            )));
+        }
+        let temperature = r.temperature.unwrap_or(1.0);
+        if !(0.0..=4.0).contains(&temperature) {
+            return Err(invalid("temperature", format!("must be a number in [0, 4], got {temperature}")));
+        }
+        let mut allowed_tools = Vec::new();
+        for (i, &t) in r.allowed_tools.iter().enumerate() {
+            match pb::Tool::try_from(t) {
+                Ok(pb::Tool::Unspecified) | Err(_) => {
+                    return Err(invalid(&format!("allowed_tools[{i}]"), format!("not a stroke tool: {t}")));
+                }
+                Ok(tool) => allowed_tools.push(tool),
+            }
+        }
+        let painter = painters::by_name(&r.painter).ok_or_else(|| {
+            let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
+            invalid("painter", format!("unknown painter {:?} (available: {})", r.painter, names.join(", ")))
+        })?;
+        let store = self.store.clone();
+        let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
+        let request = blocking(move || {
+            let (history, canvas) = source_canvas(&store, source)?;
+            let reference = match reference_png.is_empty() {
+                true => None,
+                false => {
+                    Some(reference_canvas(&reference_png, canvas.width() as u32, canvas.height() as u32)?)
+                }
+            };
+            Ok(painters::Request { history, canvas, reference, temperature, seed, allowed_tools })
+        })
+        .await?;
+
+        let (tx, rx) = mpsc::channel(4);
+        let count = r.count;
+        tokio::task::spawn_blocking(move || {
+            let mut ops = painter.start(request);
+            for index in 0..count {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    let _ =
+                        tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
+                    return;
+                }
+                let event = pb::ContinueEvent { op: Some(ops.next_op()), index };
+                // The client went away (cancelled, or its deadline passed): stop painting.
+                if tx.blocking_send(Ok(event)).is_err() {
+                    tracing::debug!("continue cancelled after {index} ops");
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn render(
+        &self,
+        request: Request<pb::RenderRequest>,
+    ) -> Result<Response<pb::RenderResponse>, Status> {
+        let r = request.into_inner();
+        let store = self.store.clone();
+        blocking(move || {
+            let (_, canvas) = source_canvas(&store, r.source.map(Source::from))?;
+            let (png, width, height) = png_of(&canvas, r.max_side);
+            Ok(Response::new(pb::RenderResponse { png, width, height }))
+        })
+        .await
+    }
+
+    async fn get_info(&self, _request: Request<pb::GetInfoRequest>) -> Result<Response<pb::Info>, Status> {
+        Ok(Response::new(crate::info()))
+    }
+}
