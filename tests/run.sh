@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, unit and behaviour tests, the
 # end-to-end tests against the real binary, and a smoke pass of the benches.
-# Installs what it needs (ruff) on a fresh machine.
+# Installs what it needs (ruff, and the Python clients' test tools) on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -m ruff --version >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check 'ruff==0.17.*'
-fi
+python3 -m pip install --quiet --disable-pip-version-check 'ruff==0.17.*' -r tests/python/requirements.txt
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
@@ -15,3 +13,8 @@ python3 -m ruff check .
 python3 -m ruff format --check .
 # --all-targets also runs the benches once in their short smoke mode.
 cargo test --workspace --release --all-targets
+
+# The Python clients (gRPC-Web on the standard library, and PyPI grpcio) against the real daemon.
+cargo build --release -p apprentice --bin apprentice
+APPRENTICE_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/apprentice" \
+    python3 -m pytest -q tests/python

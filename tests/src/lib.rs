@@ -46,3 +46,74 @@ pub fn apprentice(args: &[&str]) -> Output {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A real `apprentice serve` on a free loopback port, with its own folders;
+/// killed when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub address: String,
+    pub home: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Starts a daemon in a fresh home folder.
+    pub fn start(extra_args: &[&str]) -> Daemon {
+        Daemon::start_in(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), extra_args)
+    }
+
+    /// Starts a daemon on the folders of `home` (to restart one on the same store).
+    pub fn start_in(home: std::sync::Arc<tempfile::TempDir>, extra_args: &[&str]) -> Daemon {
+        use std::io::BufRead;
+        let dir = home.path();
+        let mut args = vec!["serve".to_owned()];
+        if !extra_args.contains(&"--address") {
+            args.extend(["--address".to_owned(), "127.0.0.1:0".to_owned()]);
+        }
+        args.extend(["--config-dir".to_owned(), dir.join("config").display().to_string()]);
+        args.extend(["--data-dir".to_owned(), dir.join("data").display().to_string()]);
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        let mut child = Command::new(apprentice_bin())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            // Set APPRENTICE_TEST_DAEMON_LOG=1 to see the daemons' logs.
+            .stderr(if std::env::var_os("APPRENTICE_TEST_DAEMON_LOG").is_some() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()
+            .expect("start apprentice serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let address = line
+            .trim()
+            .strip_prefix("apprentice listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from the daemon: {line:?}"))
+            .to_owned();
+        Daemon { child, address, home }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// SIGKILL: no shutdown, no flushing — a crash.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a graceful exit; returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().expect("wait for the daemon")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

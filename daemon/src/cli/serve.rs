@@ -3,11 +3,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{CliError, CliResult, Dirs};
 use crate::config::{self, Config};
 use crate::server::{self, Limits, ServeOptions};
 use crate::store::Store;
+
+/// How long calls in flight may run on after SIGINT or SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// Run the daemon: gRPC and gRPC-Web on one port (default 127.0.0.1:47820).
 ///
@@ -77,8 +81,28 @@ pub fn run(args: Args) -> CliResult {
             },
             max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,
         };
-        server::serve(listener, options, server::shutdown_signal())
-            .await
-            .map_err(|e| CliError::failure(format!("server: {e}")))
+        // On SIGINT/SIGTERM: stop accepting, let calls in flight finish, but do
+        // not wait more than GRACE for long streams (acknowledged ops are on disk).
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            server::shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let mut stopped_too = stopped.clone();
+        let graceful = server::serve(listener, options, async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        let forced = async move {
+            let _ = stopped_too.wait_for(|s| *s).await;
+            tokio::time::sleep(GRACE).await;
+        };
+        tokio::select! {
+            result = graceful => result.map_err(|e| CliError::failure(format!("server: {e}"))),
+            () = forced => {
+                tracing::warn!("calls still open {} s after the signal: exiting", GRACE.as_secs());
+                Ok(())
+            }
+        }
     })
 }
