@@ -7,16 +7,19 @@
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
+//! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
 
 pub mod canvas_view;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod jobs;
 pub mod ops;
 pub mod painters;
 pub mod server;
 pub mod store;
+pub mod watch;
 
 /// What this build is and offers (the `GetInfo` answer and `apprentice info`).
 pub fn info() -> ops::pb::Info {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{CliError, CliResult, load_history};
-use crate::ops::{HistoryFormat, history};
+use crate::ops::history;
 
 /// Convert a history between JSON Lines (.jsonl) and binary records (.binpb).
 ///
@@ -17,12 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    if HistoryFormat::from_path(&args.output).is_none() {
-        return Err(CliError::input(format!(
-            "output {} must end in .jsonl or .binpb",
-            args.output.display()
-        )));
-    }
+    super::require_history_path(&args.output)?;
     let h = load_history(&args.input)?;
     history::write_path(&h, &args.output)
         .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))

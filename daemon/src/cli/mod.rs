@@ -1,10 +1,13 @@
 //! The `apprentice` command line. Exit codes: 0 success, 2 bad input (usage,
 //! an unreadable or invalid history), 1 any other failure (e.g. a disk error).
 
+mod continue_history;
 mod convert;
 mod info;
+mod paint;
 mod replay;
 mod serve;
+mod watch;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +39,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Replay(replay::Args),
+    Continue(continue_history::Args),
+    Paint(paint::Args),
     Serve(serve::Args),
+    Watch(watch::Args),
     Info(info::Args),
     Convert(convert::Args),
 }
@@ -92,7 +98,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Continue(args) => continue_history::run(args),
+        Command::Paint(args) => paint::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),
     };
@@ -119,4 +128,23 @@ fn require_extension(path: &Path, ext: &str, what: &str) -> CliResult {
         Some(e) if e.eq_ignore_ascii_case(ext) => Ok(()),
         _ => Err(CliError::input(format!("{what} {} must be a .{ext} file", path.display()))),
     }
+}
+
+/// Refuses a history output path with an unknown extension, before any work is done.
+fn require_history_path(path: &Path) -> CliResult {
+    match crate::ops::HistoryFormat::from_path(path) {
+        Some(_) => Ok(()),
+        None => Err(CliError::input(format!("{} must end in .jsonl or .binpb", path.display()))),
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} ops ({{per_sec}}, {{eta}} left)"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    )
 }

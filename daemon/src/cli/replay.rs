@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbaImage, imageops};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CliError, CliResult, load_history, require_extension};
 use crate::engine::{Engine, replay::replay};
@@ -98,13 +97,7 @@ pub fn run(args: Args) -> CliResult {
         None => None,
     };
 
-    let progress = ProgressBar::new(history.ops.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} replaying [{bar:40}] {pos}/{len} ops ({per_sec}, {eta} left)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let progress = super::progress_bar(history.ops.len() as u64, "replaying");
     let mut failure = None;
     let (engine, stats) = replay(&history, |i, n, engine| {
         progress.set_length(n as u64);

@@ -134,9 +134,9 @@ impl SketchRun {
 
     fn isophote_stroke(&mut self) -> pb::Stroke {
         let (w, h) = (self.engine.canvas().width(), self.engine.canvas().height());
-        // Coarse to fine: a sixth of the canvas down to 2 px, halving every 25 strokes.
+        // Coarse to fine: a sixth of the canvas down to 3 px, halving every 60 strokes.
         let largest = (w.max(h) as f32 / 6.0).clamp(2.0, MAX_BRUSH_SIZE);
-        let size = (largest * 0.5f32.powf(self.step as f32 / 25.0)).max(2.0);
+        let size = (largest * 0.5f32.powf(self.step as f32 / 60.0)).max(3.0);
         let candidates = if self.reference.is_some() { 24 } else { 1 };
         let (mut x, mut y) = (0, 0);
         let mut best = -1.0;
@@ -147,7 +147,7 @@ impl SketchRun {
                 (best, x, y) = (e, cx, cy);
             }
         }
-        let jitter = 0.08 * self.temperature;
+        let jitter = 0.03 * self.temperature;
         let rgb = self.target_rgb(x, y).map(|v| v + jitter * self.rng.normal());
         let length = size * self.rng.range(1.5, 4.0);
         let (mut px, mut py) = (x as f32 + 0.5, y as f32 + 0.5);

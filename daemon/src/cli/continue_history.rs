@@ -1,0 +1,61 @@
+//! `apprentice continue`: a history, continued by a painter.
+
+use std::path::PathBuf;
+
+use super::{CliError, CliResult, load_history, progress_bar, require_history_path};
+use crate::jobs::{self, JobOptions};
+use crate::ops::history;
+
+/// Continue a history: the painter adds --steps ops after the last one.
+///
+/// The output holds the whole history, the original ops first. Today's painter
+/// is "sketch", a simple non-learned stand-in until the stroke transformer lands.
+#[derive(clap::Args)]
+pub struct Args {
+    /// History to continue (.jsonl or .binpb).
+    history: PathBuf,
+    /// How many ops to add.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    steps: u32,
+    /// The continued history (.jsonl or .binpb).
+    #[arg(short, long, value_name = "OUT.jsonl")]
+    output: PathBuf,
+    /// Also render the continued history to this PNG.
+    #[arg(long, value_name = "OUT.png")]
+    png: Option<PathBuf>,
+    /// 0 is the painter's most likely choice; higher is more adventurous (up to 4).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Same seed, same ops.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Painter to use (default: the first available).
+    #[arg(long, default_value = "")]
+    painter: String,
+}
+
+pub fn run(args: Args) -> CliResult {
+    require_history_path(&args.output)?;
+    if let Some(png) = &args.png {
+        super::require_extension(png, "png", "--png")?;
+    }
+    if !(0.0..=4.0).contains(&args.temperature) {
+        return Err(CliError::input(format!("--temperature must be in [0, 4], got {}", args.temperature)));
+    }
+    let h = load_history(&args.history)?;
+    let options =
+        JobOptions { painter: args.painter, ops: args.steps, temperature: args.temperature, seed: args.seed };
+    let bar = progress_bar(u64::from(args.steps), "painting");
+    let continued =
+        jobs::continue_history(&h, &options, |i| bar.set_position(u64::from(i))).map_err(CliError::input)?;
+    bar.finish_and_clear();
+    history::write_path(&continued, &args.output)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    if let Some(png) = &args.png {
+        let canvas = crate::canvas_view::render(&continued);
+        std::fs::write(png, crate::canvas_view::png_of(&canvas, 0).0)
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", png.display())))?;
+    }
+    tracing::info!("added {} ops to {} → {}", args.steps, args.history.display(), args.output.display());
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `apprentice paint`: a picture, repainted as a process (copy mode).
+
+use std::path::PathBuf;
+
+use super::{CliError, CliResult, progress_bar, require_extension, require_history_path};
+use crate::jobs::{self, JobOptions};
+use crate::ops::history;
+
+/// Paint a copy of a picture, stroke by stroke, on a white canvas of its size.
+///
+/// Writes the finished copy and, with --history, the ops that painted it.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The picture to copy (.png).
+    reference: PathBuf,
+    /// How many ops to paint with.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    ops: u32,
+    /// The painted copy (.png).
+    #[arg(short, long, value_name = "OUT.png")]
+    output: PathBuf,
+    /// Also write the painting process as a history (.jsonl or .binpb).
+    #[arg(long, value_name = "OUT.jsonl")]
+    history: Option<PathBuf>,
+    /// 0 is the painter's most likely choice; higher is more adventurous (up to 4).
+    #[arg(long, default_value_t = 0.5)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Painter to use (default: the first available).
+    #[arg(long, default_value = "")]
+    painter: String,
+}
+
+pub fn run(args: Args) -> CliResult {
+    require_extension(&args.output, "png", "output")?;
+    if let Some(h) = &args.history {
+        require_history_path(h)?;
+    }
+    if !(0.0..=4.0).contains(&args.temperature) {
+        return Err(CliError::input(format!("--temperature must be in [0, 4], got {}", args.temperature)));
+    }
+    let img = image::open(&args.reference)
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", args.reference.display())))?
+        .to_rgba8();
+    let title = args.reference.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let options =
+        JobOptions { painter: args.painter, ops: args.ops, temperature: args.temperature, seed: args.seed };
+    let bar = progress_bar(u64::from(args.ops), "painting");
+    let (h, canvas) = jobs::paint_picture(&img, &title, &options, |i| bar.set_position(u64::from(i)))
+        .map_err(CliError::input)?;
+    bar.finish_and_clear();
+    std::fs::write(&args.output, crate::canvas_view::png_of(&canvas, 0).0)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    if let Some(path) = &args.history {
+        history::write_path(&h, path)
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}

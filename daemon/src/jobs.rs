@@ -1,0 +1,92 @@
+//! One-shot painting jobs on whole files, shared by the CLI and the watch
+//! folder: continue a history, or paint a picture as a process (copy mode).
+
+use crate::canvas_view::render;
+use crate::engine::Canvas;
+use crate::ops::{Rgba, limits, pb};
+use crate::painters::{self, Painter, Request};
+
+/// Settings common to both jobs.
+#[derive(Clone, Debug)]
+pub struct JobOptions {
+    /// Painter name; empty: the default.
+    pub painter: String,
+    pub ops: u32,
+    pub temperature: f32,
+    pub seed: u64,
+}
+
+fn painter(name: &str) -> Result<Box<dyn Painter>, String> {
+    painters::by_name(name).ok_or_else(|| {
+        let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
+        format!("unknown painter {name:?} (available: {})", names.join(", "))
+    })
+}
+
+fn run(painter: &dyn Painter, request: Request, ops: u32, mut each: impl FnMut(u32)) -> Vec<pb::Op> {
+    let mut stream = painter.start(request);
+    (0..ops)
+        .map(|i| {
+            each(i);
+            stream.next_op()
+        })
+        .collect()
+}
+
+/// The validated `history` with `options.ops` more ops from the painter.
+pub fn continue_history(
+    history: &pb::History,
+    options: &JobOptions,
+    each: impl FnMut(u32),
+) -> Result<pb::History, String> {
+    let painter = painter(&options.painter)?;
+    let request = Request {
+        history: history.clone(),
+        canvas: render(history),
+        reference: None,
+        temperature: options.temperature,
+        seed: options.seed,
+        allowed_tools: Vec::new(),
+    };
+    let mut out = history.clone();
+    out.ops.extend(run(painter.as_ref(), request, options.ops, each));
+    Ok(out)
+}
+
+/// A history that paints `reference` on a white canvas of its size, and the result.
+pub fn paint_picture(
+    reference: &image::RgbaImage,
+    title: &str,
+    options: &JobOptions,
+    each: impl FnMut(u32),
+) -> Result<(pb::History, Canvas), String> {
+    let (w, h) = reference.dimensions();
+    if w > limits::MAX_SIDE || h > limits::MAX_SIDE || u64::from(w) * u64::from(h) > limits::MAX_CANVAS_PIXELS
+    {
+        return Err(format!(
+            "the picture is {w}x{h}; canvases are limited to {0}x{0} and {1} pixels",
+            limits::MAX_SIDE,
+            limits::MAX_CANVAS_PIXELS
+        ));
+    }
+    let painter = painter(&options.painter)?;
+    let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
+    let header = pb::Header {
+        width: w,
+        height: h,
+        background: Some(pb::Color { r: 1.0, g: 1.0, b: 1.0, a: None }),
+        title: title.to_owned(),
+    };
+    let request = Request {
+        history: pb::History { header: Some(header.clone()), ops: Vec::new() },
+        canvas: Canvas::new(w as usize, h as usize, white),
+        reference: Some(Canvas::from_rgba8(w as usize, h as usize, reference.as_raw())),
+        temperature: options.temperature,
+        seed: options.seed,
+        allowed_tools: Vec::new(),
+    };
+    let ops = run(painter.as_ref(), request, options.ops, each);
+    let history = pb::History { header: Some(header), ops };
+    let canvas = render(&history);
+    Ok((history, canvas))
+}
