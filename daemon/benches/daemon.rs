@@ -1,0 +1,165 @@
+//! The daemon under load, printed as a table: `cargo bench -p apprentice --bench daemon`.
+//!
+//! Starts the real `apprentice serve` binary on a loopback port with a real
+//! SQLite store and measures, with a tonic client:
+//! - ops appended per second, in batches of 100 strokes of 16 points, each
+//!   batch durable (committed to disk) before it is acknowledged;
+//! - first-op latency of Continue: from the call to the first streamed op, for
+//!   a fresh session and for one holding 10,000 ops (its canvas is replayed);
+//! - the daemon's memory (resident set, and its peak) with 64 sessions of
+//!   10,000 ops each.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apprentice_proto::v1 as pb;
+use pb::apprentice_client::ApprenticeClient;
+use pb::op::Kind;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+struct Daemon {
+    child: Child,
+    url: String,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Daemon {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apprentice"))
+        .args(["serve", "--address", "127.0.0.1:0", "--config-dir"])
+        .arg(home.path().join("config"))
+        .arg("--data-dir")
+        .arg(home.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("apprentice listening on ").expect("listening line").to_owned();
+    Daemon { child, url: format!("http://{addr}"), _home: home }
+}
+
+/// Resident and peak resident memory of a process, in MiB (Linux).
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A plausible recorded stroke: 16 points with pressure and time.
+fn stroke(i: u64) -> pb::Op {
+    let (x0, y0) = ((i * 37 % 1000) as f32, (i * 91 % 700) as f32);
+    let points = (0..16u32)
+        .map(|k| pb::Point {
+            x: x0 + k as f32 * 3.0,
+            y: y0 + (k as f32 * 0.4).sin() * 10.0,
+            pressure: Some(0.3 + 0.04 * k as f32),
+            time_ms: k * 8,
+            tilt: None,
+        })
+        .collect();
+    pb::Op {
+        kind: Some(Kind::Stroke(pb::Stroke {
+            tool: pb::Tool::Brush as i32,
+            brush: Some(pb::BrushState {
+                size: 4.0 + (i % 20) as f32,
+                opacity: Some(0.8),
+                color: Some(pb::Color { r: 0.2, g: 0.5, b: 0.7, a: None }),
+                ..Default::default()
+            }),
+            points,
+        })),
+    }
+}
+
+async fn open(c: &mut ApprenticeClient<Channel>, doc: &str) -> String {
+    let header = pb::Header { width: 1024, height: 768, ..Default::default() };
+    let request =
+        pb::OpenSessionRequest { document_id: doc.into(), header: Some(header), ..Default::default() };
+    c.open_session(request).await.unwrap().into_inner().session_id
+}
+
+/// Appends `n` ops in batches of 100; returns the seconds it took.
+async fn fill(c: &mut ApprenticeClient<Channel>, id: &str, n: u64) -> f64 {
+    let start = Instant::now();
+    for seq in 0..n / 100 {
+        let ops = (seq * 100..(seq + 1) * 100).map(stroke).collect();
+        c.append_ops(pb::AppendOpsRequest { session_id: id.into(), sequence: seq, ops }).await.unwrap();
+    }
+    start.elapsed().as_secs_f64()
+}
+
+async fn first_op_latency(c: &mut ApprenticeClient<Channel>, id: &str, runs: u32) -> Duration {
+    let mut times = Vec::new();
+    for seed in 0..runs {
+        let request = pb::ContinueRequest {
+            source: Some(pb::continue_request::Source::SessionId(id.into())),
+            count: 50,
+            seed: u64::from(seed),
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let mut stream = c.r#continue(request).await.unwrap().into_inner();
+        stream.next().await.unwrap().unwrap();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs a short smoke pass.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (sessions, ops_per_session, runs) = if full { (64, 10_000, 15) } else { (2, 200, 2) };
+
+    let daemon = start();
+    let mut c = ApprenticeClient::connect(daemon.url.clone()).await.unwrap();
+    println!("daemon, real binary on loopback, SQLite store (WAL, synchronous=FULL)");
+    let (rss, _) = memory_mib(daemon.child.id());
+    println!("{:<52} {:>10.1} MiB", "memory at start (resident)", rss);
+
+    let fresh = open(&mut c, "fresh").await;
+    let latency = first_op_latency(&mut c, &fresh, runs).await;
+    println!(
+        "{:<52} {:>10.1} ms",
+        "Continue first-op latency, empty 1024x768 session",
+        latency.as_secs_f64() * 1e3
+    );
+
+    let mut append_secs = 0.0;
+    let mut ids = Vec::new();
+    for s in 0..sessions {
+        let id = open(&mut c, &format!("doc-{s}")).await;
+        append_secs += fill(&mut c, &id, ops_per_session).await;
+        ids.push(id);
+    }
+    let appended = (sessions as u64 * ops_per_session) as f64;
+    println!("{:<52} {:>10.0} ops/s", "append, batches of 100 strokes, durable", appended / append_secs);
+    println!("{:<52} {:>10.0} batches/s", "", appended / 100.0 / append_secs);
+
+    let latency = first_op_latency(&mut c, &ids[0], runs).await;
+    let label = format!("Continue first-op latency, {ops_per_session}-op session");
+    println!("{:<52} {:>10.1} ms", label, latency.as_secs_f64() * 1e3);
+
+    let (rss, peak) = memory_mib(daemon.child.id());
+    let label = format!("memory with {sessions} sessions x {ops_per_session} ops");
+    println!("{label:<52} {rss:>10.1} MiB resident, {peak:.1} MiB peak");
+}
