@@ -16,11 +16,18 @@ pub struct JobOptions {
     pub seed: u64,
 }
 
-fn painter(name: &str) -> Result<Box<dyn Painter>, String> {
-    painters::by_name(name).ok_or_else(|| {
+fn painter(name: &str, copy_mode: bool) -> Result<Box<dyn Painter>, String> {
+    let painter = painters::by_name(name, copy_mode).ok_or_else(|| {
         let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
         format!("unknown painter {name:?} (available: {})", names.join(", "))
-    })
+    })?;
+    if painter.requires_reference() && !copy_mode {
+        return Err(format!(
+            "the {} painter copies a reference picture; use `apprentice paint`",
+            painter.name()
+        ));
+    }
+    Ok(painter)
 }
 
 fn run(painter: &dyn Painter, request: Request, ops: u32, mut each: impl FnMut(u32)) -> Vec<pb::Op> {
@@ -39,7 +46,7 @@ pub fn continue_history(
     options: &JobOptions,
     each: impl FnMut(u32),
 ) -> Result<pb::History, String> {
-    let painter = painter(&options.painter)?;
+    let painter = painter(&options.painter, false)?;
     let request = Request {
         history: history.clone(),
         canvas: render(history),
@@ -69,7 +76,7 @@ pub fn paint_picture(
             limits::MAX_CANVAS_PIXELS
         ));
     }
-    let painter = painter(&options.painter)?;
+    let painter = painter(&options.painter, true)?;
     let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
     let header = pb::Header {
         width: w,

@@ -4,6 +4,7 @@
 //! - [`ops`]: the operation contract (generated from `proto/`), its validation,
 //!   defaults, undo/redo resolution and history files;
 //! - [`engine`]: the dab-based raster paint engine that performs ops;
+//! - [`tokenizer`]: ops as one token each, for the stroke transformer;
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
@@ -19,6 +20,7 @@ pub mod ops;
 pub mod painters;
 pub mod server;
 pub mod store;
+pub mod tokenizer;
 pub mod watch;
 
 /// What this build is and offers (the `GetInfo` answer and `apprentice info`).

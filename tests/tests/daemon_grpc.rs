@@ -156,8 +156,19 @@ async fn bad_input_gets_a_status_that_names_the_field() {
     };
     let e = c.r#continue(cont(0, "")).await.unwrap_err();
     assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "count: must be at least 1"));
+    let e = c.r#continue(cont(5, "teacher")).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("reference_png: the teacher painter copies a reference"),
+        "{}",
+        e.message()
+    );
     let e = c.r#continue(cont(5, "picasso")).await.unwrap_err();
-    assert!(e.message().contains("unknown painter \"picasso\" (available: sketch)"), "{}", e.message());
+    assert!(
+        e.message().contains("unknown painter \"picasso\" (available: sketch, teacher)"),
+        "{}",
+        e.message()
+    );
 
     // A message over the size limit is refused before it is decoded (tonic answers OUT_OF_RANGE).
     let patch = pb::Op {
@@ -204,7 +215,7 @@ async fn continue_streams_valid_ops_and_stops_when_the_client_goes() {
     drop(long);
     let info =
         tokio::time::timeout(std::time::Duration::from_secs(5), c.get_info(pb::GetInfoRequest {})).await;
-    assert_eq!(info.expect("prompt answer").unwrap().into_inner().painters, ["sketch"]);
+    assert_eq!(info.expect("prompt answer").unwrap().into_inner().painters, ["sketch", "teacher"]);
 
     // A deadline ends the stream with DEADLINE_EXCEEDED.
     let mut req = tonic::Request::new(request(100_000));
@@ -382,4 +393,40 @@ async fn sigterm_shuts_down_gracefully_even_with_a_stream_open() {
     assert!(status.success(), "{status:?}");
     // The grace period for open calls is 5 s.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn copy_mode_continue_paints_towards_the_reference_with_the_teacher() {
+    let d = Daemon::start(&[]);
+    let mut c = client(&d).await;
+    // The reference: left half orange, right half blue, at twice the canvas size (it is scaled).
+    let reference = image::RgbaImage::from_fn(128, 96, |x, _| {
+        if x < 64 { image::Rgba([230, 140, 30, 255]) } else { image::Rgba([40, 80, 200, 255]) }
+    });
+    let mut png = Vec::new();
+    reference.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let history = pb::History { header: Some(header(64, 48)), ops: vec![] };
+    let request = pb::ContinueRequest {
+        source: Some(pb::continue_request::Source::History(history.clone())),
+        count: 60,
+        reference_png: png,
+        ..Default::default()
+    };
+    let mut stream = c.r#continue(request).await.unwrap().into_inner();
+    let mut ops = Vec::new();
+    while let Some(event) = stream.next().await {
+        ops.push(event.unwrap().op.unwrap());
+    }
+    assert!(matches!(ops[0].kind, Some(Kind::Fill(_))), "the teacher blocks in first");
+    let painted = pb::History { ops, ..history };
+    let png = c
+        .render(pb::RenderRequest { source: Some(pb::render_request::Source::History(painted)), max_side: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .png;
+    let img = image::load_from_memory(&png).unwrap().to_rgba8();
+    let (left, right) = (img.get_pixel(10, 24).0, img.get_pixel(54, 24).0);
+    assert!(left[0] > 180 && left[2] < 90, "left is orange: {left:?}");
+    assert!(right[2] > 150 && right[0] < 100, "right is blue: {right:?}");
 }

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> CliResult {
         painter: args.painter,
         once: args.once,
     };
-    if crate::painters::by_name(&options.painter).is_none() {
+    if !options.painter.is_empty() && !crate::painters::all().iter().any(|p| p.name() == options.painter) {
         return Err(CliError::input(format!("--painter: unknown painter {:?}", options.painter)));
     }
     if !options.once {

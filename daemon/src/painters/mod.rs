@@ -1,11 +1,14 @@
 //! Painters: generators of the next ops of a painting, behind one interface,
 //! so that the daemon and the CLI can stream from any of them.
 //!
-//! Today there is one, [`sketch::Sketch`], a simple non-learned painter that
-//! serves until the stroke transformer lands (issue 4).
+//! Today: [`sketch::Sketch`], a simple non-learned painter that continues a
+//! history until the stroke transformer lands (issue 4), and
+//! [`teacher::Teacher`], which paints a reference coarse to fine (copy mode).
 
+pub mod analysis;
 pub mod rng;
 pub mod sketch;
+pub mod teacher;
 
 use crate::engine::Canvas;
 use crate::ops::pb;
@@ -40,15 +43,25 @@ pub trait OpStream: Send {
 pub trait Painter: Send + Sync {
     /// Short name, as clients ask for it (`ContinueRequest.painter`).
     fn name(&self) -> &'static str;
+    /// Whether it can only work from a reference picture (copy mode).
+    fn requires_reference(&self) -> bool {
+        false
+    }
     fn start(&self, request: Request) -> Box<dyn OpStream>;
 }
 
-/// The painters this build offers; the first is the default.
+/// The painters this build offers.
 pub fn all() -> Vec<Box<dyn Painter>> {
-    vec![Box::new(sketch::Sketch)]
+    vec![Box::new(sketch::Sketch), Box::new(teacher::Teacher)]
 }
 
-/// The painter called `name` (empty: the default).
-pub fn by_name(name: &str) -> Option<Box<dyn Painter>> {
-    all().into_iter().find(|p| name.is_empty() || p.name() == name)
+/// The painter used when none is named: the teacher in copy mode, else sketch.
+pub fn default_name(copy_mode: bool) -> &'static str {
+    if copy_mode { "teacher" } else { "sketch" }
+}
+
+/// The painter called `name`, or the default for the mode when `name` is empty.
+pub fn by_name(name: &str, copy_mode: bool) -> Option<Box<dyn Painter>> {
+    let name = if name.is_empty() { default_name(copy_mode) } else { name };
+    all().into_iter().find(|p| p.name() == name)
 }

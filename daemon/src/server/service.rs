@@ -266,10 +266,17 @@ impl pb::apprentice_server::Apprentice for Service {
                 Ok(tool) => allowed_tools.push(tool),
             }
         }
-        let painter = painters::by_name(&r.painter).ok_or_else(|| {
+        let copy_mode = !r.reference_png.is_empty();
+        let painter = painters::by_name(&r.painter, copy_mode).ok_or_else(|| {
             let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
             invalid("painter", format!("unknown painter {:?} (available: {})", r.painter, names.join(", ")))
         })?;
+        if painter.requires_reference() && !copy_mode {
+            return Err(invalid(
+                "reference_png",
+                format!("the {} painter copies a reference: give one", painter.name()),
+            ));
+        }
         let store = self.store.clone();
         let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
         let request = blocking(move || {
