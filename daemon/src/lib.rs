@@ -5,6 +5,7 @@
 //!   defaults, undo/redo resolution and history files;
 //! - [`engine`]: the dab-based raster paint engine that performs ops;
 //! - [`tokenizer`]: ops as one token each, for the stroke transformer;
+//! - [`model`]: the stroke transformer (candle);
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod jobs;
+pub mod model;
 pub mod ops;
 pub mod painters;
 pub mod server;

@@ -1,0 +1,370 @@
+//! The stroke transformer: a decoder-only transformer over the op history,
+//! conditioned on the canvas and, in copy mode, a reference picture.
+//!
+//! Sequence: `[canvas patches | reference patches | START, op₁, op₂, …]`. The
+//! canvas (as it stood before the first op of the window) and the reference are
+//! seen at `image_side`² and cut into `patch`² patches, each projected to one
+//! position (with no reference, learned "no reference" positions stand in).
+//! Each op is one position: the sum of one embedding per token field (see
+//! [`crate::tokenizer`]). Attention is causal over the whole sequence.
+//!
+//! The hidden state at op position t predicts op t+1 field by field: field j's
+//! head reads the hidden state plus conditioning embeddings of fields 0..j of
+//! the same op (the true ones in training, the sampled ones in generation), so
+//! the fields of one op are decoded autoregressively by small heads, at the
+//! cost of one transformer step per op.
+//!
+//! Everything here has a backward pass: no fused softmax or layer norm (see
+//! the candle-nn trap in DESIGN.md), and a test checks every parameter's gradient.
+
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear, linear_no_bias};
+use serde::{Deserialize, Serialize};
+
+use crate::tokenizer::{ALL_FIELDS, FIELDS};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub d_ff: usize,
+    /// Most op positions in one context, START included.
+    pub max_ops: usize,
+    /// Side length at which the canvas and the reference are seen.
+    pub image_side: usize,
+    /// Patch side length; `image_side` must be a multiple of it.
+    pub patch: usize,
+}
+
+impl Config {
+    /// A few thousand parameters: for tests.
+    pub fn tiny() -> Config {
+        Config { d_model: 32, n_layers: 2, n_heads: 4, d_ff: 64, max_ops: 64, image_side: 16, patch: 8 }
+    }
+
+    /// The default model's size: trains on a CPU, small enough to ship.
+    pub fn small() -> Config {
+        Config { d_model: 192, n_layers: 4, n_heads: 6, d_ff: 576, max_ops: 256, image_side: 32, patch: 8 }
+    }
+
+    /// Positions taken by one picture.
+    pub fn patches(&self) -> usize {
+        (self.image_side / self.patch).pow(2)
+    }
+
+    /// Positions before the first op: canvas and reference patches.
+    pub fn prefix_len(&self) -> usize {
+        2 * self.patches()
+    }
+
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.d_model % self.n_heads != 0 {
+            return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
+        }
+        if self.patch == 0 || self.image_side % self.patch != 0 {
+            return Err(format!("image_side {} is not a multiple of patch {}", self.image_side, self.patch));
+        }
+        if self.max_ops < 2 {
+            return Err("max_ops must be at least 2".into());
+        }
+        Ok(())
+    }
+}
+
+/// Layer normalization from basic ops, so that it trains.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    fn new(d: usize, vb: VarBuilder) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: vb.get_with_hints(d, "weight", candle_nn::Init::Const(1.0))?,
+            bias: vb.get_with_hints(d, "bias", candle_nn::Init::Const(0.0))?,
+        })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
+        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+/// Keys and values of the positions seen so far, per layer.
+#[derive(Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Attention {
+    qkv: Linear,
+    out: Linear,
+    n_heads: usize,
+}
+
+impl Attention {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Attention> {
+        Ok(Attention {
+            qkv: linear(cfg.d_model, 3 * cfg.d_model, vb.pp("qkv"))?,
+            out: linear(cfg.d_model, cfg.d_model, vb.pp("out"))?,
+            n_heads: cfg.n_heads,
+        })
+    }
+
+    /// `x`: [B, L, d] new positions; `cache`: keys/values of earlier positions.
+    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
+        let (b, l, d) = x.dims3()?;
+        let hd = d / self.n_heads;
+        let qkv = self.qkv.forward(x)?.reshape((b, l, 3, self.n_heads, hd))?.permute((2, 0, 3, 1, 4))?;
+        let (q, k, v) = (qkv.i(0)?.contiguous()?, qkv.i(1)?.contiguous()?, qkv.i(2)?.contiguous()?);
+        let (k, v) = match cache.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let total = k.dim(2)?;
+        let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+        let scores = if l > 1 {
+            // Causal: new position i (at total - l + i) sees positions up to itself.
+            let offset = total - l;
+            let mask: Vec<f32> = (0..l)
+                .flat_map(|i| (0..total).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+                .collect();
+            let mask = Tensor::from_vec(mask, (l, total), x.device())?;
+            scores.broadcast_add(&mask)?
+        } else {
+            scores
+        };
+        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let y = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, l, d))?;
+        self.out.forward(&y)
+    }
+}
+
+struct Block {
+    ln1: LayerNorm,
+    attn: Attention,
+    ln2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl Block {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Block> {
+        Ok(Block {
+            ln1: LayerNorm::new(cfg.d_model, vb.pp("ln1"))?,
+            attn: Attention::new(cfg, vb.pp("attn"))?,
+            ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"))?,
+            fc1: linear(cfg.d_model, cfg.d_ff, vb.pp("fc1"))?,
+            fc2: linear(cfg.d_ff, cfg.d_model, vb.pp("fc2"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln1.forward(x)?, cache)?)?;
+        let h = self.fc2.forward(&self.fc1.forward(&self.ln2.forward(&x)?)?.gelu_erf()?)?;
+        x + h
+    }
+}
+
+pub struct StrokeTransformer {
+    cfg: Config,
+    field_emb: Vec<Embedding>,
+    op_pos: Embedding,
+    patch_proj: Linear,
+    patch_pos: Embedding,
+    /// 0: canvas, 1: reference, 2: no reference.
+    image_kind: Embedding,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    cond_emb: Vec<Embedding>,
+    head_ln: LayerNorm,
+    heads: Vec<Linear>,
+}
+
+impl StrokeTransformer {
+    pub fn new(vb: VarBuilder, cfg: &Config) -> Result<StrokeTransformer> {
+        cfg.check().map_err(candle_core::Error::msg)?;
+        let d = cfg.d_model;
+        let vocab = |i: usize| usize::from(ALL_FIELDS[i].vocab());
+        Ok(StrokeTransformer {
+            cfg: cfg.clone(),
+            field_emb: (0..FIELDS)
+                .map(|i| embedding(vocab(i), d, vb.pp(format!("field_emb.{i}"))))
+                .collect::<Result<_>>()?,
+            op_pos: embedding(cfg.max_ops, d, vb.pp("op_pos"))?,
+            patch_proj: linear(3 * cfg.patch * cfg.patch, d, vb.pp("patch_proj"))?,
+            patch_pos: embedding(cfg.patches(), d, vb.pp("patch_pos"))?,
+            image_kind: embedding(3, d, vb.pp("image_kind"))?,
+            blocks: (0..cfg.n_layers)
+                .map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}"))))
+                .collect::<Result<_>>()?,
+            ln_f: LayerNorm::new(d, vb.pp("ln_f"))?,
+            // The last field conditions nothing after it.
+            cond_emb: (0..FIELDS - 1)
+                .map(|i| embedding(vocab(i), d, vb.pp(format!("cond_emb.{i}"))))
+                .collect::<Result<_>>()?,
+            head_ln: LayerNorm::new(d, vb.pp("head_ln"))?,
+            heads: (0..FIELDS)
+                .map(|i| linear_no_bias(d, vocab(i), vb.pp(format!("heads.{i}"))))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// [B, 3, S, S] pictures in [0, 1] → [B, patches, d].
+    fn embed_picture(&self, pictures: &Tensor, kind: u32) -> Result<Tensor> {
+        let (b, _, s, _) = pictures.dims4()?;
+        let (p, n) = (self.cfg.patch, s / self.cfg.patch);
+        let patches = pictures.reshape((b, 3, n, p, n, p))?.permute((0, 2, 4, 1, 3, 5))?.reshape((
+            b,
+            n * n,
+            3 * p * p,
+        ))?;
+        let x = self.patch_proj.forward(&(patches - 0.5)?)?;
+        let pos = self.patch_pos.forward(&Tensor::arange(0u32, (n * n) as u32, pictures.device())?)?;
+        let kind = self.image_kind.forward(&Tensor::new(&[kind], pictures.device())?)?;
+        x.broadcast_add(&pos)?.broadcast_add(&kind)
+    }
+
+    /// The positions standing for "no reference": [B, patches, d].
+    fn no_reference(&self, b: usize, device: &Device) -> Result<Tensor> {
+        let n = self.cfg.patches();
+        let pos = self.patch_pos.forward(&Tensor::arange(0u32, n as u32, device)?)?;
+        let kind = self.image_kind.forward(&Tensor::new(&[2u32], device)?)?;
+        pos.broadcast_add(&kind)?.unsqueeze(0)?.repeat((b, 1, 1))
+    }
+
+    /// [B, T, FIELDS] tokens at op positions `start..start + T` → [B, T, d].
+    fn embed_ops(&self, tokens: &Tensor, start: usize) -> Result<Tensor> {
+        let t = tokens.dim(1)?;
+        let mut x = self
+            .op_pos
+            .forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?
+            .unsqueeze(0)?;
+        for (i, emb) in self.field_emb.iter().enumerate() {
+            x = x.broadcast_add(&emb.forward(&tokens.i((.., .., i))?.contiguous()?)?)?;
+        }
+        Ok(x)
+    }
+
+    fn run_blocks(&self, mut x: Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        cache.layers.resize(self.blocks.len(), None);
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward(&x, layer_cache)?;
+        }
+        self.ln_f.forward(&x)
+    }
+
+    /// Hidden states at the op positions of a whole window: `inputs` [B, T, FIELDS]
+    /// (START first), canvas and reference [B, 3, S, S] → [B, T, d].
+    pub fn hidden(&self, canvas: &Tensor, reference: Option<&Tensor>, inputs: &Tensor) -> Result<Tensor> {
+        let b = inputs.dim(0)?;
+        let reference = match reference {
+            Some(r) => self.embed_picture(r, 1)?,
+            None => self.no_reference(b, inputs.device())?,
+        };
+        let x = Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0)?], 1)?;
+        let h = self.run_blocks(x, &mut KvCache::default())?;
+        h.narrow(1, self.cfg.prefix_len(), inputs.dim(1)?)
+    }
+
+    /// Logits of every field, teacher-forced by `targets` [B, T, FIELDS]: one
+    /// tensor [B, T, vocab] per field.
+    pub fn field_logits(&self, hidden: &Tensor, targets: &Tensor) -> Result<Vec<Tensor>> {
+        let mut cond = hidden.zeros_like()?;
+        let mut out = Vec::with_capacity(FIELDS);
+        for i in 0..FIELDS {
+            out.push(self.heads[i].forward(&self.head_ln.forward(&(hidden + &cond)?)?)?);
+            if let Some(emb) = self.cond_emb.get(i) {
+                cond = (cond + emb.forward(&targets.i((.., .., i))?.contiguous()?)?)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mean cross-entropy per op over the fields each target op uses (`mask`
+    /// [B, T, FIELDS], 1 where a field counts).
+    pub fn loss(
+        &self,
+        canvas: &Tensor,
+        reference: Option<&Tensor>,
+        inputs: &Tensor,
+        targets: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let hidden = self.hidden(canvas, reference, inputs)?;
+        let logits = self.field_logits(&hidden, targets)?;
+        let mut total = Tensor::zeros((), DType::F32, inputs.device())?;
+        for (i, l) in logits.iter().enumerate() {
+            let logp = candle_nn::ops::log_softmax(l, D::Minus1)?;
+            let picked = logp
+                .gather(&targets.i((.., .., i))?.contiguous()?.unsqueeze(D::Minus1)?, D::Minus1)?
+                .squeeze(D::Minus1)?;
+            total = (total - (picked * mask.i((.., .., i))?)?.sum_all()?)?;
+        }
+        let ops = mask.i((.., .., 0))?.sum_all()?;
+        total.broadcast_div(&ops)
+    }
+
+    /// Starts generation: canvas, reference and the ops so far (START first,
+    /// at most `max_ops - 1`) go into the cache; returns the last hidden state [1, d].
+    pub fn prefill(
+        &self,
+        canvas: &Tensor,
+        reference: Option<&Tensor>,
+        inputs: &Tensor,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        *cache = KvCache::default();
+        let reference = match reference {
+            Some(r) => self.embed_picture(r, 1)?,
+            None => self.no_reference(1, inputs.device())?,
+        };
+        let x = Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0)?], 1)?;
+        let h = self.run_blocks(x, cache)?;
+        let last = h.dim(1)? - 1;
+        h.i((.., last, ..))
+    }
+
+    /// One more op into the cache at op position `position`; returns its hidden state [1, d].
+    pub fn step(&self, token: &Tensor, position: usize, cache: &mut KvCache) -> Result<Tensor> {
+        let x = self.embed_ops(token, position)?;
+        self.run_blocks(x, cache)?.i((.., 0, ..))
+    }
+
+    /// Logits of field `i` for hidden state [1, d] plus the conditioning so far.
+    pub fn head(&self, i: usize, hidden: &Tensor, cond: &Tensor) -> Result<Tensor> {
+        self.heads[i].forward(&self.head_ln.forward(&(hidden + cond)?)?)
+    }
+
+    /// Conditioning embedding of value `v` of field `i` (not the last): [1, d].
+    pub fn condition(&self, i: usize, v: u32, device: &Device) -> Result<Tensor> {
+        self.cond_emb[i].forward(&Tensor::new(&[v], device)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
