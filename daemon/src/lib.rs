@@ -9,6 +9,7 @@
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
+//! - [`training`]: data and the training loop;
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
 
@@ -23,6 +24,7 @@ pub mod painters;
 pub mod server;
 pub mod store;
 pub mod tokenizer;
+pub mod training;
 pub mod watch;
 
 /// What this build is and offers (the `GetInfo` answer and `apprentice info`).
@@ -30,7 +32,7 @@ pub fn info() -> ops::pb::Info {
     ops::pb::Info {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         device: "cpu".to_owned(),
-        models: Vec::new(),
+        models: vec![model::registry::active().name],
         painters: painters::all().iter().map(|p| p.name().to_owned()).collect(),
     }
 }

@@ -124,27 +124,8 @@ impl Field {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct OpToken(pub [u16; FIELDS]);
 
-const STROKE_FIELDS: &[Field] = &[
-    Field::Kind,
-    Field::Red,
-    Field::Green,
-    Field::Blue,
-    Field::Size,
-    Field::Opacity,
-    Field::Hardness,
-    Field::X,
-    Field::Y,
-    Field::Dx1,
-    Field::Dy1,
-    Field::Dx2,
-    Field::Dy2,
-    Field::Dx3,
-    Field::Dy3,
-    Field::P0,
-    Field::P1,
-    Field::P2,
-    Field::P3,
-];
+/// Everything but the fill tolerance, which comes last.
+const STROKE_FIELDS: &[Field] = ALL_FIELDS.split_last().expect("fields").1;
 const ERASER_FIELDS: &[Field] = &[
     Field::Kind,
     Field::Size,

@@ -15,6 +15,7 @@ pub fn run(args: Args) -> CliResult {
     let config_file = paths.config_file();
     let config = Config::load(&config_file).map_err(super::CliError::input)?;
     let info = crate::info();
+    let painters = crate::painters::all().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
     let exists = |p: &std::path::Path| if p.exists() { "" } else { " (not created yet)" };
     println!("apprentice {}", info.version);
     println!("config file: {}{}", config_file.display(), exists(&config_file));
@@ -23,12 +24,15 @@ pub fn run(args: Args) -> CliResult {
     println!("models:      {}{}", paths.models_dir().display(), exists(&paths.models_dir()));
     println!("address:     {}", config.server.address);
     println!("device:      {} (this build has no CUDA or Metal support)", info.device);
-    let models = if info.models.is_empty() {
-        "none yet (the stroke transformer lands with issue 4)".into()
-    } else {
-        info.models.join(", ")
+    let model = match crate::model::registry::reload_from(&paths.models_dir()) {
+        Ok(name) => name,
+        Err(e) => format!("default (built in); {e}"),
     };
-    println!("model list:  {models}");
-    println!("painters:    {} (the first is the default)", info.painters.join(", "));
+    println!("model:       {model}");
+    println!(
+        "painters:    {painters} (default: {}; in copy mode: {})",
+        crate::painters::default_name(false),
+        crate::painters::default_name(true)
+    );
     Ok(())
 }

@@ -3,10 +3,12 @@
 
 mod continue_history;
 mod convert;
+mod data;
 mod info;
 mod paint;
 mod replay;
 mod serve;
+mod train;
 mod watch;
 
 use std::path::Path;
@@ -27,8 +29,10 @@ use crate::ops::{HistoryError, history, pb};
         magic-brush dabs, pasted pixels, undo and redo), stored as JSON Lines (.jsonl) or \
         binary protobuf records (.binpb).",
     after_help = "Examples:\n  apprentice replay examples/still-life.jsonl -o still-life.png\n  \
-        apprentice serve\n  \
         apprentice replay examples/still-life.jsonl -o out.png --gif timelapse.gif\n  \
+        apprentice continue examples/still-life.jsonl --steps 50 -o more.jsonl --png more.png\n  \
+        apprentice paint photo.png --ops 500 -o copy.png --history copy.jsonl\n  \
+        apprentice serve\n  \
         apprentice convert examples/still-life.jsonl still-life.binpb"
 )]
 struct Cli {
@@ -42,6 +46,8 @@ enum Command {
     Continue(continue_history::Args),
     Paint(paint::Args),
     Serve(serve::Args),
+    Data(data::Args),
+    Train(train::Args),
     Watch(watch::Args),
     Info(info::Args),
     Convert(convert::Args),
@@ -101,6 +107,8 @@ pub fn main() -> ExitCode {
         Command::Continue(args) => continue_history::run(args),
         Command::Paint(args) => paint::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Data(args) => data::run(args),
+        Command::Train(args) => train::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),

@@ -63,6 +63,14 @@ pub fn run(args: Args) -> CliResult {
     let store = Store::open(&store_path)
         .map_err(|e| CliError::failure(format!("cannot open the store {}: {e}", store_path.display())))?;
 
+    // The newest model in the models folder is used, and replaced when a new one is dropped in.
+    let models = paths.models_dir();
+    match crate::model::registry::reload_from(&models) {
+        Ok(name) => tracing::info!("model in use: {name}"),
+        Err(e) => tracing::warn!("model not loaded, using the built-in one: {e}"),
+    }
+    let _watcher = crate::model::registry::watch(&models).map_err(CliError::failure)?;
+
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::failure(format!("tokio: {e}")))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address)

@@ -1,14 +1,15 @@
 //! Painters: generators of the next ops of a painting, behind one interface,
 //! so that the daemon and the CLI can stream from any of them.
 //!
-//! Today: [`sketch::Sketch`], a simple non-learned painter that continues a
-//! history until the stroke transformer lands (issue 4), and
-//! [`teacher::Teacher`], which paints a reference coarse to fine (copy mode).
+//! [`transformer::Transformer`] continues a history with the stroke
+//! transformer; [`teacher::Teacher`] paints a reference coarse to fine (copy
+//! mode); [`sketch::Sketch`] is a simple non-learned baseline.
 
 pub mod analysis;
 pub mod rng;
 pub mod sketch;
 pub mod teacher;
+pub mod transformer;
 
 use crate::engine::Canvas;
 use crate::ops::pb;
@@ -52,12 +53,13 @@ pub trait Painter: Send + Sync {
 
 /// The painters this build offers.
 pub fn all() -> Vec<Box<dyn Painter>> {
-    vec![Box::new(sketch::Sketch), Box::new(teacher::Teacher)]
+    vec![Box::new(transformer::Transformer::active()), Box::new(teacher::Teacher), Box::new(sketch::Sketch)]
 }
 
-/// The painter used when none is named: the teacher in copy mode, else sketch.
+/// The painter used when none is named: the teacher in copy mode (until the
+/// search painter lands), else the stroke transformer.
 pub fn default_name(copy_mode: bool) -> &'static str {
-    if copy_mode { "teacher" } else { "sketch" }
+    if copy_mode { "teacher" } else { "transformer" }
 }
 
 /// The painter called `name`, or the default for the mode when `name` is empty.

@@ -1,0 +1,90 @@
+//! `apprentice train`: imitation training of the stroke transformer.
+
+use std::path::PathBuf;
+
+use super::{CliError, CliResult, progress_bar};
+use crate::model::stroke_transformer::Config;
+use crate::training::{self, TrainOptions};
+
+/// Train the stroke transformer on the histories in a folder (next-op imitation).
+///
+/// Writes OUT (weights), OUT's .json (config) and .train.json (progress) every
+/// --eval-every steps; --resume continues a run. Every tenth history is held out.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of histories (.jsonl, .binpb), e.g. from `apprentice data`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Weights to write (.safetensors).
+    #[arg(short, long, value_name = "OUT.safetensors")]
+    out: PathBuf,
+    /// Model size: tiny or small.
+    #[arg(long, default_value = "small")]
+    size: String,
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Ops per training window.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Share of batches trained in copy mode (with the reference picture).
+    #[arg(long, default_value_t = 0.5)]
+    reference_rate: f32,
+    #[arg(long, default_value_t = 200)]
+    eval_every: usize,
+    /// Continue from OUT if it exists.
+    #[arg(long)]
+    resume: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let config = match args.size.as_str() {
+        "tiny" => Config::tiny(),
+        "small" => Config::small(),
+        other => return Err(CliError::input(format!("--size: expected tiny or small, got {other:?}"))),
+    };
+    if args.window + 1 > config.max_ops {
+        return Err(CliError::input(format!("--window: at most {} for this model size", config.max_ops - 1)));
+    }
+    if args.out.extension().is_none_or(|e| e != "safetensors") {
+        return Err(CliError::input(format!("{} must end in .safetensors", args.out.display())));
+    }
+    let options = TrainOptions {
+        data: args.data,
+        out: args.out,
+        config,
+        steps: args.steps,
+        batch: args.batch.max(1),
+        window: args.window.max(2),
+        lr: args.lr,
+        seed: args.seed,
+        reference_rate: args.reference_rate,
+        eval_every: args.eval_every.max(1),
+        resume: args.resume,
+    };
+    let bar = progress_bar(args.steps as u64, "training");
+    let state = training::train(&options, |step, loss, heldout| {
+        bar.set_position(step as u64);
+        bar.set_message(format!("{loss:.3}"));
+        if let Some(h) = heldout {
+            bar.suspend(|| tracing::info!("step {step}: train loss {loss:.3}, held-out loss {h:.3}"));
+        }
+    })
+    .map_err(CliError::input)?;
+    bar.finish_and_clear();
+    tracing::info!(
+        "trained {} steps in {:.0} s ({:.0} ops/s); train loss {:.3}, held-out loss {:.3}; wrote {}",
+        state.step,
+        state.seconds,
+        state.ops_per_second,
+        state.train_loss,
+        state.heldout_loss,
+        options.out.display()
+    );
+    Ok(())
+}

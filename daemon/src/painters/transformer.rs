@@ -1,0 +1,269 @@
+//! The transformer painter: the stroke transformer continues the history.
+//!
+//! Its context is the canvas as it stood before the last few ops, the
+//! reference (copy mode), and those ops; it then samples one op at a time,
+//! field by field, with the grammar of the tokenizer (the kind first, then only
+//! the fields that kind uses), paints it on its own canvas and feeds it back
+//! through the KV cache. When the context is full it starts a fresh one from
+//! the canvas as it stands.
+
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+
+use super::rng::Rng;
+use super::{OpStream, Painter, Request};
+use crate::engine::{Canvas, Engine};
+use crate::model::inputs;
+use crate::model::stroke_transformer::{KvCache, StrokeTransformer};
+use crate::ops::{Rgba, pb, timeline};
+use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, OpToken, Tokenizer, kind};
+
+pub struct Transformer {
+    /// `None`: the model in use when a run starts (see [`crate::model::registry`]).
+    model: Option<Arc<StrokeTransformer>>,
+}
+
+impl Transformer {
+    pub fn new(model: Arc<StrokeTransformer>) -> Transformer {
+        Transformer { model: Some(model) }
+    }
+
+    /// Paints with whichever model is in use when a run starts.
+    pub fn active() -> Transformer {
+        Transformer { model: None }
+    }
+}
+
+impl Painter for Transformer {
+    fn name(&self) -> &'static str {
+        "transformer"
+    }
+
+    fn start(&self, request: Request) -> Box<dyn OpStream> {
+        let model = self.model.clone().unwrap_or_else(|| crate::model::registry::active().model);
+        Box::new(TransformerRun::new(model, request))
+    }
+}
+
+struct TransformerRun {
+    model: Arc<StrokeTransformer>,
+    tokenizer: Tokenizer,
+    engine: Engine,
+    reference: Option<Tensor>,
+    cache: KvCache,
+    /// Hidden state that predicts the next op.
+    hidden: Tensor,
+    /// Op position of the next op in the context.
+    position: usize,
+    rng: Rng,
+    temperature: f32,
+    /// Which token kinds may be sampled.
+    allowed: [bool; kind::COUNT as usize],
+}
+
+fn picture_tensor(canvas: &Canvas, side: usize) -> Tensor {
+    Tensor::from_vec(inputs::picture(canvas, side), (1, 3, side, side), &Device::Cpu).expect("shape matches")
+}
+
+fn tokens_tensor(tokens: &[OpToken]) -> Tensor {
+    Tensor::from_vec(inputs::flatten(tokens), (1, tokens.len(), FIELDS), &Device::Cpu).expect("shape matches")
+}
+
+/// Samples an index from logits at `temperature` (0: the most likely).
+fn sample(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
+    let best = logits.iter().enumerate().fold(0, |b, (i, &v)| if v > logits[b] { i } else { b });
+    if temperature <= 0.0 {
+        return best;
+    }
+    let max = logits[best];
+    let weights: Vec<f32> = logits.iter().map(|&l| ((l - max) / temperature).exp()).collect();
+    let mut r = rng.unit() * weights.iter().sum::<f32>();
+    for (i, w) in weights.iter().enumerate() {
+        if r < *w {
+            return i;
+        }
+        r -= w;
+    }
+    best
+}
+
+impl TransformerRun {
+    fn new(model: Arc<StrokeTransformer>, request: Request) -> TransformerRun {
+        let cfg = model.config().clone();
+        let header = request.history.header.clone().unwrap_or_default();
+        let tokenizer = Tokenizer::new(&header);
+        let mut allowed = [false; kind::COUNT as usize];
+        for (k, tool) in [
+            (kind::BRUSH, pb::Tool::Brush),
+            (kind::AIRBRUSH, pb::Tool::Airbrush),
+            (kind::PENCIL, pb::Tool::Pencil),
+            (kind::ERASER, pb::Tool::Eraser),
+            (kind::SMUDGE, pb::Tool::Smudge),
+        ] {
+            allowed[k as usize] = request.allows(tool);
+        }
+        allowed[kind::FILL as usize] = request.allowed_tools.is_empty();
+
+        // Context: the last ops (up to half the window, leaving room to paint)
+        // and the canvas as it stood before them.
+        let all = inputs::tokens(&request.history);
+        let keep = all.len().min(cfg.max_ops / 2);
+        let before = if keep == 0 {
+            request.canvas.clone()
+        } else {
+            let ops = timeline::effective(&request.history.ops);
+            let tokenized: Vec<usize> = ops
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| tokenizer.encode(o).is_some())
+                .map(|(i, _)| i)
+                .collect();
+            let cut = tokenized[tokenized.len() - keep];
+            let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
+            let mut engine =
+                Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
+            for op in &ops[..cut] {
+                engine.apply(op);
+            }
+            engine.into_canvas()
+        };
+        let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
+        let mut context = vec![inputs::start()];
+        context.extend_from_slice(&all[all.len() - keep..]);
+        let mut cache = KvCache::default();
+        let hidden = model
+            .prefill(
+                &picture_tensor(&before, cfg.image_side),
+                reference.as_ref(),
+                &tokens_tensor(&context),
+                &mut cache,
+            )
+            .expect("the model runs on its own shapes");
+        TransformerRun {
+            model,
+            tokenizer,
+            engine: Engine::from_canvas(request.canvas),
+            reference,
+            cache,
+            hidden,
+            position: context.len(),
+            rng: Rng::new(request.seed),
+            temperature: request.temperature,
+            allowed,
+        }
+    }
+
+    /// Samples the next op's token, field by field, within the grammar.
+    fn sample_token(&mut self) -> candle_core::Result<OpToken> {
+        let dev = Device::Cpu;
+        let mut cond = self.hidden.zeros_like()?;
+        let mut token = OpToken::default();
+        for (i, &field) in ALL_FIELDS.iter().enumerate() {
+            let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
+            let value = if used {
+                let mut logits = self.model.head(i, &self.hidden, &cond)?.squeeze(0)?.to_vec1::<f32>()?;
+                if field == Field::Kind {
+                    for (k, l) in logits.iter_mut().enumerate() {
+                        if k == kind::START as usize || !self.allowed[k] {
+                            *l = f32::NEG_INFINITY;
+                        }
+                    }
+                }
+                sample(&logits, self.temperature, &mut self.rng) as u16
+            } else {
+                0
+            };
+            token.set(field, value);
+            if i + 1 < FIELDS {
+                cond = (cond + self.model.condition(i, u32::from(value), &dev)?)?;
+            }
+        }
+        Ok(token)
+    }
+
+    fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
+        let cfg = self.model.config().clone();
+        if self.position >= cfg.max_ops {
+            // The context is full: start again from the canvas as it is now.
+            let canvas = picture_tensor(self.engine.canvas(), cfg.image_side);
+            let start = tokens_tensor(&[inputs::start()]);
+            self.hidden = self.model.prefill(&canvas, self.reference.as_ref(), &start, &mut self.cache)?;
+            self.position = 1;
+            return Ok(());
+        }
+        self.hidden = self.model.step(&tokens_tensor(&[*token]), self.position, &mut self.cache)?;
+        self.position += 1;
+        Ok(())
+    }
+}
+
+impl OpStream for TransformerRun {
+    fn next_op(&mut self) -> pb::Op {
+        let token = self.sample_token().expect("the model runs on its own shapes");
+        let op = self.tokenizer.decode(&token);
+        self.engine.apply(&op);
+        self.advance(&token).expect("the model runs on its own shapes");
+        op
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::DType;
+    use candle_nn::{VarBuilder, VarMap};
+
+    use super::*;
+    use crate::model::stroke_transformer::Config;
+    use crate::ops::validate;
+
+    fn tiny() -> Arc<StrokeTransformer> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        Arc::new(StrokeTransformer::new(vb, &Config { max_ops: 12, ..Config::tiny() }).unwrap())
+    }
+
+    fn request(seed: u64, allowed_tools: Vec<pb::Tool>, ops: Vec<pb::Op>) -> Request {
+        let header = pb::Header { width: 80, height: 60, ..Default::default() };
+        Request {
+            history: pb::History { header: Some(header), ops },
+            canvas: Canvas::new(80, 60, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 }),
+            reference: None,
+            temperature: 1.0,
+            seed,
+            allowed_tools,
+        }
+    }
+
+    #[test]
+    fn a_random_model_still_paints_only_valid_ops_within_the_allowed_tools() {
+        let model = tiny();
+        let header = pb::Header { width: 80, height: 60, ..Default::default() };
+        let start: Vec<pb::Op> = {
+            let mut run = Transformer::new(model.clone()).start(request(1, vec![], vec![]));
+            (0..5).map(|_| run.next_op()).collect()
+        };
+        // Past the 12-op context, from a history of 5, with only the pencil and the eraser.
+        let mut run =
+            Transformer::new(model).start(request(2, vec![pb::Tool::Pencil, pb::Tool::Eraser], start));
+        for _ in 0..30 {
+            let op = run.next_op();
+            validate::op(&op, &header).unwrap();
+            let Some(pb::op::Kind::Stroke(s)) = &op.kind else {
+                panic!("no fills when tools are restricted")
+            };
+            assert!(matches!(s.tool(), pb::Tool::Pencil | pb::Tool::Eraser), "{:?}", s.tool());
+        }
+    }
+
+    #[test]
+    fn the_same_seed_paints_the_same_ops() {
+        let model = tiny();
+        let paint = |seed| {
+            let mut run = Transformer::new(model.clone()).start(request(seed, vec![], vec![]));
+            (0..8).map(|_| run.next_op()).collect::<Vec<_>>()
+        };
+        assert_eq!(paint(5), paint(5));
+        assert_ne!(paint(5), paint(6));
+    }
+}

@@ -1,0 +1,221 @@
+//! Training the stroke transformer, nanoGPT style: load histories, cut
+//! windows, sample batches, AdamW, evaluate on held-out histories, checkpoint.
+
+pub mod data;
+pub mod scenes;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use crate::model::checkpoint::config_path;
+use crate::model::stroke_transformer::{Config, StrokeTransformer};
+use crate::ops::{HistoryFormat, history, pb};
+use crate::painters::rng::Rng;
+use crate::tokenizer::FIELDS;
+use data::Window;
+
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub data: PathBuf,
+    /// Weights file to write (`NAME.safetensors`; its config goes to `NAME.json`).
+    pub out: PathBuf,
+    pub config: Config,
+    pub steps: usize,
+    pub batch: usize,
+    /// Ops per training window.
+    pub window: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Share of batches trained in copy mode (with the reference).
+    pub reference_rate: f32,
+    pub eval_every: usize,
+    /// Continue from `out` and its training state, if there.
+    pub resume: bool,
+}
+
+/// Where a run stands, saved beside the weights (`NAME.train.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TrainState {
+    pub step: usize,
+    pub train_loss: f32,
+    pub heldout_loss: f32,
+    pub ops_per_second: f32,
+    pub seconds: f32,
+}
+
+/// Every history (`.jsonl`, `.binpb`) in a folder, by name.
+pub fn load_histories(dir: &Path) -> Result<Vec<(String, pb::History)>, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| HistoryFormat::from_path(p).is_some())
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let h = history::read_path(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok((p.file_name().unwrap_or_default().to_string_lossy().into_owned(), h))
+        })
+        .collect()
+}
+
+/// Tensors for a batch of windows; with or without their references.
+fn batch(
+    windows: &[&Window],
+    cfg: &Config,
+    len: usize,
+    with_reference: bool,
+) -> candle_core::Result<[Option<Tensor>; 5]> {
+    let dev = Device::Cpu;
+    let (b, s) = (windows.len(), cfg.image_side);
+    let cat_f = |f: &dyn Fn(&Window) -> &Vec<f32>| {
+        windows.iter().flat_map(|w| f(w).iter().copied()).collect::<Vec<f32>>()
+    };
+    let cat_u = |f: &dyn Fn(&Window) -> &Vec<u32>| {
+        windows.iter().flat_map(|w| f(w).iter().copied()).collect::<Vec<u32>>()
+    };
+    let canvas = Tensor::from_vec(cat_f(&|w| &w.canvas), (b, 3, s, s), &dev)?;
+    let reference = if with_reference {
+        Some(Tensor::from_vec(cat_f(&|w| &w.reference), (b, 3, s, s), &dev)?)
+    } else {
+        None
+    };
+    let inputs = Tensor::from_vec(cat_u(&|w| &w.inputs), (b, len, FIELDS), &dev)?;
+    let targets = Tensor::from_vec(cat_u(&|w| &w.targets), (b, len, FIELDS), &dev)?;
+    let mask = Tensor::from_vec(cat_f(&|w| &w.mask), (b, len, FIELDS), &dev)?;
+    Ok([Some(canvas), reference, Some(inputs), Some(targets), Some(mask)])
+}
+
+fn loss_of(model: &StrokeTransformer, t: &[Option<Tensor>; 5]) -> candle_core::Result<Tensor> {
+    let [canvas, reference, inputs, targets, mask] = t;
+    let some = |x: &Option<Tensor>| x.clone().expect("always set");
+    model.loss(&some(canvas), reference.as_ref(), &some(inputs), &some(targets), &some(mask))
+}
+
+/// Mean loss over (up to 64) held-out windows, half with references.
+fn heldout_loss(
+    model: &StrokeTransformer,
+    held: &[Window],
+    cfg: &Config,
+    len: usize,
+) -> candle_core::Result<f32> {
+    let chosen: Vec<&Window> = held.iter().take(64).collect();
+    let mut total = 0.0;
+    let mut n = 0.0;
+    for (i, chunk) in chosen.chunks(16).enumerate() {
+        let t = batch(chunk, cfg, len, i % 2 == 1)?;
+        total += loss_of(model, &t)?.to_scalar::<f32>()? * chunk.len() as f32;
+        n += chunk.len() as f32;
+    }
+    Ok(if n > 0.0 { total / n } else { f32::NAN })
+}
+
+/// glibc's default malloc returns big buffers to the system after every step,
+/// and page faults then take most of the time (DESIGN.md: 2× faster without).
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}
+
+fn save(varmap: &VarMap, cfg: &Config, state: &TrainState, out: &Path) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+    }
+    let tmp = out.with_extension("safetensors.tmp");
+    varmap.save(&tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, out).map_err(|e| err(&e))?;
+    let json = serde_json::to_string_pretty(cfg).expect("config serializes");
+    std::fs::write(config_path(out), json).map_err(|e| err(&e))?;
+    let state_json = serde_json::to_string_pretty(state).expect("state serializes");
+    std::fs::write(out.with_extension("train.json"), state_json).map_err(|e| err(&e))
+}
+
+/// Trains, checkpointing every `eval_every` steps; `report(step, train_loss, heldout)` after each step.
+pub fn train(
+    o: &TrainOptions,
+    mut report: impl FnMut(usize, f32, Option<f32>),
+) -> Result<TrainState, String> {
+    tune_allocator();
+    o.config.check()?;
+    let histories = load_histories(&o.data)?;
+    if histories.len() < 2 {
+        return Err(format!(
+            "{}: need at least 2 histories (one is held out), found {}",
+            o.data.display(),
+            histories.len()
+        ));
+    }
+    // Every tenth history (and at least one) is held out.
+    let (mut train_w, mut held_w) = (Vec::new(), Vec::new());
+    for (i, (_, h)) in histories.iter().enumerate() {
+        let ws = data::windows(h, &o.config, o.window);
+        if i % 10 == 9 || i == histories.len() - 1 && held_w.is_empty() {
+            held_w.extend(ws)
+        } else {
+            train_w.extend(ws)
+        }
+    }
+    if train_w.is_empty() {
+        return Err("no training windows: the histories hold no strokes or fills".into());
+    }
+
+    let mut varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = StrokeTransformer::new(vb, &o.config).map_err(|e| e.to_string())?;
+    let mut state = TrainState::default();
+    if o.resume && o.out.exists() {
+        varmap.load(&o.out).map_err(|e| format!("cannot resume from {}: {e}", o.out.display()))?;
+        if let Ok(text) = std::fs::read_to_string(o.out.with_extension("train.json")) {
+            state = serde_json::from_str(&text).unwrap_or_default();
+        }
+    }
+    let mut opt = candle_nn::AdamW::new(
+        varmap.all_vars(),
+        candle_nn::ParamsAdamW { lr: o.lr, weight_decay: 0.01, ..Default::default() },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(o.seed ^ state.step as u64);
+    let start = Instant::now();
+    let first_step = state.step;
+    let mut recent = Vec::new();
+    while state.step < o.steps {
+        // Warm up the learning rate over the first 100 steps.
+        opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / 100.0).min(1.0));
+        let chosen: Vec<&Window> = (0..o.batch).map(|_| &train_w[rng.index(train_w.len())]).collect();
+        let with_reference = rng.unit() < o.reference_rate;
+        let t = batch(&chosen, &o.config, o.window, with_reference).map_err(|e| e.to_string())?;
+        let loss = loss_of(&model, &t).map_err(|e| e.to_string())?;
+        opt.backward_step(&loss).map_err(|e| e.to_string())?;
+        let l = loss.to_scalar::<f32>().map_err(|e| e.to_string())?;
+        recent.push(l);
+        if recent.len() > 50 {
+            recent.remove(0);
+        }
+        state.step += 1;
+        state.train_loss = recent.iter().sum::<f32>() / recent.len() as f32;
+        let secs = start.elapsed().as_secs_f32();
+        state.ops_per_second = ((state.step - first_step) * o.batch * o.window) as f32 / secs.max(1e-6);
+        let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
+            state.heldout_loss =
+                heldout_loss(&model, &held_w, &o.config, o.window).map_err(|e| e.to_string())?;
+            save(&varmap, &o.config, &TrainState { seconds: state.seconds + secs, ..state.clone() }, &o.out)?;
+            Some(state.heldout_loss)
+        } else {
+            None
+        };
+        report(state.step, l, heldout);
+    }
+    state.seconds += start.elapsed().as_secs_f32();
+    save(&varmap, &o.config, &state, &o.out)?;
+    Ok(state)
+}

@@ -1,0 +1,112 @@
+//! The learning pipeline end to end: make data, train a model with the CLI
+//! into the models folder of a running daemon, and see the daemon pick it up
+//! and paint with it, without a restart.
+
+use std::time::{Duration, Instant};
+
+use apprentice_e2e::{Daemon, apprentice, examples_dir, stderr};
+use apprentice_proto::v1 as pb;
+use pb::apprentice_client::ApprenticeClient;
+use tokio_stream::StreamExt;
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_trained_into_the_models_folder_is_used_without_a_restart() {
+    let d = Daemon::start(&[]);
+    let mut c = ApprenticeClient::connect(d.url()).await.unwrap();
+    let info = c.get_info(pb::GetInfoRequest {}).await.unwrap().into_inner();
+    assert_eq!(info.models, ["default (built in)"]);
+    assert_eq!(info.painters[0], "transformer");
+
+    let data = d.home.path().join("training-data");
+    let run = apprentice(&[
+        "data",
+        "--out",
+        s(&data),
+        "--scenes",
+        "4",
+        "--size",
+        "32",
+        "--ops",
+        "30",
+        "--seed",
+        "3",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let models = d.home.path().join("data/models");
+    let out = models.join("mine.safetensors");
+    let run = apprentice(&[
+        "train",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--size",
+        "tiny",
+        "--steps",
+        "6",
+        "--batch",
+        "2",
+        "--window",
+        "16",
+        "--eval-every",
+        "3",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(out.exists() && models.join("mine.json").exists() && models.join("mine.train.json").exists());
+
+    let start = Instant::now();
+    loop {
+        let info = c.get_info(pb::GetInfoRequest {}).await.unwrap().into_inner();
+        if info.models == ["mine"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the daemon did not pick up the model: {:?}",
+            info.models
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let history = apprentice::ops::history::read_path(&examples_dir().join("hello.jsonl")).unwrap();
+    let header = history.header.clone().unwrap();
+    let request = pb::ContinueRequest {
+        source: Some(pb::continue_request::Source::History(history)),
+        count: 12,
+        painter: "transformer".into(),
+        ..Default::default()
+    };
+    let mut stream = c.r#continue(request).await.unwrap().into_inner();
+    let mut n = 0;
+    while let Some(event) = stream.next().await {
+        apprentice::ops::validate::op(&event.unwrap().op.unwrap(), &header).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 12);
+}
+
+#[test]
+fn continue_and_paint_work_offline_with_the_built_in_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("more.jsonl");
+    let run =
+        apprentice(&["continue", s(&examples_dir().join("hello.jsonl")), "--steps", "15", "-o", s(&out)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let before = apprentice::ops::history::read_path(&examples_dir().join("hello.jsonl")).unwrap();
+    let after = apprentice::ops::history::read_path(&out).unwrap();
+    assert_eq!(after.ops.len(), before.ops.len() + 15);
+
+    let reference = tmp.path().join("ref.png");
+    image::RgbaImage::from_fn(40, 30, |x, y| image::Rgba([(x * 6) as u8, (y * 8) as u8, 90, 255]))
+        .save(&reference)
+        .unwrap();
+    let (png, hist) = (tmp.path().join("copy.png"), tmp.path().join("copy.jsonl"));
+    let run = apprentice(&["paint", s(&reference), "--ops", "40", "-o", s(&png), "--history", s(&hist)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(apprentice::ops::history::read_path(&hist).unwrap().ops.len(), 40);
+    assert_eq!(image::open(&png).unwrap().width(), 40);
+}
