@@ -110,3 +110,22 @@ fn continue_and_paint_work_offline_with_the_built_in_models() {
     assert_eq!(apprentice::ops::history::read_path(&hist).unwrap().ops.len(), 40);
     assert_eq!(image::open(&png).unwrap().width(), 40);
 }
+
+#[test]
+fn eval_prints_held_out_loss_and_copy_fidelity_for_every_painter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = apprentice(&["data", "--out", s(&data), "--scenes", "3", "--size", "32", "--ops", "20"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let run = apprentice(&["eval", "--data", s(&data), "--pictures", "1", "--sizes", "32", "--ops", "5,10"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(table.contains("held-out next-op loss:"), "{table}");
+    for painter in ["transformer", "teacher", "sketch"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {painter} | 32² |")))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert_eq!(row.matches('(').count(), 2, "a (PSNR) for each of the two op counts: {row}");
+    }
+}

@@ -4,6 +4,7 @@
 mod continue_history;
 mod convert;
 mod data;
+mod eval;
 mod info;
 mod paint;
 mod replay;
@@ -48,6 +49,7 @@ enum Command {
     Serve(serve::Args),
     Data(data::Args),
     Train(train::Args),
+    Eval(eval::Args),
     Watch(watch::Args),
     Info(info::Args),
     Convert(convert::Args),
@@ -109,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Data(args) => data::run(args),
         Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),

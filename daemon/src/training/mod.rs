@@ -47,6 +47,12 @@ pub struct TrainState {
     pub seconds: f32,
 }
 
+/// Whether the `i`-th of `n` histories (by name) is held out: every tenth, and
+/// the last when there are fewer than ten.
+pub fn held_out(i: usize, n: usize) -> bool {
+    i % 10 == 9 || (n < 10 && i + 1 == n)
+}
+
 /// Every history (`.jsonl`, `.binpb`) in a folder, by name.
 pub fn load_histories(dir: &Path) -> Result<Vec<(String, pb::History)>, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -98,7 +104,7 @@ fn loss_of(model: &StrokeTransformer, t: &[Option<Tensor>; 5]) -> candle_core::R
 }
 
 /// Mean loss over (up to 64) held-out windows, half with references.
-fn heldout_loss(
+pub fn heldout_loss(
     model: &StrokeTransformer,
     held: &[Window],
     cfg: &Config,
@@ -155,15 +161,10 @@ pub fn train(
             histories.len()
         ));
     }
-    // Every tenth history (and at least one) is held out.
     let (mut train_w, mut held_w) = (Vec::new(), Vec::new());
     for (i, (_, h)) in histories.iter().enumerate() {
         let ws = data::windows(h, &o.config, o.window);
-        if i % 10 == 9 || i == histories.len() - 1 && held_w.is_empty() {
-            held_w.extend(ws)
-        } else {
-            train_w.extend(ws)
-        }
+        if held_out(i, histories.len()) { held_w.extend(ws) } else { train_w.extend(ws) }
     }
     if train_w.is_empty() {
         return Err("no training windows: the histories hold no strokes or fills".into());

@@ -1,0 +1,97 @@
+//! Evaluation, printed as tables: held-out next-op loss, and copy fidelity —
+//! how close each painter gets to a reference after 100, 300, 1000 ops.
+
+use crate::engine::{Canvas, Engine};
+use crate::model::stroke_transformer::StrokeTransformer;
+use crate::ops::{Rgba, pb};
+use crate::painters::{Painter, Request};
+use crate::training::{self, data, scenes};
+
+/// Held-out windows and their mean loss per op for `model`.
+pub fn heldout(
+    dir: &std::path::Path,
+    model: &StrokeTransformer,
+    window: usize,
+) -> Result<(usize, f32), String> {
+    let histories = training::load_histories(dir)?;
+    let n = histories.len();
+    let mut held = Vec::new();
+    for (i, (_, h)) in histories.iter().enumerate() {
+        if training::held_out(i, n) {
+            held.extend(data::windows(h, model.config(), window));
+        }
+    }
+    let loss = training::heldout_loss(model, &held, model.config(), window).map_err(|e| e.to_string())?;
+    Ok((held.len(), loss))
+}
+
+/// Mean squared error of straight RGB over white, in [0, 1].
+pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
+    let flat = |p: [f32; 4]| [p[0] + 1.0 - p[3], p[1] + 1.0 - p[3], p[2] + 1.0 - p[3]];
+    let sum: f64 = a
+        .pixels()
+        .iter()
+        .zip(b.pixels())
+        .map(|(&p, &q)| {
+            let (p, q) = (flat(p), flat(q));
+            (0..3).map(|k| f64::from(p[k] - q[k]).powi(2)).sum::<f64>()
+        })
+        .sum();
+    sum / (3 * a.pixels().len()) as f64
+}
+
+pub fn psnr(mse: f64) -> f64 {
+    10.0 * (1.0 / mse.max(1e-12)).log10()
+}
+
+#[derive(Clone, Debug)]
+pub struct Fidelity {
+    pub painter: String,
+    pub side: u32,
+    pub ops: usize,
+    pub mse: f64,
+    pub psnr: f64,
+}
+
+/// Each painter repaints `pictures` scenes (seeds never used for training data)
+/// from white at each side; MSE averaged over pictures at each op count.
+pub fn fidelity(
+    painters: &[Box<dyn Painter>],
+    sides: &[u32],
+    checkpoints: &[usize],
+    pictures: u64,
+) -> Vec<Fidelity> {
+    let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
+    let last = checkpoints.iter().copied().max().unwrap_or(0);
+    let mut rows = Vec::new();
+    for p in painters {
+        for &side in sides {
+            let mut sums = vec![0.0; checkpoints.len()];
+            for k in 0..pictures {
+                let reference = scenes::scene(side as usize, side as usize, 1_000_000_000 + k);
+                let header = pb::Header { width: side, height: side, ..Default::default() };
+                let blank = Canvas::new(side as usize, side as usize, white);
+                let mut run = p.start(Request {
+                    history: pb::History { header: Some(header), ops: Vec::new() },
+                    canvas: blank.clone(),
+                    reference: Some(reference.clone()),
+                    temperature: 0.7,
+                    seed: k,
+                    allowed_tools: Vec::new(),
+                });
+                let mut engine = Engine::from_canvas(blank);
+                for n in 1..=last {
+                    engine.apply(&run.next_op());
+                    if let Some(i) = checkpoints.iter().position(|&c| c == n) {
+                        sums[i] += mse(engine.canvas(), &reference);
+                    }
+                }
+            }
+            for (i, &ops) in checkpoints.iter().enumerate() {
+                let m = sums[i] / pictures as f64;
+                rows.push(Fidelity { painter: p.name().to_owned(), side, ops, mse: m, psnr: psnr(m) });
+            }
+        }
+    }
+    rows
+}
