@@ -165,7 +165,7 @@ async fn bad_input_gets_a_status_that_names_the_field() {
     );
     let e = c.r#continue(cont(5, "picasso")).await.unwrap_err();
     assert!(
-        e.message().contains("unknown painter \"picasso\" (available: transformer, teacher, sketch)"),
+        e.message().contains("unknown painter \"picasso\" (available: transformer, search, teacher, sketch)"),
         "{}",
         e.message()
     );
@@ -217,7 +217,7 @@ async fn continue_streams_valid_ops_and_stops_when_the_client_goes() {
         tokio::time::timeout(std::time::Duration::from_secs(5), c.get_info(pb::GetInfoRequest {})).await;
     assert_eq!(
         info.expect("prompt answer").unwrap().into_inner().painters,
-        ["transformer", "teacher", "sketch"]
+        ["transformer", "search", "teacher", "sketch"]
     );
 
     // A deadline ends the stream with DEADLINE_EXCEEDED.

@@ -121,7 +121,7 @@ fn eval_prints_held_out_loss_and_copy_fidelity_for_every_painter() {
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout);
     assert!(table.contains("held-out next-op loss:"), "{table}");
-    for painter in ["transformer", "teacher", "sketch"] {
+    for painter in ["transformer", "search", "teacher", "sketch"] {
         let row = table
             .lines()
             .find(|l| l.starts_with(&format!("| {painter} | 32² |")))

@@ -40,7 +40,8 @@ pub fn run(args: Args) -> CliResult {
         println!();
     }
     let painters: Vec<Box<dyn crate::painters::Painter>> = vec![
-        Box::new(crate::painters::transformer::Transformer::new(model)),
+        Box::new(crate::painters::transformer::Transformer::new(model.clone())),
+        Box::new(crate::painters::search::Search::new(model)),
         Box::new(crate::painters::teacher::Teacher),
         Box::new(crate::painters::sketch::Sketch),
     ];

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod rng;
+pub mod search;
 pub mod sketch;
 pub mod teacher;
 pub mod transformer;
@@ -53,7 +54,12 @@ pub trait Painter: Send + Sync {
 
 /// The painters this build offers.
 pub fn all() -> Vec<Box<dyn Painter>> {
-    vec![Box::new(transformer::Transformer::active()), Box::new(teacher::Teacher), Box::new(sketch::Sketch)]
+    vec![
+        Box::new(transformer::Transformer::active()),
+        Box::new(search::Search::active()),
+        Box::new(teacher::Teacher),
+        Box::new(sketch::Sketch),
+    ]
 }
 
 /// The painter used when none is named: the teacher in copy mode (until the

@@ -46,7 +46,7 @@ impl Painter for Transformer {
     }
 }
 
-struct TransformerRun {
+pub(crate) struct TransformerRun {
     model: Arc<StrokeTransformer>,
     tokenizer: Tokenizer,
     engine: Engine,
@@ -89,7 +89,7 @@ fn sample(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
 }
 
 impl TransformerRun {
-    fn new(model: Arc<StrokeTransformer>, request: Request) -> TransformerRun {
+    pub(crate) fn new(model: Arc<StrokeTransformer>, request: Request) -> TransformerRun {
         let cfg = model.config().clone();
         let header = request.history.header.clone().unwrap_or_default();
         let tokenizer = Tokenizer::new(&header);
@@ -155,7 +155,7 @@ impl TransformerRun {
     }
 
     /// Samples the next op's token, field by field, within the grammar.
-    fn sample_token(&mut self) -> candle_core::Result<OpToken> {
+    pub(crate) fn sample_token(&mut self) -> candle_core::Result<OpToken> {
         let dev = Device::Cpu;
         let mut cond = self.hidden.zeros_like()?;
         let mut token = OpToken::default();
@@ -182,7 +182,7 @@ impl TransformerRun {
         Ok(token)
     }
 
-    fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
+    pub(crate) fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
         let cfg = self.model.config().clone();
         if self.position >= cfg.max_ops {
             // The context is full: start again from the canvas as it is now.
@@ -198,12 +198,28 @@ impl TransformerRun {
     }
 }
 
+impl TransformerRun {
+    /// The op a token stands for on this canvas.
+    pub(crate) fn decode(&self, token: &OpToken) -> pb::Op {
+        self.tokenizer.decode(token)
+    }
+
+    pub(crate) fn canvas(&self) -> &Canvas {
+        self.engine.canvas()
+    }
+
+    /// Paints `op` (the decoding of `token`) and feeds it back to the model.
+    pub(crate) fn commit(&mut self, token: &OpToken, op: &pb::Op) {
+        self.engine.apply(op);
+        self.advance(token).expect("the model runs on its own shapes");
+    }
+}
+
 impl OpStream for TransformerRun {
     fn next_op(&mut self) -> pb::Op {
         let token = self.sample_token().expect("the model runs on its own shapes");
-        let op = self.tokenizer.decode(&token);
-        self.engine.apply(&op);
-        self.advance(&token).expect("the model runs on its own shapes");
+        let op = self.decode(&token);
+        self.commit(&token, &op);
         op
     }
 }
