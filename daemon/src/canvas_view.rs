@@ -16,24 +16,28 @@ pub fn canvas_from_png(png: &[u8], width: u32, height: u32) -> Result<Canvas, St
     Ok(Canvas::from_rgba8(width as usize, height as usize, img.as_raw()))
 }
 
-/// Encodes a canvas as PNG, scaled down so that its longest side is at most
-/// `max_side` (0: full size).
-pub fn png_of(canvas: &Canvas, max_side: u32) -> (Vec<u8>, u32, u32) {
-    let mut img =
-        image::RgbaImage::from_raw(canvas.width() as u32, canvas.height() as u32, canvas.to_rgba8())
-            .expect("canvas size matches its pixels");
+/// A canvas as straight RGBA8, scaled down (triangle filter) so that its
+/// longest side is at most `max_side` (0: full size).
+pub fn image_of(canvas: &Canvas, max_side: u32) -> image::RgbaImage {
+    let img = image::RgbaImage::from_raw(canvas.width() as u32, canvas.height() as u32, canvas.to_rgba8())
+        .expect("canvas size matches its pixels");
     let (w, h) = img.dimensions();
-    if max_side > 0 && w.max(h) > max_side {
-        let scale = f64::from(max_side) / f64::from(w.max(h));
-        let (nw, nh) =
-            (((f64::from(w) * scale).round() as u32).max(1), ((f64::from(h) * scale).round() as u32).max(1));
-        img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+    if max_side == 0 || w.max(h) <= max_side {
+        return img;
     }
+    let scale = f64::from(max_side) / f64::from(w.max(h));
+    let (nw, nh) =
+        (((f64::from(w) * scale).round() as u32).max(1), ((f64::from(h) * scale).round() as u32).max(1));
+    image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// Encodes a canvas as PNG, scaled as [`image_of`] does: `(png, width, height)`.
+pub fn png_of(canvas: &Canvas, max_side: u32) -> (Vec<u8>, u32, u32) {
+    let img = image_of(canvas, max_side);
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .expect("PNG encoding into memory");
-    let (w, h) = img.dimensions();
-    (png, w, h)
+    (png, img.width(), img.height())
 }
 
 /// Replays a validated history from a blank canvas.

@@ -4,6 +4,7 @@
 use crate::engine::{Canvas, Engine};
 use crate::model::stroke_transformer::StrokeTransformer;
 use crate::ops::{Rgba, pb};
+pub use crate::painters::analysis::mse;
 use crate::painters::{Painter, Request};
 use crate::training::{self, data, scenes};
 
@@ -23,21 +24,6 @@ pub fn heldout(
     }
     let loss = training::heldout_loss(model, &held, model.config(), window).map_err(|e| e.to_string())?;
     Ok((held.len(), loss))
-}
-
-/// Mean squared error of straight RGB over white, in [0, 1].
-pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
-    let flat = |p: [f32; 4]| [p[0] + 1.0 - p[3], p[1] + 1.0 - p[3], p[2] + 1.0 - p[3]];
-    let sum: f64 = a
-        .pixels()
-        .iter()
-        .zip(b.pixels())
-        .map(|(&p, &q)| {
-            let (p, q) = (flat(p), flat(q));
-            (0..3).map(|k| f64::from(p[k] - q[k]).powi(2)).sum::<f64>()
-        })
-        .sum();
-    sum / (3 * a.pixels().len()) as f64
 }
 
 pub fn psnr(mse: f64) -> f64 {

@@ -17,17 +17,12 @@ pub struct JobOptions {
 }
 
 fn painter(name: &str, copy_mode: bool) -> Result<Box<dyn Painter>, String> {
-    let painter = painters::by_name(name, copy_mode).ok_or_else(|| {
-        let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
-        format!("unknown painter {name:?} (available: {})", names.join(", "))
-    })?;
-    if painter.requires_reference() && !copy_mode {
-        return Err(format!(
-            "the {} painter copies a reference picture; use `apprentice paint`",
-            painter.name()
-        ));
-    }
-    Ok(painter)
+    painters::choose(name, copy_mode).map_err(|e| match e {
+        painters::ChoiceError::NeedsReference(n) => {
+            format!("the {n} painter copies a reference picture; use `apprentice paint`")
+        }
+        other => other.to_string(),
+    })
 }
 
 fn run(painter: &dyn Painter, request: Request, ops: u32, mut each: impl FnMut(u32)) -> Vec<pb::Op> {

@@ -5,9 +5,10 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, RgbaImage, imageops};
+use image::{Delay, Frame};
 
 use super::{CliError, CliResult, load_history, require_extension};
+use crate::canvas_view::image_of;
 use crate::engine::{Engine, replay::replay};
 
 /// Render a history to a PNG, as the paint engine sees it.
@@ -42,14 +43,8 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::failure(format!("cannot write {}: {e}", path.display()))
 }
 
-fn picture(engine: &Engine) -> RgbaImage {
-    let c = engine.canvas();
-    RgbaImage::from_raw(c.width() as u32, c.height() as u32, c.to_rgba8())
-        .expect("canvas size matches its pixels")
-}
-
 fn save_png(engine: &Engine, path: &Path) -> CliResult {
-    picture(engine).save(path).map_err(|e| write_err(path, e))
+    image_of(engine.canvas(), 0).save(path).map_err(|e| write_err(path, e))
 }
 
 struct Timelapse {
@@ -68,16 +63,7 @@ impl Timelapse {
     }
 
     fn add(&mut self, engine: &Engine, delay_ms: u32) -> CliResult {
-        let mut img = picture(engine);
-        let (w, h) = img.dimensions();
-        let scale = f64::from(self.max_side) / f64::from(w.max(h));
-        if scale < 1.0 {
-            let (nw, nh) = (
-                ((f64::from(w) * scale).round() as u32).max(1),
-                ((f64::from(h) * scale).round() as u32).max(1),
-            );
-            img = imageops::resize(&img, nw, nh, imageops::FilterType::Triangle);
-        }
+        let img = image_of(engine.canvas(), self.max_side);
         let frame = Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
         self.encoder.encode_frame(frame).map_err(|e| write_err(&self.path, e))
     }

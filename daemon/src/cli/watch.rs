@@ -50,9 +50,9 @@ pub fn run(args: Args) -> CliResult {
         painter: args.painter,
         once: args.once,
     };
-    if !options.painter.is_empty() && !crate::painters::all().iter().any(|p| p.name() == options.painter) {
-        return Err(CliError::input(format!("--painter: unknown painter {:?}", options.painter)));
-    }
+    // Any painter will do here (pictures are jobs too); the name must exist.
+    crate::painters::choose(&options.painter, true)
+        .map_err(|e| CliError::input(format!("--painter: {e}")))?;
     if !options.once {
         tracing::info!("watching {} (results in {})", options.inbox.display(), options.outbox.display());
     }

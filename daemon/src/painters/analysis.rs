@@ -86,6 +86,22 @@ pub fn gradient(plane: &[f32], w: usize, h: usize, x: usize, y: usize) -> (f32, 
     (gx / 8.0, gy / 8.0)
 }
 
+/// Mean squared error of two canvases composited over white, RGB in [0, 1]:
+/// how far a copy is from its reference.
+pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
+    let flat = |p: [f32; 4]| [p[0] + 1.0 - p[3], p[1] + 1.0 - p[3], p[2] + 1.0 - p[3]];
+    let sum: f64 = a
+        .pixels()
+        .iter()
+        .zip(b.pixels())
+        .map(|(&p, &q)| {
+            let (p, q) = (flat(p), flat(q));
+            (0..3).map(|k| f64::from(p[k] - q[k]).powi(2)).sum::<f64>()
+        })
+        .sum();
+    sum / (3 * a.pixels().len()) as f64
+}
+
 /// Euclidean RGB distance.
 pub fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()

@@ -73,3 +73,26 @@ pub fn by_name(name: &str, copy_mode: bool) -> Option<Box<dyn Painter>> {
     let name = if name.is_empty() { default_name(copy_mode) } else { name };
     all().into_iter().find(|p| p.name() == name)
 }
+
+/// Why a painter cannot be used for a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ChoiceError {
+    #[error("unknown painter {name:?} (available: {available})")]
+    Unknown { name: String, available: String },
+    /// The painter only copies, and there is no reference.
+    #[error("the {0} painter copies a reference: give one")]
+    NeedsReference(&'static str),
+}
+
+/// The painter for a request: [`by_name`], refusing unknown names and copy-only
+/// painters without a reference.
+pub fn choose(name: &str, copy_mode: bool) -> Result<Box<dyn Painter>, ChoiceError> {
+    let painter = by_name(name, copy_mode).ok_or_else(|| ChoiceError::Unknown {
+        name: name.to_owned(),
+        available: all().iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+    })?;
+    if painter.requires_reference() && !copy_mode {
+        return Err(ChoiceError::NeedsReference(painter.name()));
+    }
+    Ok(painter)
+}

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use super::analysis::mse;
 use super::transformer::TransformerRun;
 use super::{OpStream, Painter, Request};
 use crate::engine::{Canvas, Engine};
-use crate::eval::mse;
 use crate::model::stroke_transformer::StrokeTransformer;
 use crate::ops::pb;
 

@@ -251,13 +251,7 @@ mod tests {
         for op in run(req, 100) {
             engine.apply(&op);
         }
-        let mse = |c: &Canvas| -> f32 {
-            c.pixels()
-                .iter()
-                .zip(reference.pixels())
-                .map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f32>())
-                .sum()
-        };
+        let mse = |c: &Canvas| super::super::analysis::mse(c, &reference);
         assert!(mse(engine.canvas()) < 0.3 * mse(&start), "{} vs {}", mse(engine.canvas()), mse(&start));
     }
 

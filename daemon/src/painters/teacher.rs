@@ -15,7 +15,7 @@
 use super::analysis::{Picture, blur, distance, gradient};
 use super::rng::Rng;
 use super::{OpStream, Painter, Request};
-use crate::engine::{Canvas, Engine};
+use crate::engine::Engine;
 use crate::ops::{pb, pb::op::Kind};
 
 pub struct Teacher;
@@ -237,18 +237,11 @@ impl TeacherRun {
     }
 }
 
-/// The canvas a teacher run ends with (for tests and evaluation).
-pub fn canvas_after(run: &mut dyn OpStream, ops: usize, start: Canvas) -> Canvas {
-    let mut engine = Engine::from_canvas(start);
-    for _ in 0..ops {
-        engine.apply(&run.next_op());
-    }
-    engine.into_canvas()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::analysis::mse;
     use super::*;
+    use crate::engine::Canvas;
     use crate::ops::{Rgba, validate};
 
     fn scene() -> Canvas {
@@ -265,16 +258,6 @@ mod tests {
             }
         }
         c
-    }
-
-    fn mse(a: &Canvas, b: &Canvas) -> f32 {
-        let n = a.pixels().len() as f32;
-        a.pixels()
-            .iter()
-            .zip(b.pixels())
-            .map(|(p, q)| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>())
-            .sum::<f32>()
-            / n
     }
 
     #[test]

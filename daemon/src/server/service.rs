@@ -267,16 +267,10 @@ impl pb::apprentice_server::Apprentice for Service {
             }
         }
         let copy_mode = !r.reference_png.is_empty();
-        let painter = painters::by_name(&r.painter, copy_mode).ok_or_else(|| {
-            let names: Vec<_> = painters::all().iter().map(|p| p.name()).collect();
-            invalid("painter", format!("unknown painter {:?} (available: {})", r.painter, names.join(", ")))
+        let painter = painters::choose(&r.painter, copy_mode).map_err(|e| match e {
+            painters::ChoiceError::Unknown { .. } => invalid("painter", e),
+            painters::ChoiceError::NeedsReference(_) => invalid("reference_png", e),
         })?;
-        if painter.requires_reference() && !copy_mode {
-            return Err(invalid(
-                "reference_png",
-                format!("the {} painter copies a reference: give one", painter.name()),
-            ));
-        }
         let store = self.store.clone();
         let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
         let request = blocking(move || {
