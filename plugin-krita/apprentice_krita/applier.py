@@ -1,0 +1,181 @@
+"""Painting an op with Krita's own tools, so that it is a real, undoable Krita edit.
+
+Strokes: on Krita 5.3+ through the scripting API (`Node.paintPath`, or `Node.paintLine` per
+segment when the pressure varies); on Krita 5.2, which has no painting API, by driving the
+freehand brush tool with synthesized tablet events (pressure included). The brush settings
+come from the op: the preset for its tool (ops.TOOL_PRESETS), size, opacity, flow, colour,
+blend mode, eraser mode. Fills: the covered pixels become a selection, filled with the
+selection fill action. Raster patches go into a new
+layer above the active one (over the painting, in either patch mode). Undo/redo trigger Krita's actions.
+
+Each function here is a generator yielding milliseconds to wait, so that Krita's event loop
+runs between steps (see steps.Steps).
+"""
+
+from typing import ClassVar
+
+from krita import Krita, Node, Selection
+
+from . import canvas, ops
+from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QPointF, QtCore, QtGui, QtWidgets
+
+HAS_PAINT_API = hasattr(Node, "paintPath")
+
+
+def apply(view, op):
+    """Paints one op into the view's document; a generator of waits (ms)."""
+    k = ops.kind(op)
+    if k == "stroke":
+        yield from stroke(view, op["stroke"])
+    elif k == "fill":
+        yield from fill(view, op["fill"])
+    elif k == "raster_patch":
+        yield from patch(view, op["raster_patch"])
+    elif k in ("undo", "redo"):
+        action = Krita.instance().action("edit_" + k)
+        for _ in range(int(op[k].get("count", 1) or 1)):
+            action.trigger()
+            yield 20
+    # magic_brush: the diffusion brush is not in this version of the daemon; nothing to paint.
+
+
+def set_brush(view, s):
+    tool = s.get("tool", "TOOL_BRUSH")
+    brush = s.get("brush", {})
+    presets = Krita.instance().resources("preset")
+    preset = presets.get(ops.TOOL_PRESETS.get(tool, ops.TOOL_PRESETS["TOOL_BRUSH"]))
+    if preset is not None:
+        view.setCurrentBrushPreset(preset)
+    view.setBrushSize(max(1.0, float(brush.get("size", 10.0))))
+    view.setPaintingOpacity(float(brush.get("opacity", 1.0)))
+    view.setPaintingFlow(float(brush.get("flow", 1.0)))
+    canvas.set_foreground(view, ops.color8(brush.get("color", {})))
+    view.setCurrentBlendingMode(ops.KRITA_BLEND.get(brush.get("blend"), "normal"))
+    canvas.set_eraser_mode(tool == "TOOL_ERASER")
+
+
+def stroke(view, s):
+    set_brush(view, s)
+    step = max(1.0, float(s.get("brush", {}).get("size", 10.0)) / 4.0)
+    samples = ops.densify(s.get("points", []), step)
+    if not samples:
+        return
+    if HAS_PAINT_API:
+        yield from _stroke_api(view, samples)
+    else:
+        yield from _stroke_events(view, samples)
+
+
+def _stroke_api(view, samples):
+    node = view.document().activeNode()
+    pressures = {round(p, 3) for _, _, p in samples}
+    if len(pressures) == 1 or len(samples) < 2:
+        path = QtGui.QPainterPath(QPointF(samples[0][0], samples[0][1]))
+        for x, y, _ in samples[1:]:
+            path.lineTo(QPointF(x, y))
+        if len(samples) == 1:
+            path.lineTo(QPointF(samples[0][0] + 0.01, samples[0][1]))
+        node.paintPath(path, "ForegroundColor", "None")
+    else:
+        for (x0, y0, p0), (x1, y1, p1) in zip(samples, samples[1:]):
+            node.paintLine(QPointF(x0, y0), QPointF(x1, y1), p0, p1, "ForegroundColor")
+    yield 0
+
+
+def _tablet(widget, kind, pos, pressure, buttons):
+    button = LEFT if kind in (EV["TabletPress"], EV["TabletRelease"]) else NO_BUTTON
+    global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
+    event = QtGui.QTabletEvent(
+        kind, pos, global_pos, QtGui.QTabletEvent.Stylus, QtGui.QTabletEvent.Pen,
+        pressure, 0, 0, 0.0, 0.0, 0, NO_MODIFIER, 1, button, buttons,
+    )  # fmt: skip
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
+def _stroke_events(view, samples):
+    """Krita 5.2: the freehand brush tool, fed a synthesized pen stroke."""
+    view.window().showView(view)  # the painter may have switched documents meanwhile
+    Krita.instance().action(canvas.BRUSH_TOOL).trigger()
+    widget = canvas.canvas_widget(view)
+    if widget is None:
+        raise RuntimeError("no canvas widget to paint on")
+    to_widget = canvas.image_to_widget(view)
+    x0, y0, p0 = samples[0]
+    # The pen hovers in first: without it Krita takes the first press of a session for a tap.
+    for dx in (-4.0, -2.0, 0.0):
+        _tablet(widget, EV["TabletMove"], to_widget(x0 + dx, y0), 0.0, NO_BUTTON)
+    yield 0
+    _tablet(widget, EV["TabletPress"], to_widget(x0, y0), p0, LEFT)
+    for i, (x, y, p) in enumerate(samples[1:], 1):
+        _tablet(widget, EV["TabletMove"], to_widget(x, y), p, LEFT)
+        if i % 8 == 0:
+            yield 0
+    x1, y1, p1 = samples[-1]
+    _tablet(widget, EV["TabletRelease"], to_widget(x1, y1), p1, NO_BUTTON)
+    yield 10
+
+
+def fill(view, f):
+    doc = view.document()
+    w, h = doc.width(), doc.height()
+    x, y = int(f.get("x", 0.0)), int(f.get("y", 0.0))
+    if not (0 <= x < w and 0 <= y < h):
+        return
+    doc.waitForDone()
+    doc.refreshProjection()
+    mask = ops.fill_mask(
+        bytes(doc.pixelData(0, 0, w, h)), w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False)
+    )
+    selection = Selection()
+    selection.setPixelData(mask, 0, 0, w, h)
+    doc.setSelection(selection)
+    yield 0
+    canvas.set_foreground(view, ops.color8(f.get("color", {})))
+    Krita.instance().action("fill_selection_foreground_color").trigger()
+    yield 10
+    Krita.instance().action("deselect").trigger()
+    yield 10
+
+
+def patch(view, p):
+    doc = view.document()
+    layer = doc.createNode("Apprentice patch", "paintlayer")
+    width, height = int(p.get("width", 0)), int(p.get("height", 0))
+    layer.setPixelData(ops.rgba_to_bgra(p.get("rgba", b"")), int(p.get("x", 0)), int(p.get("y", 0)), width, height)
+    active = doc.activeNode()
+    (active.parentNode() or doc.rootNode()).addChildNode(layer, active)
+    doc.refreshProjection()
+    yield 10
+
+
+class Steps:
+    """Runs a generator of waits on Krita's event loop; `on_done(error)` at the end."""
+
+    _running: ClassVar[list] = []  # PyQt keeps only weak references to bound methods passed to QTimer
+
+    def __init__(self, gen, on_done=None):
+        self.gen = gen
+        self.on_done = on_done
+        self.cancelled = False
+        Steps._running.append(self)
+        QtCore.QTimer.singleShot(0, self._next)
+
+    def cancel(self):
+        self.cancelled = True
+
+    def _next(self):
+        try:
+            if self.cancelled:
+                raise StopIteration
+            delay = next(self.gen)
+        except StopIteration:
+            self._end(None)
+        except Exception as e:  # noqa: BLE001 (any failure ends the run and is shown to the painter)
+            self._end(e)
+        else:
+            QtCore.QTimer.singleShot(int(delay), self._next)
+
+    def _end(self, error):
+        Steps._running.remove(self)
+        if self.on_done:
+            self.on_done(error)

@@ -1,0 +1,8 @@
+"""The daemon's client: the copy inside the plug-in zip, else the repository's (for tests)."""
+
+try:
+    from .apprentice_client import DEFAULT_ADDRESS, Client, DaemonUnavailable, RpcError
+except ImportError:  # running from the repository: proto/python is on sys.path
+    from apprentice_client import DEFAULT_ADDRESS, Client, DaemonUnavailable, RpcError
+
+__all__ = ["DEFAULT_ADDRESS", "Client", "DaemonUnavailable", "RpcError"]

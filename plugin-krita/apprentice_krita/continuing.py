@@ -1,0 +1,110 @@
+"""Continue painting: ops stream in from the daemon and Krita paints each as it arrives.
+
+The stream is read on a background thread; Krita's event loop takes ops from a queue and paints
+them one after another (applier), with the recorder paused. Every op painted goes into the
+session's outbox, so the daemon's history holds what the document now shows. The painter's brush
+settings are put back at the end, whether the run finished, failed or was cancelled.
+"""
+
+import queue
+import threading
+
+from . import applier, canvas
+from .client import RpcError
+from .qt import QtCore
+
+_DONE = object()
+
+
+class ContinueRun:
+    """One "Continue painting": `request` is a ContinueRequest without its session id."""
+
+    def __init__(self, client, view, outbox, recorder, request, on_progress=None, on_finish=None):
+        self.client = client
+        self.view = view
+        self.outbox = outbox
+        self.recorder = recorder
+        self.request = dict(request)
+        self.on_progress = on_progress or (lambda painted, total: None)
+        self.on_finish = on_finish or (lambda error: None)
+        self.painted = 0
+        self.error = None
+        self.finished = False
+        self._ops = queue.Queue()
+        self._stream = None
+        self._cancelled = False
+        self._brush = canvas.BrushSettings(view)
+        self._step = None
+        self._timer = QtCore.QTimer()
+        self._timer.setInterval(15)
+        self._timer.timeout.connect(self._pump)
+
+    def start(self):
+        # The daemon must see the canvas as it is now: the ops recorded so far, then a snapshot.
+        self.outbox.snapshot(canvas.projection_rgba(self.view.document()))
+        self.recorder.paused = True
+        threading.Thread(target=self._receive, name="apprentice-continue", daemon=True).start()
+        self._timer.start()
+
+    def cancel(self):
+        self._cancelled = True
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def _receive(self):
+        try:
+            if not self.outbox.flush(timeout=60.0):
+                raise RuntimeError("the daemon did not take the recorded history within 60 s")
+            if self.outbox.session_id is None:
+                raise RuntimeError("no session with the daemon: " + (self.outbox.error or "not connected"))
+            request = dict(self.request, session_id=self.outbox.session_id)
+            with self.client.continue_(request) as stream:
+                self._stream = stream
+                for event in stream:
+                    if self._cancelled:
+                        break
+                    self._ops.put(event["op"])
+        except RpcError as e:
+            if not self._cancelled:
+                self._ops.put(RuntimeError(f"{e.code_name}: {e.message}"))
+        except Exception as e:  # noqa: BLE001 (shown to the painter, who can retry)
+            if not self._cancelled:
+                self._ops.put(e)
+        self._ops.put(_DONE)
+
+    def _pump(self):
+        """On Krita's event loop: start painting the next op when the last one is done."""
+        if self._step is not None:
+            return
+        try:
+            item = self._ops.get_nowait()
+        except queue.Empty:
+            return
+        if item is _DONE or self._cancelled:
+            self._finish(None)
+        elif isinstance(item, Exception):
+            self._finish(item)
+        else:
+            self._step = applier.Steps(applier.apply(self.view, item), lambda error, op=item: self._painted(op, error))
+
+    def _painted(self, op, error):
+        self._step = None
+        if error is not None:
+            self._finish(error)
+            return
+        self.outbox.put([op])
+        self.painted += 1
+        self.on_progress(self.painted, self.request.get("count", 0))
+
+    def _finish(self, error):
+        if self.finished:
+            return
+        self.finished = True
+        self._timer.stop()
+        if error is not None:
+            self.cancel()
+        self.error = error
+        self._brush.restore()
+        self.recorder.paused = False
+        self.on_finish(error)

@@ -1,0 +1,132 @@
+"""The plug-in's state and actions: one outbox per document, the recorder, Continue painting.
+
+Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+P), "Record my strokes" (a toggle) and
+"Apprentice settings…"; the Apprentice docker shows the same controls and the connection.
+"""
+
+import threading
+
+from krita import Extension, Krita
+
+from . import canvas, settings
+from .continuing import ContinueRun
+from .outbox import Outbox
+from .qt import QtCore
+from .recorder import Recorder
+
+CONTINUE_SHORTCUT = "Ctrl+Alt+P"
+INSTANCE = None  # the running plug-in (the docker and the tests reach it here)
+
+
+class Apprentice(Extension):
+    def __init__(self, parent):
+        super().__init__(parent)
+        global INSTANCE
+        INSTANCE = self
+        self.outboxes = {}  # document id -> Outbox
+        self.recorder = None
+        self.run = None  # the ContinueRun in progress
+        self.info = None  # the daemon's GetInfo answer, or None when not connected
+        self.info_error = None
+        self.listeners = []  # called on Krita's event loop when anything shown changes
+        self._poll = QtCore.QTimer()
+        self._poll.setInterval(5000)
+        self._poll.timeout.connect(self.refresh_info)
+        self._changed = False
+        self._notify = QtCore.QTimer()
+        self._notify.setInterval(200)
+        self._notify.timeout.connect(self._deliver)
+
+    def setup(self):
+        self._notify.start()
+        self._poll.start()
+        self.refresh_info()
+
+    def createActions(self, window):
+        action = window.createAction("apprentice_continue", "Continue painting", "tools/scripts")
+        action.setShortcut(CONTINUE_SHORTCUT)
+        action.triggered.connect(lambda: self.continue_painting())
+        record = window.createAction("apprentice_record", "Record my strokes", "tools/scripts")
+        record.setCheckable(True)
+        record.toggled.connect(self.set_recording)
+        window.createAction("apprentice_settings", "Apprentice settings…", "tools/scripts").triggered.connect(
+            lambda: settings.SettingsDialog(window.qwindow()).exec()
+        )
+
+    # ---- state shown by the docker ----
+
+    def changed(self):
+        """Asks for the listeners to run on Krita's event loop (safe from any thread)."""
+        self._changed = True
+
+    def _deliver(self):
+        if self._changed:
+            self._changed = False
+            for listener in list(self.listeners):
+                listener()
+
+    def refresh_info(self):
+        def ask():
+            try:
+                self.info, self.info_error = settings.client(timeout=3.0).get_info(), None
+            except Exception as e:  # noqa: BLE001 (not connected, for whatever reason: shown in the docker)
+                self.info, self.info_error = None, getattr(e, "message", None) or str(e)
+            self.changed()
+
+        threading.Thread(target=ask, name="apprentice-info", daemon=True).start()
+
+    # ---- recording ----
+
+    def outbox(self, doc):
+        """The document's outbox (made on first use; the session opens when it first sends)."""
+        key = canvas.document_id(doc)
+        box = self.outboxes.get(key)
+        if box is None:
+            box = Outbox(settings.client, key, canvas.header(doc), "krita", Krita.instance().version())
+            box.on_change = self.changed
+            self.outboxes[key] = box
+        return box
+
+    def set_recording(self, on):
+        if self.recorder is None:
+            self.recorder = Recorder(self.outbox)
+        if on:
+            self.recorder.start()
+        else:
+            self.recorder.stop()
+        self.changed()
+
+    def recording(self):
+        return bool(self.recorder and self.recorder.enabled)
+
+    # ---- continue painting ----
+
+    def continue_painting(self, count=20, temperature=1.0, reference=None, seed=0, painter=""):
+        """Starts a run on the active view; returns it (None when one is already running)."""
+        if self.run is not None and not self.run.finished:
+            return None
+        view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
+        if view is None or view.document() is None:
+            raise RuntimeError("open a document first")
+        if self.recorder is None:
+            self.recorder = Recorder(self.outbox)
+        doc = view.document()
+        request = {"count": int(count), "temperature": float(temperature), "seed": int(seed), "painter": painter}
+        if reference is not None:
+            request["reference_png"] = canvas.node_png(reference, doc.width(), doc.height())
+        self.run = ContinueRun(
+            settings.client(timeout=None),
+            view,
+            self.outbox(doc),
+            self.recorder,
+            request,
+            on_progress=lambda painted, total: self.changed(),
+            on_finish=lambda error: self.changed(),
+        )
+        self.run.start()
+        self.changed()
+        return self.run
+
+    def cancel(self):
+        if self.run is not None:
+            self.run.cancel()

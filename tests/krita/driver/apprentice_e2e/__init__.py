@@ -1,0 +1,237 @@
+"""Drives real Krita like a painter, with the Apprentice plug-in installed from its zip.
+
+Started by tests/python/test_krita_e2e.py (enabled in kritarc, runs when the window appears):
+turns recording on through the plug-in's menu action, paints one document per tool with
+synthesized pen input (the freehand brush tool, Krita's brush engine), undoes a stroke, runs
+Continue painting, exports every document as PNG and writes report.json into $APPRENTICE_E2E_OUT,
+then quits. The test checks the daemon's side and the pixels.
+"""
+
+import json
+import math
+import os
+import time
+import traceback
+
+from krita import Extension, InfoObject, Krita, ManagedColor
+from PyQt5.QtCore import QPoint, QPointF, Qt, QTimer
+from PyQt5.QtGui import QColor, QTabletEvent
+from PyQt5.QtWidgets import QApplication
+
+OUT = os.environ.get("APPRENTICE_E2E_OUT", "/tmp/apprentice-e2e")
+CONTINUE_OPS = int(os.environ.get("APPRENTICE_E2E_CONTINUE_OPS", "12"))
+W, H = 320, 240
+REPORT = {"documents": {}, "log": []}
+_KEEP = []
+
+
+def log(*parts):
+    line = " ".join(str(p) for p in parts)
+    REPORT["log"].append(line)
+    print("E2E:", line, flush=True)
+
+
+def save_report():
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "report.json"), "w") as f:
+        json.dump(REPORT, f, indent=1, default=str)
+
+
+def pen(widget, kind, pos, pressure, down):
+    """One synthesized pen event, as a tablet driver would deliver it."""
+    pressed = kind in (QTabletEvent.TabletPress, QTabletEvent.TabletRelease)
+    button = Qt.LeftButton if pressed else Qt.NoButton
+    buttons = Qt.LeftButton if down else Qt.NoButton
+    glob = QPointF(widget.mapToGlobal(QPoint(int(pos.x()), int(pos.y()))))
+    event = QTabletEvent(
+        kind, pos, glob, QTabletEvent.Stylus, QTabletEvent.Pen, pressure, 0, 0, 0.0, 0.0, 0,
+        Qt.NoModifier, 1, button, buttons,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def draw(view, path):
+    """A painter's stroke: `path` is [(x, y, pressure)] in image pixels."""
+    from apprentice_krita import canvas
+
+    widget = canvas.canvas_widget(view)
+    to_widget = canvas.image_to_widget(view)
+    x0, y0, _ = path[0]
+    for dx in (-6, -3, 0):
+        pen(widget, QTabletEvent.TabletMove, to_widget(x0 + dx, y0), 0.0, False)
+        yield 5
+    pen(widget, QTabletEvent.TabletPress, to_widget(x0, y0), path[0][2], True)
+    yield 10
+    for x, y, p in path[1:]:
+        pen(widget, QTabletEvent.TabletMove, to_widget(x, y), p, True)
+        yield 5
+    x1, y1, p1 = path[-1]
+    pen(widget, QTabletEvent.TabletRelease, to_widget(x1, y1), p1, False)
+    yield 200
+
+
+def wave(x0, x1, y, amplitude, pressure=(1.0, 1.0), n=40):
+    return [
+        (x0 + (x1 - x0) * i / n, y + amplitude * math.sin(i / n * 2 * math.pi), pressure[0] + (pressure[1] - pressure[0]) * i / n)
+        for i in range(n + 1)
+    ]
+
+
+def brush(view, preset, size, rgb, eraser=False):
+    app = Krita.instance()
+    app.action("KritaShape/KisToolBrush").trigger()
+    view.setCurrentBrushPreset(app.resources("preset")[preset])
+    view.setBrushSize(float(size))
+    view.setPaintingOpacity(1.0)
+    view.setPaintingFlow(1.0)
+    view.setForeGroundColor(ManagedColor.fromQColor(QColor(*rgb)))
+    erase = app.action("erase_action")
+    if erase.isChecked() != eraser:
+        erase.trigger()
+
+
+# What a painter does in each document: (preset, size, colour, eraser, path) per stroke.
+SCENES = {
+    "brush": [
+        ("b) Basic-5 Size Opacity", 24, (200, 30, 30), False, wave(30, 290, 70, 25)),
+        ("b) Basic-5 Size Opacity", 16, (30, 60, 200), False, wave(30, 290, 170, -20)),
+    ],
+    "pencil": [("c) Pencil-1 Hard", 6, (20, 20, 20), False, wave(30, 290, 120, 40))],
+    "airbrush": [("b) Airbrush Soft", 40, (20, 140, 60), False, wave(40, 280, 120, 30))],
+    "eraser": [
+        ("b) Basic-5 Size Opacity", 60, (40, 90, 160), False, wave(30, 290, 120, 0)),
+        ("b) Basic-5 Size Opacity", 20, (0, 0, 0), True, [(160, 40, 1.0), (160, 120, 1.0), (160, 200, 1.0)]),
+    ],
+    "smudge": [
+        ("b) Basic-5 Size Opacity", 50, (220, 180, 20), False, wave(30, 290, 100, 0)),
+        ("b) Basic-5 Size Opacity", 50, (30, 30, 160), False, wave(30, 290, 150, 0)),
+        ("k) Blender Basic", 30, (0, 0, 0), False, [(160, 60, 1.0), (160, 125, 1.0), (160, 190, 1.0)]),
+    ],
+}
+
+
+def wait_sent(plugin, doc, limit_s=30.0):
+    box = plugin.outbox(doc)
+    end = time.monotonic() + limit_s
+    while (box.pending() or box._items) and time.monotonic() < end:
+        yield 100
+    yield 300
+
+
+def export(doc, name):
+    doc.waitForDone()
+    doc.refreshProjection()
+    path = os.path.join(OUT, name + ".png")
+    ok = doc.exportImage(path, InfoObject())
+    return path if ok else None
+
+
+def new_view(name):
+    app = Krita.instance()
+    doc = app.createDocument(W, H, name, "RGBA", "U8", "", 72.0)
+    doc.setBatchmode(True)
+    win = app.activeWindow()
+    view = win.addView(doc)
+    win.showView(view)
+    return doc, view
+
+
+def run():
+    from apprentice_krita import extension
+
+    app = Krita.instance()
+    plugin = extension.INSTANCE
+    REPORT["krita"] = app.version()
+    REPORT["paint_api"] = hasattr(__import__("krita").Node, "paintPath")
+    app.action("apprentice_record").setChecked(True)  # the menu's toggle, as a painter would
+    yield 300
+    REPORT["recording"] = plugin.recording()
+
+    for name, strokes in SCENES.items():
+        doc, view = new_view(name)
+        yield 700
+        for preset, size, rgb, eraser, path in strokes:
+            brush(view, preset, size, rgb, eraser)
+            yield 50
+            yield from draw(view, path)
+        if name == "brush":  # one more stroke, taken back with Krita's undo
+            brush(view, "b) Basic-5 Size Opacity", 30, (0, 0, 0))
+            yield from draw(view, wave(30, 290, 120, 0))
+            app.action("edit_undo").trigger()
+            yield 300
+        yield from wait_sent(plugin, doc)
+        box = plugin.outbox(doc)
+        REPORT["documents"][name] = {
+            "session_id": box.session_id,
+            "sent": box.sent,
+            "error": box.error,
+            "png": export(doc, name),
+        }
+        log(name, REPORT["documents"][name])
+
+    doc, view = new_view("continue")
+    yield 700
+    brush(view, "b) Basic-5 Size Opacity", 20, (120, 60, 20))
+    yield from draw(view, wave(40, 280, 200, 10))
+    yield from wait_sent(plugin, doc)
+    before = export(doc, "continue-before")
+    app.activeWindow().showView(view)
+    t0 = time.monotonic()
+    run = plugin.continue_painting(CONTINUE_OPS, 0.8, seed=7)
+    while not run.finished and time.monotonic() - t0 < 120:
+        yield 100
+    took = time.monotonic() - t0
+    yield from wait_sent(plugin, doc)
+    box = plugin.outbox(doc)
+    REPORT["continue"] = {
+        "session_id": box.session_id,
+        "painted": run.painted,
+        "error": None if run.error is None else repr(run.error),
+        "seconds": round(took, 2),
+        "before": before,
+        "after": export(doc, "continue-after"),
+        "brush_restored": [view.currentBrushPreset().name(), view.brushSize()],
+    }
+    log("continue", REPORT["continue"])
+    REPORT["ok"] = True
+
+
+class Driver(Extension):
+    def setup(self):
+        QTimer.singleShot(int(os.environ.get("APPRENTICE_E2E_TIMEOUT_MS", "240000")), self.timeout)
+        Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(1500, self.start))
+
+    def createActions(self, window):
+        pass
+
+    def start(self):
+        self.gen = run()
+        _KEEP.append(self)
+        QTimer.singleShot(0, self.step)
+
+    def step(self):
+        try:
+            QTimer.singleShot(int(next(self.gen)), self.step)
+        except StopIteration:
+            self.quit()
+        except Exception:  # noqa: BLE001 (reported to the test)
+            REPORT["error"] = traceback.format_exc()
+            log("FAILED", REPORT["error"])
+            self.quit()
+
+    def timeout(self):
+        REPORT["error"] = "the driver ran out of time"
+        save_report()
+        os._exit(3)
+
+    def quit(self):
+        save_report()
+        app = Krita.instance()
+        for doc in app.documents():
+            doc.setModified(False)
+            doc.close()
+        QTimer.singleShot(300, lambda: app.action("file_quit").trigger())
+        QTimer.singleShot(10000, lambda: os._exit(0))
+
+
+Krita.instance().addExtension(Driver(Krita.instance()))
