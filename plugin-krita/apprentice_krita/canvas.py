@@ -78,8 +78,14 @@ def set_eraser_mode(on):
 
 def brush_state(view):
     """The proto BrushState of the view's brush settings now."""
+    preset = view.currentBrushPreset()
     return ops.brush_state(
-        view.brushSize(), view.paintingOpacity(), view.paintingFlow(), foreground_rgb8(view), view.currentBlendingMode()
+        view.brushSize(),
+        view.paintingOpacity(),
+        view.paintingFlow(),
+        foreground_rgb8(view),
+        view.currentBlendingMode(),
+        ops.hardness_for(preset.name() if preset else ""),
     )
 
 

@@ -31,10 +31,20 @@ _PRESET_WORDS = (
 TOOL_PRESETS = {
     "TOOL_BRUSH": "b) Basic-5 Size Opacity",
     "TOOL_AIRBRUSH": "b) Airbrush Soft",
-    "TOOL_PENCIL": "c) Pencil-1 Hard",
+    "TOOL_PENCIL": "u) Pixel Art",
     "TOOL_ERASER": "b) Basic-5 Size Opacity",  # painted with the eraser toggle on
     "TOOL_SMUDGE": "k) Blender Basic",
 }
+
+
+# Edge hardness of bundled presets whose dabs are plain round tips, measured against Krita 5.2.9's
+# pixels (tests/python/test_krita_e2e.py); other presets leave the engine's default.
+PRESET_HARDNESS = (("b) basic-", 0.9), ("b) airbrush soft", 0.0))
+
+
+def hardness_for(preset_name):
+    name = (preset_name or "").lower()
+    return next((h for prefix, h in PRESET_HARDNESS if name.startswith(prefix)), None)
 
 
 def tool_for(preset_name, eraser_mode):
@@ -59,15 +69,18 @@ def color8(c):
     return tuple(max(0, min(255, round(float(c.get(k, 0.0)) * 255.0))) for k in ("r", "g", "b"))
 
 
-def brush_state(size, opacity, flow, rgb8, blend="normal"):
+def brush_state(size, opacity, flow, rgb8, blend="normal", hardness=None):
     """The proto BrushState of Krita's current brush settings."""
-    return {
+    state = {
         "size": float(size),
         "opacity": float(opacity),
         "flow": float(flow),
         "color": color(rgb8),
         "blend": BLEND_MODES.get(blend, "BLEND_MODE_NORMAL"),
     }
+    if hardness is not None:
+        state["hardness"] = float(hardness)
+    return state
 
 
 class StrokeRecorder:

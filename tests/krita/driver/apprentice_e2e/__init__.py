@@ -96,7 +96,7 @@ SCENES = {
         ("b) Basic-5 Size Opacity", 24, (200, 30, 30), False, wave(30, 290, 70, 25)),
         ("b) Basic-5 Size Opacity", 16, (30, 60, 200), False, wave(30, 290, 170, -20)),
     ],
-    "pencil": [("c) Pencil-1 Hard", 6, (20, 20, 20), False, wave(30, 290, 120, 40))],
+    "pencil": [("u) Pixel Art", 6, (20, 20, 20), False, wave(30, 290, 120, 40))],
     "airbrush": [("b) Airbrush Soft", 40, (20, 140, 60), False, wave(40, 280, 120, 30))],
     "eraser": [
         ("b) Basic-5 Size Opacity", 60, (40, 90, 160), False, wave(30, 290, 120, 0)),
