@@ -14,7 +14,12 @@ python3 -m ruff format --check .
 # --all-targets also runs the benches once in their short smoke mode.
 cargo test --workspace --release --all-targets
 
-# The Python clients (gRPC-Web on the standard library, and PyPI grpcio) against the real daemon.
+# Real Krita (Debian trixie's 5.2.9, in a root kept in ~/.cache between runs) for the plug-in's
+# end-to-end tests; about a minute the first time.
+bash tests/krita/make-root.sh
+
+# The Python clients (gRPC-Web on the standard library, and PyPI grpcio) and the Krita plug-in
+# (its logic, then inside real Krita) against the real daemon.
 cargo build --release -p apprentice --bin apprentice
 APPRENTICE_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/apprentice" \
     python3 -m pytest -q tests/python

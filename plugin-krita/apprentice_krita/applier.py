@@ -133,7 +133,8 @@ def fill(view, f):
     canvas.set_foreground(view, ops.color8(f.get("color", {})))
     Krita.instance().action("fill_selection_foreground_color").trigger()
     yield 10
-    Krita.instance().action("deselect").trigger()
+    # Through the API, not the Deselect action: the fill stays one undo step.
+    doc.setSelection(None)
     yield 10
 
 

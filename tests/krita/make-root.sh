@@ -8,6 +8,10 @@ ROOT=${1:-${APPRENTICE_KRITA_ROOT:-$HOME/.cache/apprentice/krita-root}}
 SUITE=${2:-trixie}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
+if [ "$(id -u)" != 0 ]; then
+    echo "make-root.sh: needs root (debootstrap, chroot); or set APPRENTICE_KRITA_ROOT to a root made before" >&2
+    [ -x "$ROOT/usr/bin/krita" ] && exit 0 || exit 1
+fi
 "$HERE/mounts.sh" "$ROOT" 2>/dev/null || true
 if [ -x "$ROOT/usr/bin/krita" ] && [ -x "$ROOT/usr/bin/Xvfb" ]; then
     exit 0

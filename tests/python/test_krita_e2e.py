@@ -82,7 +82,9 @@ def test_each_stroke_is_stored_with_its_tool_and_brush(krita, client, name):
         assert all(0.0 < p["pressure"] <= 1.0 for p in s["points"])
         assert s["points"][-1]["time_ms"] > 0
     first = strokes[0]["brush"]
-    assert first["size"] == pytest.approx({"brush": 24, "pencil": 6, "airbrush": 40}.get(name, 50 if name == "smudge" else 60))
+    assert first["size"] == pytest.approx(
+        {"brush": 24, "pencil": 6, "airbrush": 40}.get(name, 50 if name == "smudge" else 60)
+    )
 
 
 def test_an_undo_in_krita_is_recorded(krita, client):
@@ -135,3 +137,19 @@ def test_continue_painting_paints_the_returned_ops_with_krita(krita, client):
     assert strokes and hits >= 0.6 * len(strokes), (hits, len(strokes))
     # The painter's brush is back as it was.
     assert run["brush_restored"] == ["b) Basic-5 Size Opacity", 20.0]
+
+
+def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krita, client, capsys):
+    run = krita["apply"]
+    assert run["errors"] == []
+    history = {"header": {"width": 320, "height": 240, "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}}
+    history["ops"] = run["ops"]
+    expected = Image.open(io.BytesIO(client.render({"history": history})["png"])).convert("RGBA")
+    painted_by_krita = krita_png(run["png"])
+    iou, error = fidelity(painted_by_krita, expected)
+    with capsys.disabled():
+        print(f"\nops applied in Krita vs the daemon's render: IoU {iou:.3f}, colour error {error:.4f}")
+    assert iou >= 0.9 and error <= 0.05, (iou, error)
+    # The fill inside the frame is there; the fill outside was undone.
+    assert painted_by_krita.getpixel((120, 70))[:3] == pytest.approx((26, 178, 51), abs=3)
+    assert painted_by_krita.getpixel((5, 5)) == WHITE

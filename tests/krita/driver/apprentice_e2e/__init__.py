@@ -72,7 +72,11 @@ def draw(view, path):
 
 def wave(x0, x1, y, amplitude, pressure=(1.0, 1.0), n=40):
     return [
-        (x0 + (x1 - x0) * i / n, y + amplitude * math.sin(i / n * 2 * math.pi), pressure[0] + (pressure[1] - pressure[0]) * i / n)
+        (
+            x0 + (x1 - x0) * i / n,
+            y + amplitude * math.sin(i / n * 2 * math.pi),
+            pressure[0] + (pressure[1] - pressure[0]) * i / n,
+        )
         for i in range(n + 1)
     ]
 
@@ -108,6 +112,54 @@ SCENES = {
         ("k) Blender Basic", 30, (0, 0, 0), False, [(160, 60, 1.0), (160, 125, 1.0), (160, 190, 1.0)]),
     ],
 }
+
+
+def _brush(size, rgb, tool="TOOL_BRUSH", hardness=0.9):
+    color = {"r": rgb[0] / 255, "g": rgb[1] / 255, "b": rgb[2] / 255, "a": 1.0}
+    return {
+        "size": size,
+        "opacity": 1.0,
+        "flow": 1.0,
+        "hardness": hardness,
+        "color": color,
+        "blend": "BLEND_MODE_NORMAL",
+    }
+
+
+def _points(*xy):
+    return [{"x": float(x), "y": float(y), "pressure": 1.0} for x, y in xy]
+
+
+APPLY_OPS = [
+    {
+        "stroke": {
+            "tool": "TOOL_BRUSH",
+            "brush": _brush(8, (20, 20, 20)),
+            "points": _points((60, 50), (260, 50), (260, 190), (60, 190), (60, 50)),
+        }
+    },
+    {
+        "fill": {
+            "x": 160.0,
+            "y": 120.0,
+            "color": {"r": 0.1, "g": 0.7, "b": 0.2, "a": 1.0},
+            "tolerance": 0.1,
+            "contiguous": True,
+        }
+    },
+    {"stroke": {"tool": "TOOL_PENCIL", "brush": _brush(4, (200, 0, 0)), "points": _points((80, 80), (240, 160))}},
+    {"stroke": {"tool": "TOOL_ERASER", "brush": _brush(16, (0, 0, 0)), "points": _points((80, 160), (240, 80))}},
+    {
+        "fill": {
+            "x": 5.0,
+            "y": 5.0,
+            "color": {"r": 0.9, "g": 0.8, "b": 0.1, "a": 1.0},
+            "tolerance": 0.1,
+            "contiguous": True,
+        }
+    },
+    {"undo": {}},
+]
 
 
 def wait_sent(plugin, doc, limit_s=30.0):
@@ -193,6 +245,20 @@ def run():
         "brush_restored": [view.currentBrushPreset().name(), view.brushSize()],
     }
     log("continue", REPORT["continue"])
+
+    # Ops of every kind, as Continue painting would paint them (the plug-in's applier).
+    from apprentice_krita import applier, canvas
+
+    doc, view = new_view("apply")
+    yield 700
+    saved = canvas.BrushSettings(view)
+    done = []
+    for op in APPLY_OPS:
+        applier.Steps(applier.apply(view, op), done.append)
+        while len(done) < APPLY_OPS.index(op) + 1:
+            yield 20
+    saved.restore()
+    REPORT["apply"] = {"ops": APPLY_OPS, "errors": [repr(e) for e in done if e], "png": export(doc, "apply")}
     REPORT["ok"] = True
 
 
