@@ -4,7 +4,8 @@
     python3 plugin-krita/build_zip.py            # -> dist/apprentice-krita.zip
     python3 plugin-krita/build_zip.py -o X.zip
 
-The zip holds apprentice_krita.desktop and the apprentice_krita package, with the daemon's client
+The zip holds apprentice_krita.desktop, apprentice_krita.action (the shortcut) and the
+apprentice_krita package, with the daemon's client
 (proto/python/apprentice_client, standard library only) copied inside it: nothing else to install.
 """
 
@@ -20,6 +21,7 @@ CLIENT = REPO / "proto" / "python" / "apprentice_client"
 def files():
     """(path in the zip, path on disk), in a stable order."""
     yield "apprentice_krita.desktop", HERE / "apprentice_krita.desktop"
+    yield "apprentice_krita.action", HERE / "apprentice_krita.action"  # menu entries and the shortcut
     for path in sorted((HERE / "apprentice_krita").glob("*.py")):
         yield f"apprentice_krita/{path.name}", path
     for path in sorted(CLIENT.glob("*.py")):
@@ -29,6 +31,9 @@ def files():
 def build(out):
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        # Folder entries too: Krita's importer finds the package by its "apprentice_krita/" entry.
+        for folder in ("apprentice_krita/", "apprentice_krita/apprentice_client/"):
+            z.writestr(zipfile.ZipInfo(folder, date_time=(2026, 1, 1, 0, 0, 0)), b"")
         for name, path in files():
             # A fixed timestamp: the same sources give the same zip.
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))

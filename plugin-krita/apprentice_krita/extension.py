@@ -1,6 +1,6 @@
 """The plug-in's state and actions: one outbox per document, the recorder, Continue painting.
 
-Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+P), "Record my strokes" (a toggle) and
+Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+N), "Record my strokes" (a toggle) and
 "Apprentice settings…"; the Apprentice docker shows the same controls and the connection.
 """
 
@@ -14,7 +14,6 @@ from .outbox import Outbox
 from .qt import QtCore
 from .recorder import Recorder
 
-CONTINUE_SHORTCUT = "Ctrl+Alt+P"
 INSTANCE = None  # the running plug-in (the docker and the tests reach it here)
 
 
@@ -43,8 +42,8 @@ class Apprentice(Extension):
         self.refresh_info()
 
     def createActions(self, window):
+        # Texts, the checkable toggle and the shortcut (Ctrl+Alt+N) come from apprentice_krita.action.
         action = window.createAction("apprentice_continue", "Continue painting", "tools/scripts")
-        action.setShortcut(CONTINUE_SHORTCUT)
         action.triggered.connect(lambda: self.continue_painting())
         record = window.createAction("apprentice_record", "Record my strokes", "tools/scripts")
         record.setCheckable(True)

@@ -8,12 +8,13 @@ import pathlib
 import shutil
 import subprocess
 import time
-import zipfile
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-ROOT = pathlib.Path(os.environ.get("APPRENTICE_KRITA_ROOT", pathlib.Path.home() / ".cache" / "apprentice" / "krita-root"))
+ROOT = pathlib.Path(
+    os.environ.get("APPRENTICE_KRITA_ROOT", pathlib.Path.home() / ".cache" / "apprentice" / "krita-root")
+)
 INSIDE = "/opt/apprentice-e2e"  # the test's folder, as Krita sees it
 
 
@@ -27,16 +28,30 @@ def require_root():
 
 
 def install(address, continue_ops):
-    """A fresh Krita profile with the plug-in unpacked from the zip, as Krita's importer does."""
+    """A fresh Krita profile with the plug-in imported from its zip, and the test driver."""
     base = ROOT / INSIDE.lstrip("/")
     shutil.rmtree(base, ignore_errors=True)
     home, out = base / "home", base / "out"
-    pykrita = home / ".local" / "share" / "krita" / "pykrita"
+    resources = home / ".local" / "share" / "krita"
+    pykrita = resources / "pykrita"
     pykrita.mkdir(parents=True)
     out.mkdir()
-    subprocess.run(["python3", str(REPO / "plugin-krita" / "build_zip.py"), "-o", str(base / "apprentice-krita.zip")], check=True)
-    with zipfile.ZipFile(base / "apprentice-krita.zip") as z:
-        z.extractall(pykrita)
+    zip_path = base / "apprentice-krita.zip"
+    subprocess.run(["python3", str(REPO / "plugin-krita" / "build_zip.py"), "-o", str(zip_path)], check=True)
+    # Installed by Krita's own importer (Tools > Scripts > Import Python Plugin from File).
+    importer = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
+    subprocess.run(
+        [
+            "chroot",
+            str(ROOT),
+            "python3",
+            importer,
+            f"{INSIDE}/apprentice-krita.zip",
+            f"{INSIDE}/home/.local/share/krita",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     driver = REPO / "tests" / "krita" / "driver"
     shutil.copy(driver / "apprentice_e2e.desktop", pykrita)
     shutil.copytree(driver / "apprentice_e2e", pykrita / "apprentice_e2e")
@@ -60,7 +75,13 @@ def run_krita(address, continue_ops=12, timeout_s=300):
     display_file = ROOT / "tmp" / "e2e-display"
     display_file.unlink(missing_ok=True)
     xvfb = subprocess.Popen(
-        ["chroot", str(ROOT), "sh", "-c", "exec Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>/tmp/e2e-display"],
+        [
+            "chroot",
+            str(ROOT),
+            "sh",
+            "-c",
+            "exec Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>/tmp/e2e-display",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -68,6 +68,13 @@ def test_recording_is_switched_on_from_the_menu_action(krita):
     assert krita["krita"].startswith("5.")
 
 
+def test_the_docker_shows_the_connection_and_the_menu_has_a_shortcut(krita, daemon):
+    status = krita["docker_status"]
+    assert status.startswith(f"Connected to {daemon.address}"), status
+    assert "model: " in status and "device: cpu" in status.lower(), status
+    assert krita["continue_shortcut"] == "Ctrl+Alt+N"
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_TOOLS))
 def test_each_stroke_is_stored_with_its_tool_and_brush(krita, client, name):
     doc = krita["documents"][name]

@@ -16,7 +16,7 @@ import traceback
 from krita import Extension, InfoObject, Krita, ManagedColor
 from PyQt5.QtCore import QPoint, QPointF, Qt, QTimer
 from PyQt5.QtGui import QColor, QTabletEvent
-from PyQt5.QtWidgets import QApplication
+from PyQt5.QtWidgets import QApplication, QDockWidget, QDoubleSpinBox, QLabel, QPushButton, QSpinBox
 
 OUT = os.environ.get("APPRENTICE_E2E_OUT", "/tmp/apprentice-e2e")
 CONTINUE_OPS = int(os.environ.get("APPRENTICE_E2E_CONTINUE_OPS", "12"))
@@ -228,8 +228,16 @@ def run():
     yield from wait_sent(plugin, doc)
     before = export(doc, "continue-before")
     app.activeWindow().showView(view)
+    # The painter's way: the docker's options, then its Continue painting button.
+    dock = next(d for d in app.activeWindow().qwindow().findChildren(QDockWidget) if d.windowTitle() == "Apprentice")
+    panel = dock.widget()
+    REPORT["docker_status"] = panel.findChildren(QLabel)[0].text()
+    REPORT["continue_shortcut"] = app.action("apprentice_continue").shortcut().toString()
+    panel.findChildren(QSpinBox)[0].setValue(CONTINUE_OPS)
+    panel.findChildren(QDoubleSpinBox)[0].setValue(0.8)
     t0 = time.monotonic()
-    run = plugin.continue_painting(CONTINUE_OPS, 0.8, seed=7)
+    next(b for b in panel.findChildren(QPushButton) if b.text() == "Continue painting").click()
+    run = plugin.run
     while not run.finished and time.monotonic() - t0 < 120:
         yield 100
     took = time.monotonic() - t0
