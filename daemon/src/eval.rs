@@ -1,5 +1,8 @@
-//! Evaluation, printed as tables: held-out next-op loss, and copy fidelity —
-//! how close each painter gets to a reference after 100, 300, 1000 ops.
+//! Evaluation, printed as tables: held-out next-op loss; next-stroke accuracy
+//! on held-out characters ([`next_stroke`]); and copy fidelity — how close
+//! each painter gets to a reference after 100, 300, 1000 ops.
+
+pub mod next_stroke;
 
 use crate::engine::{Canvas, Engine};
 use crate::model::stroke_transformer::StrokeTransformer;
@@ -46,6 +49,7 @@ pub fn fidelity(
     sides: &[u32],
     checkpoints: &[usize],
     pictures: u64,
+    temperature: f32,
 ) -> Vec<Fidelity> {
     let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
     let last = checkpoints.iter().copied().max().unwrap_or(0);
@@ -61,7 +65,7 @@ pub fn fidelity(
                     history: pb::History { header: Some(header), ops: Vec::new() },
                     canvas: blank.clone(),
                     reference: Some(reference.clone()),
-                    temperature: 0.7,
+                    temperature,
                     seed: k,
                     allowed_tools: Vec::new(),
                 });

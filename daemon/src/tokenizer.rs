@@ -196,6 +196,9 @@ fn size_of(q: u16) -> f32 {
     MIN_SIZE * (MAX_BRUSH_SIZE / MIN_SIZE).powf(f32::from(q) / f32::from(SIZE_BINS - 1))
 }
 
+/// How many points of a stroke a token keeps: its start and three steps.
+pub const CONTROL_POINTS: usize = 4;
+
 /// A point along the polyline at arc length `s`.
 fn along(points: &[(f32, f32, f32)], lengths: &[f32], s: f32) -> (f32, f32, f32) {
     let i = lengths.partition_point(|&l| l < s).clamp(1, points.len() - 1);
@@ -205,25 +208,33 @@ fn along(points: &[(f32, f32, f32)], lengths: &[f32], s: f32) -> (f32, f32, f32)
     (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t, a.2 + (b.2 - a.2) * t)
 }
 
-/// The stroke's shape as four (x, y, pressure) samples: its own points when it
-/// has at most four (the last repeated), else samples at 0, ⅓, ⅔ and all of
-/// its arc length. (Decoded strokes have four points, so they encode exactly.)
-fn resample(points: &[pb::Point]) -> [(f32, f32, f32); 4] {
-    let pts: Vec<(f32, f32, f32)> =
-        points.iter().map(|p| (p.x, p.y, crate::ops::brush::pressure(p))).collect();
-    if pts.len() <= 4 {
-        return std::array::from_fn(|i| pts[i.min(pts.len() - 1)]);
-    }
+/// `n` (≥ 2) samples of a non-empty polyline of (x, y, pressure), evenly spaced
+/// by arc length from its first point to its last (all the first point when it
+/// has no length).
+pub fn arc_samples(points: &[(f32, f32, f32)], n: usize) -> Vec<(f32, f32, f32)> {
     let mut lengths = vec![0.0f32];
-    for w in pts.windows(2) {
+    for w in points.windows(2) {
         let l = lengths.last().copied().unwrap_or(0.0) + (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1);
         lengths.push(l);
     }
     let total = *lengths.last().expect("at least one point");
     if total == 0.0 {
-        return [pts[0]; 4];
+        return vec![points[0]; n];
     }
-    [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0].map(|f| along(&pts, &lengths, f * total))
+    (0..n).map(|i| along(points, &lengths, i as f32 / (n - 1) as f32 * total)).collect()
+}
+
+/// The stroke's shape as four (x, y, pressure) samples: its own points when it
+/// has at most four (the last repeated), else samples at 0, ⅓, ⅔ and all of
+/// its arc length. (Decoded strokes have four points, so they encode exactly.)
+fn resample(points: &[pb::Point]) -> [(f32, f32, f32); CONTROL_POINTS] {
+    let pts: Vec<(f32, f32, f32)> =
+        points.iter().map(|p| (p.x, p.y, crate::ops::brush::pressure(p))).collect();
+    if pts.len() <= CONTROL_POINTS {
+        return std::array::from_fn(|i| pts[i.min(pts.len() - 1)]);
+    }
+    let samples = arc_samples(&pts, CONTROL_POINTS);
+    std::array::from_fn(|i| samples[i])
 }
 
 /// The tokenizer for one canvas size.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, load_history, progress_bar, require_history_path};
+use super::{CliError, CliResult, check_temperature, load_history, progress_bar, require_history_path};
 use crate::jobs::{self, JobOptions};
 use crate::ops::history;
 
@@ -39,9 +39,7 @@ pub fn run(args: Args) -> CliResult {
     if let Some(png) = &args.png {
         super::require_extension(png, "png", "--png")?;
     }
-    if !(0.0..=4.0).contains(&args.temperature) {
-        return Err(CliError::input(format!("--temperature must be in [0, 4], got {}", args.temperature)));
-    }
+    check_temperature(args.temperature)?;
     let h = load_history(&args.history)?;
     let options =
         JobOptions { painter: args.painter, ops: args.steps, temperature: args.temperature, seed: args.seed };

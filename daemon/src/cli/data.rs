@@ -1,27 +1,45 @@
 //! `apprentice data`: training histories, made reproducibly from a seed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use super::{CliError, CliResult, progress_bar};
 use crate::jobs::{self, JobOptions};
-use crate::ops::history;
-use crate::training::scenes;
+use crate::ops::{history, pb};
+use crate::painters::rng::Rng;
+use crate::training::{hanzi, photos, scenes};
 
-/// Make training histories: the teacher paints procedural scenes, coarse to fine.
+/// Make training histories from any of three sources: the teacher painting
+/// procedural scenes and crops of photographs coarse to fine, and Chinese
+/// characters written stroke by stroke in their real order.
 ///
-/// Writes DIR/scene-00000.binpb, … (the same seed gives the same files).
+/// Writes DIR/scene-00000.binpb, DIR/photo-NAME-000.binpb, DIR/hanzi-04E00.binpb, …
+/// (the same inputs and seed give the same files). The photographs and the
+/// characters are fetched by daemon/scripts/fetch-data.sh.
 #[derive(clap::Args)]
 pub struct Args {
     /// Folder to write the histories into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// How many scenes to paint.
-    #[arg(long, default_value_t = 200)]
-    scenes: u32,
+    /// How many procedural scenes to paint [default: 200, or 0 when --hanzi or --photos is given].
+    #[arg(long)]
+    scenes: Option<u32>,
+    /// Unpacked hanzi-writer-data package: write each character not held out.
+    #[arg(long, value_name = "DIR")]
+    hanzi: Option<PathBuf>,
+    /// At most this many characters (a seeded choice) [default: all].
+    #[arg(long, requires = "hanzi")]
+    characters: Option<usize>,
+    /// Folder of PNG photographs: the teacher paints random crops of each.
+    #[arg(long, value_name = "DIR")]
+    photos: Option<PathBuf>,
+    /// Crops per photograph.
+    #[arg(long, default_value_t = 8, requires = "photos")]
+    crops: u32,
     /// Canvas side in pixels.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=2048))]
     size: u32,
-    /// Ops per history.
+    /// Ops per teacher history (scenes and photographs; a character has one per stroke).
     #[arg(long, default_value_t = 300)]
     ops: u32,
     #[arg(long, default_value_t = 0)]
@@ -29,23 +47,107 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    // Read and check the inputs before writing anything.
+    let characters =
+        args.hanzi.as_deref().map(|dir| chosen_characters(dir, args.characters, args.seed)).transpose()?;
+    let photos = args.photos.as_deref().map(load_photos).transpose()?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", args.out.display())))?;
-    let bar = progress_bar(u64::from(args.scenes), "scenes");
+    let start = Instant::now();
+    let mut written = 0;
+    let default_scenes = if characters.is_none() && photos.is_none() { 200 } else { 0 };
+    written += write_scenes(&args, args.scenes.unwrap_or(default_scenes))?;
+    if let Some(pictures) = photos {
+        written += write_photos(&args, &pictures)?;
+    }
+    if let Some(characters) = characters {
+        written += write_characters(&args, &characters)?;
+    }
+    tracing::info!(
+        "wrote {written} histories to {} in {:.1} s",
+        args.out.display(),
+        start.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
+
+fn write(h: &pb::History, path: &Path) -> CliResult {
+    history::write_path(h, path)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The teacher's history of `picture`, written to `path`.
+fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: &Path) -> CliResult {
+    let options = JobOptions { painter: "teacher".into(), ops: args.ops, temperature: 1.0, seed };
+    let (h, _) = jobs::paint_picture(picture, title, &options, |_| {}).map_err(CliError::failure)?;
+    write(&h, path)
+}
+
+fn write_scenes(args: &Args, count: u32) -> Result<usize, CliError> {
+    let bar = progress_bar(u64::from(count), "scenes");
     let side = args.size as usize;
-    for i in 0..args.scenes {
+    for i in 0..count {
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i));
         let picture = scenes::scene(side, side, seed);
         let img = image::RgbaImage::from_raw(args.size, args.size, picture.to_rgba8()).expect("size matches");
-        let options = JobOptions { painter: "teacher".into(), ops: args.ops, temperature: 1.0, seed };
-        let (h, _) = jobs::paint_picture(&img, &format!("scene {seed}"), &options, |_| {})
-            .map_err(CliError::failure)?;
-        let path = args.out.join(format!("scene-{i:05}.binpb"));
-        history::write_path(&h, &path)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+        paint(&img, &format!("scene {seed}"), seed, args, &args.out.join(format!("scene-{i:05}.binpb")))?;
         bar.set_position(u64::from(i + 1));
     }
     bar.finish_and_clear();
-    tracing::info!("wrote {} histories to {}", args.scenes, args.out.display());
-    Ok(())
+    Ok(count as usize)
+}
+
+/// Every PNG in `dir` with its name, decoded.
+fn load_photos(dir: &Path) -> Result<Vec<(String, image::RgbaImage)>, CliError> {
+    let files = photos::list(dir).map_err(CliError::input)?;
+    files
+        .iter()
+        .map(|f| {
+            let stem = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            Ok((stem, photos::load(f).map_err(CliError::input)?))
+        })
+        .collect()
+}
+
+fn write_photos(args: &Args, pictures: &[(String, image::RgbaImage)]) -> Result<usize, CliError> {
+    let bar = progress_bar(pictures.len() as u64 * u64::from(args.crops), "crops");
+    // One stream of random numbers over the photographs in name order: the same
+    // folder and seed give the same crops.
+    let mut rng = Rng::new(args.seed);
+    for (stem, picture) in pictures {
+        for j in 0..args.crops {
+            let crop = photos::crop(picture, args.size, &mut rng);
+            let path = args.out.join(format!("photo-{stem}-{j:03}.binpb"));
+            paint(&crop, &format!("photo {stem}, crop {j}"), rng.next_u64(), args, &path)?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(pictures.len() * args.crops as usize)
+}
+
+/// The characters to write, read and checked: those not held out, all or
+/// `limit` of them chosen by `seed`, in code-point order.
+fn chosen_characters(dir: &Path, limit: Option<usize>, seed: u64) -> Result<Vec<hanzi::Character>, CliError> {
+    let all = hanzi::list(dir).map_err(CliError::input)?;
+    let held = all.iter().filter(|(c, _)| hanzi::held_out(*c)).count();
+    let mut files: Vec<(char, PathBuf)> = all.into_iter().filter(|(c, _)| !hanzi::held_out(*c)).collect();
+    if let Some(n) = limit.filter(|&n| n < files.len()) {
+        Rng::new(seed).shuffle(&mut files);
+        files.truncate(n);
+        files.sort();
+    }
+    tracing::info!("{} characters to write; {held} held out for `apprentice eval --hanzi`", files.len());
+    files.iter().map(|(_, f)| hanzi::read(f).map_err(CliError::input)).collect()
+}
+
+fn write_characters(args: &Args, characters: &[hanzi::Character]) -> Result<usize, CliError> {
+    let bar = progress_bar(characters.len() as u64, "characters");
+    for c in characters {
+        let path = args.out.join(format!("hanzi-{:05X}.binpb", u32::from(c.ch)));
+        write(&hanzi::history(c, args.size), &path)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(characters.len())
 }

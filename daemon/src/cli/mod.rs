@@ -149,6 +149,15 @@ fn require_history_path(path: &Path) -> CliResult {
     }
 }
 
+/// Refuses a sampling temperature outside [0, 4] (NaN included).
+fn check_temperature(t: f32) -> CliResult {
+    if (0.0..=4.0).contains(&t) {
+        Ok(())
+    } else {
+        Err(CliError::input(format!("--temperature must be in [0, 4], got {t}")))
+    }
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     indicatif::ProgressBar::new(len).with_style(

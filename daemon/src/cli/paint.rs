@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, progress_bar, require_extension, require_history_path};
+use super::{CliError, CliResult, check_temperature, progress_bar, require_extension, require_history_path};
 use crate::jobs::{self, JobOptions};
 use crate::ops::history;
 
@@ -37,9 +37,7 @@ pub fn run(args: Args) -> CliResult {
     if let Some(h) = &args.history {
         require_history_path(h)?;
     }
-    if !(0.0..=4.0).contains(&args.temperature) {
-        return Err(CliError::input(format!("--temperature must be in [0, 4], got {}", args.temperature)));
-    }
+    check_temperature(args.temperature)?;
     let img = image::open(&args.reference)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", args.reference.display())))?
         .to_rgba8();

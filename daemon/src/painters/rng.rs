@@ -38,4 +38,11 @@ impl Rng {
         let v = self.unit();
         (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
+
+    /// Shuffles in place (Fisher–Yates, from the back).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.index(i + 1));
+        }
+    }
 }

@@ -158,9 +158,7 @@ impl TeacherRun {
             }
         }
         // Painted in random order, so that no grid pattern shows.
-        for i in (1..strokes.len()).rev() {
-            strokes.swap(i, self.rng.index(i + 1));
-        }
+        self.rng.shuffle(&mut strokes);
         self.queue = strokes;
     }
 

@@ -2,6 +2,8 @@
 //! windows, sample batches, AdamW, evaluate on held-out histories, checkpoint.
 
 pub mod data;
+pub mod hanzi;
+pub mod photos;
 pub mod scenes;
 
 use std::path::{Path, PathBuf};
@@ -53,15 +55,20 @@ pub fn held_out(i: usize, n: usize) -> bool {
     i % 10 == 9 || (n < 10 && i + 1 == n)
 }
 
-/// Every history (`.jsonl`, `.binpb`) in a folder, by name.
-pub fn load_histories(dir: &Path) -> Result<Vec<(String, pb::History)>, String> {
+/// The files in `dir` that `keep` accepts, by name (the order data is made and read in).
+pub fn files_in(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| HistoryFormat::from_path(p).is_some())
+        .filter(|p| keep(p))
         .collect();
     paths.sort();
-    paths
+    Ok(paths)
+}
+
+/// Every history (`.jsonl`, `.binpb`) in a folder, by name.
+pub fn load_histories(dir: &Path) -> Result<Vec<(String, pb::History)>, String> {
+    files_in(dir, |p| HistoryFormat::from_path(p).is_some())?
         .into_iter()
         .map(|p| {
             let h = history::read_path(&p).map_err(|e| format!("{}: {e}", p.display()))?;

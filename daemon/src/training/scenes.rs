@@ -1,6 +1,6 @@
 //! Procedural pictures for training data: skies, hills, sun and moon, houses,
-//! trees and blobs of colour, each from a seed. They give the teacher varied
-//! subjects until real photographs and stroke-order data are added.
+//! trees and blobs of colour, each from a seed: varied subjects for the
+//! teacher, in any number, beside the few real photographs (`photos`).
 
 use crate::engine::Canvas;
 use crate::ops::Rgba;
