@@ -14,9 +14,10 @@ python3 -m ruff format --check .
 # --all-targets also runs the benches once in their short smoke mode.
 cargo test --workspace --release --all-targets
 
-# Real Krita (Debian trixie's 5.2.9, in a root kept in ~/.cache between runs) for the plug-in's
-# end-to-end tests; about a minute the first time.
-bash tests/krita/make-root.sh
+# Real Krita for the plug-in's end-to-end tests: Debian trixie's 5.2.9 and forky's 5.3, each in a
+# root kept in ~/.cache between runs (about a minute each the first time).
+bash tests/krita/make-root.sh "${APPRENTICE_KRITA_ROOT:-$HOME/.cache/apprentice/krita-root}" trixie
+bash tests/krita/make-root.sh "${APPRENTICE_KRITA53_ROOT:-$HOME/.cache/apprentice/krita-root-forky}" forky
 
 # The Python clients (gRPC-Web on the standard library, and PyPI grpcio) and the Krita plug-in
 # (its logic, then inside real Krita) against the real daemon.

@@ -4,12 +4,13 @@ Strokes: on Krita 5.3+ through the scripting API (`Node.paintPath`, or `Node.pai
 segment when the pressure varies); on Krita 5.2, which has no painting API, by driving the
 freehand brush tool with synthesized tablet events (pressure included). The brush settings
 come from the op: the preset for its tool (ops.TOOL_PRESETS), size, opacity, flow, colour,
-blend mode, eraser mode. Fills: the covered pixels become a selection, filled with the
-selection fill action. Raster patches go into a new
-layer above the active one (over the painting, in either patch mode). Undo/redo trigger Krita's actions.
+blend mode, eraser mode. Fills: the covered pixels are filled as one path on Krita 5.3+; on
+5.2 they become a selection, filled with the selection fill action. Raster patches go into a
+new layer above the active one (over the painting, in either patch mode). Undo and redo
+trigger Krita's actions.
 
 Each function here is a generator yielding milliseconds to wait, so that Krita's event loop
-runs between steps (see steps.Steps).
+runs between steps (see Steps below).
 """
 
 from typing import ClassVar
@@ -17,7 +18,7 @@ from typing import ClassVar
 from krita import Krita, Node, Selection
 
 from . import canvas, ops
-from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QPointF, QtCore, QtGui, QtWidgets
+from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QPointF, QtCore, QtGui, QtWidgets, enum
 
 HAS_PAINT_API = hasattr(Node, "paintPath")
 
@@ -34,6 +35,7 @@ def apply(view, op):
     elif k in ("undo", "redo"):
         action = Krita.instance().action("edit_" + k)
         for _ in range(int(op[k].get("count", 1) or 1)):
+            view.document().waitForDone()  # the op before must have landed on the undo stack
             action.trigger()
             yield 20
     # magic_brush: the diffusion brush is not in this version of the daemon; nothing to paint.
@@ -123,19 +125,36 @@ def fill(view, f):
         return
     doc.waitForDone()
     doc.refreshProjection()
-    mask = ops.fill_mask(
-        bytes(doc.pixelData(0, 0, w, h)), w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False)
-    )
+    pixels = bytes(doc.pixelData(0, 0, w, h))
+    mask = ops.fill_mask(pixels, w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False))
+    canvas.set_foreground(view, ops.color8(f.get("color", {})))
+    if HAS_PAINT_API:
+        # Krita 5.3+: the covered pixels as a path, filled in one stroke — one undo step (there,
+        # selecting and deselecting are undo steps of their own).
+        view.setPaintingOpacity(1.0)
+        view.setCurrentBlendingMode("normal")
+        doc.activeNode().paintPath(_mask_path(mask, w, h), "None", "ForegroundColor")
+        yield 10
+        return
     selection = Selection()
     selection.setPixelData(mask, 0, 0, w, h)
     doc.setSelection(selection)
     yield 0
-    canvas.set_foreground(view, ops.color8(f.get("color", {})))
     Krita.instance().action("fill_selection_foreground_color").trigger()
     yield 10
-    # Through the API, not the Deselect action: the fill stays one undo step.
+    # Through the API, not the Deselect action: on 5.2 the fill stays one undo step.
     doc.setSelection(None)
     yield 10
+
+
+def _mask_path(mask, width, height):
+    """The pixels of a fill mask (255 = covered) as a QPainterPath of pixel rectangles."""
+    inverted = mask.translate(bytes(255 - v for v in range(256)))  # a bitmap's set bits are black
+    image = QtGui.QImage(inverted, width, height, width, enum(QtGui.QImage, "Format", "Format_Grayscale8"))
+    bitmap = QtGui.QBitmap.fromImage(image.convertToFormat(enum(QtGui.QImage, "Format", "Format_Mono")))
+    path = QtGui.QPainterPath()
+    path.addRegion(QtGui.QRegion(bitmap))
+    return path
 
 
 def patch(view, p):

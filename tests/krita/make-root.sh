@@ -1,6 +1,6 @@
 #!/bin/sh
-# A Debian trixie root holding real Krita (5.2.9), PyQt5 and Xvfb, for the plug-in's end-to-end
-# tests. Idempotent: a root that already has Krita is reused (CI machines keep it between runs).
+# A Debian root holding real Krita (trixie: 5.2.9; forky: 5.3), PyQt5 and Xvfb, for the plug-in's
+# end-to-end tests. Idempotent: a root that already has Krita is reused (CI machines keep it between runs).
 # Needs root (debootstrap + chroot). After ../shared/editors/setup.sh, trimmed to what Krita needs.
 #   tests/krita/make-root.sh [ROOT] [SUITE]
 set -eu

@@ -1,19 +1,20 @@
 """The Krita plug-in's logic outside Krita: pen samples and brush settings into ops, the fill a
 returned op asks for, and the outbox that batches, numbers and resends ops to the real daemon."""
 
+import io
 import sys
 import threading
 import time
 
 import pytest
-
 from conftest import REPO, Daemon
+from PIL import Image
 
 sys.path.insert(0, str(REPO / "plugin-krita"))
 
-from apprentice_krita import ops  # noqa: E402 (the plug-in folder goes on sys.path first)
-from apprentice_krita.client import Client  # noqa: E402
-from apprentice_krita.outbox import Outbox  # noqa: E402
+from apprentice_krita import ops  # after the plug-in folder went on sys.path
+from apprentice_krita.client import Client
+from apprentice_krita.outbox import Outbox
 
 HEADER = {"width": 64, "height": 48, "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}
 
@@ -202,9 +203,6 @@ def test_a_snapshot_follows_the_ops_put_before_it(daemon, client):
     box.snapshot(red)
     assert box.flush(timeout=20)
     png = client.render({"session_id": box.session_id})["png"]
-    from PIL import Image
-    import io
-
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     assert image.getpixel((40, 40)) == (255, 0, 0, 255)  # the daemon now sees what Krita showed
     box.close()
