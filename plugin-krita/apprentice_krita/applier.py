@@ -1,8 +1,8 @@
 """Painting an op with Krita's own tools, so that it is a real, undoable Krita edit.
 
-Strokes: on Krita 5.3+ through the scripting API (`Node.paintPath`, or `Node.paintLine` per
-segment when the pressure varies); on Krita 5.2, which has no painting API, by driving the
-freehand brush tool with synthesized tablet events (pressure included). The brush settings
+Strokes: on Krita 5.3+ at full pressure through the scripting API (`Node.paintPath`); on Krita
+5.2, which has no painting API, and for strokes whose pressure varies, by driving the freehand
+brush tool with synthesized tablet events (pressure included). The brush settings
 come from the op: the preset for its tool (ops.TOOL_PRESETS), size, opacity, flow, colour,
 blend mode, eraser mode. Fills: the covered pixels are filled as one path on Krita 5.3+; on
 5.2 they become a selection, filled with the selection fill action. Raster patches go into a
@@ -62,7 +62,9 @@ def stroke(view, s):
     samples = ops.densify(s.get("points", []), step)
     if not samples:
         return
-    if HAS_PAINT_API:
+    # paintPath paints at full pressure, in one undo step; a stroke whose pressure varies goes
+    # through the brush tool instead (paintLine per segment would make one undo step each).
+    if HAS_PAINT_API and all(p >= 0.99 for _, _, p in samples):
         yield from _stroke_api(view, samples)
     else:
         yield from _stroke_events(view, samples)
@@ -70,17 +72,12 @@ def stroke(view, s):
 
 def _stroke_api(view, samples):
     node = view.document().activeNode()
-    pressures = {round(p, 3) for _, _, p in samples}
-    if len(pressures) == 1 or len(samples) < 2:
-        path = QtGui.QPainterPath(QPointF(samples[0][0], samples[0][1]))
-        for x, y, _ in samples[1:]:
-            path.lineTo(QPointF(x, y))
-        if len(samples) == 1:
-            path.lineTo(QPointF(samples[0][0] + 0.01, samples[0][1]))
-        node.paintPath(path, "ForegroundColor", "None")
-    else:
-        for (x0, y0, p0), (x1, y1, p1) in zip(samples, samples[1:]):
-            node.paintLine(QPointF(x0, y0), QPointF(x1, y1), p0, p1, "ForegroundColor")
+    path = QtGui.QPainterPath(QPointF(samples[0][0], samples[0][1]))
+    for x, y, _ in samples[1:]:
+        path.lineTo(QPointF(x, y))
+    if len(samples) == 1:  # a dab: a path needs some length to paint
+        path.lineTo(QPointF(samples[0][0] + 0.01, samples[0][1]))
+    node.paintPath(path, "ForegroundColor", "None")
     yield 0
 
 

@@ -80,14 +80,14 @@ class ApprenticeDocker(DockWidget):
         app = extension.INSTANCE
         if app is None:
             return
+        address = app.info_address or settings.address()
         if app.info:
             models = ", ".join(app.info.get("models", [])) or "none"
-            self.status.setText(
-                f"Connected to {settings.address()}\nmodel: {models}\ndevice: {app.info.get('device', '?')}"
-            )
+            device = app.info.get("device", "?")
+            self.status.setText(f"Connected to {address}\nmodel: {models}\ndevice: {device}")
         else:
             self.status.setText(
-                f"Not connected to the apprentice daemon at {settings.address()} ({app.info_error}).\n{settings.START_HINT}"
+                f"Not connected to the apprentice daemon at {address} ({app.info_error}).\n{settings.START_HINT}"
             )
         self.record.setChecked(app.recording())
         run = app.run

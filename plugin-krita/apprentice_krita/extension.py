@@ -27,6 +27,8 @@ class Apprentice(Extension):
         self.run = None  # the ContinueRun in progress
         self.info = None  # the daemon's GetInfo answer, or None when not connected
         self.info_error = None
+        self.info_address = None  # the address `info` came from
+        self._asks = 0
         self.listeners = []  # called on Krita's event loop when anything shown changes
         self._poll = QtCore.QTimer()
         self._poll.setInterval(5000)
@@ -37,6 +39,7 @@ class Apprentice(Extension):
         self._notify.timeout.connect(self._deliver)
 
     def setup(self):
+        settings.load()
         self._notify.start()
         self._poll.start()
         self.refresh_info()
@@ -65,12 +68,20 @@ class Apprentice(Extension):
                 listener()
 
     def refresh_info(self):
+        """Asks the daemon for its model and device, off Krita's thread; the newest ask wins."""
+        self._asks += 1
+        ask_number = self._asks
+        address = settings.address()
+
         def ask():
             try:
-                self.info, self.info_error = settings.client(timeout=3.0).get_info(), None
+                info, error = settings.client(timeout=3.0).get_info(), None
             except Exception as e:  # noqa: BLE001 (not connected, for whatever reason: shown in the docker)
-                self.info, self.info_error = None, getattr(e, "message", None) or str(e)
-            self.changed()
+                info, error = None, getattr(e, "message", None) or str(e)
+            # An older answer (say, from the address before a settings change) must not win.
+            if ask_number == self._asks:
+                self.info, self.info_error, self.info_address = info, error, address
+                self.changed()
 
         threading.Thread(target=ask, name="apprentice-info", daemon=True).start()
 

@@ -9,16 +9,34 @@ GROUP = "apprentice"
 START_HINT = "Start it with:  apprentice serve   (see the README of the apprentice project)"
 
 
+# Read from Krita once, on its main thread, then kept here: Krita's settings object belongs to
+# the thread that opens it, and the sending threads would read a stale copy.
+_current = {}
+
+
+def load():
+    app = Krita.instance()
+    _current["address"] = app.readSetting(GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS
+    _current["token"] = app.readSetting(GROUP, "token", "") or None
+
+
+def store(address, token):
+    app = Krita.instance()
+    app.writeSetting(GROUP, "address", address or DEFAULT_ADDRESS)
+    app.writeSetting(GROUP, "token", token or "")
+    load()
+
+
 def address():
-    return Krita.instance().readSetting(GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS
+    return _current.get("address", DEFAULT_ADDRESS)
 
 
 def token():
-    return Krita.instance().readSetting(GROUP, "token", "") or None
+    return _current.get("token")
 
 
 def client(timeout=30.0):
-    """A client for the daemon as the settings say now."""
+    """A client for the daemon as the settings say now (any thread)."""
     return Client(address(), token=token(), timeout=timeout)
 
 
@@ -43,6 +61,9 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow(buttons)
 
     def save(self):
-        Krita.instance().writeSetting(GROUP, "address", self.address.text().strip() or DEFAULT_ADDRESS)
-        Krita.instance().writeSetting(GROUP, "token", self.token.text().strip())
+        store(self.address.text().strip(), self.token.text().strip())
         self.accept()
+        from . import extension  # imported here: extension imports this module
+
+        if extension.INSTANCE:
+            extension.INSTANCE.refresh_info()  # the docker shows the new address's state at once

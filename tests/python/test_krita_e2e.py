@@ -155,7 +155,12 @@ def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krit
     run = krita["apply"]
     assert run["errors"] == []
     history = {"header": {"width": 320, "height": 240, "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}}
-    history["ops"] = run["ops"]
+    history["ops"] = [
+        {"raster_patch": dict(op["raster_patch"], rgba=bytes.fromhex(op["raster_patch"]["rgba"]))}
+        if "raster_patch" in op
+        else op
+        for op in run["ops"]
+    ]
     expected = Image.open(io.BytesIO(client.render({"history": history})["png"])).convert("RGBA")
     painted_by_krita = krita_png(krita, run["png"])
     iou, error = fidelity(painted_by_krita, expected)
@@ -167,3 +172,12 @@ def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krit
     # The fill inside the frame is there; the fill outside was undone.
     assert painted_by_krita.getpixel((120, 70))[:3] == pytest.approx((26, 178, 51), abs=3)
     assert painted_by_krita.getpixel((5, 5)) == WHITE
+    # The pasted square is there, on a layer of its own.
+    assert painted_by_krita.getpixel((288, 208)) == (255, 0, 255, 255)
+
+
+def test_the_settings_page_changes_the_address_and_the_docker_says_how_to_start_the_daemon(krita):
+    assert krita["settings_address"] == "127.0.0.1:9"
+    status = krita["offline_status"]
+    assert status.startswith("Not connected to the apprentice daemon at 127.0.0.1:9"), status
+    assert "apprentice serve" in status

@@ -159,6 +159,8 @@ APPLY_OPS = [
         }
     },
     {"undo": {}},
+    # Pasted pixels: a magenta square, into a new layer.
+    {"raster_patch": {"x": 280, "y": 200, "width": 16, "height": 16, "rgba": bytes([255, 0, 255, 255]) * 256}},
 ]
 
 
@@ -266,7 +268,32 @@ def run():
         while len(done) < APPLY_OPS.index(op) + 1:
             yield 20
     saved.restore()
-    REPORT["apply"] = {"ops": APPLY_OPS, "errors": [repr(e) for e in done if e], "png": export(doc, "apply")}
+    # Bytes go into the report as hex (JSON has no bytes).
+    report_ops = [
+        {"raster_patch": dict(op["raster_patch"], rgba=op["raster_patch"]["rgba"].hex())}
+        if "raster_patch" in op
+        else op
+        for op in APPLY_OPS
+    ]
+    REPORT["apply"] = {"ops": report_ops, "errors": [repr(e) for e in done if e], "png": export(doc, "apply")}
+
+    # The settings page, and what the docker says when the daemon cannot be reached.
+    from apprentice_krita import settings
+
+    address = settings.address()
+    dialog = settings.SettingsDialog()
+    dialog.address.setText("127.0.0.1:9")
+    dialog.save()  # asks the daemon again
+    for _ in range(100):
+        yield 100
+        if REPORT.setdefault("offline_status", "") != (text := panel.findChildren(QLabel)[0].text()):
+            REPORT["offline_status"] = text
+        if text.startswith("Not connected"):
+            break
+    REPORT["settings_address"] = settings.address()
+    REPORT["offline_info"] = [plugin.info, plugin.info_error]
+    dialog.address.setText(address)
+    dialog.save()
     REPORT["ok"] = True
 
 
