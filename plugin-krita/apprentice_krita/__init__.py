@@ -12,4 +12,6 @@ if Krita is not None:
 
     _app = Krita.instance()
     _app.addExtension(Apprentice(_app))
-    _app.addDockWidgetFactory(DockWidgetFactory("apprentice_docker", DockWidgetFactoryBase.DockRight, ApprenticeDocker))
+    # PyQt6 scopes the enum (Krita 6), PyQt5 does not.
+    _right = getattr(DockWidgetFactoryBase, "DockRight", None) or DockWidgetFactoryBase.DockPosition.DockRight
+    _app.addDockWidgetFactory(DockWidgetFactory("apprentice_docker", _right, ApprenticeDocker))

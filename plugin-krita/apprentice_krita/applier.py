@@ -18,7 +18,7 @@ from typing import ClassVar
 from krita import Krita, Node, Selection
 
 from . import canvas, ops
-from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QPointF, QtCore, QtGui, QtWidgets, enum
+from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QT6, QPointF, QtCore, QtGui, QtWidgets, enum
 
 HAS_PAINT_API = hasattr(Node, "paintPath")
 
@@ -64,7 +64,8 @@ def stroke(view, s):
         return
     # paintPath paints at full pressure, in one undo step; a stroke whose pressure varies goes
     # through the brush tool instead (paintLine per segment would make one undo step each).
-    if HAS_PAINT_API and all(p >= 0.99 for _, _, p in samples):
+    # (Krita 6 always takes the API: Qt 6 tablet events need a pointing device plug-ins cannot make.)
+    if HAS_PAINT_API and (QT6 or all(p >= 0.99 for _, _, p in samples)):
         yield from _stroke_api(view, samples)
     else:
         yield from _stroke_events(view, samples)
