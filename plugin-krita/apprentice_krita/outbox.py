@@ -102,15 +102,12 @@ class Outbox:
                 self._busy = True
             try:
                 self._send(kind, item)
-            except DaemonUnavailable as e:
-                self._set_error(f"the apprentice daemon is not reachable ({e.message}); will retry")
-                with self._cond:
-                    self._busy = False
-                    self._cond.wait(delay)
-                delay = min(delay * 2, self.retry_delay[1])
-                continue
             except RpcError as e:
-                self._set_error(f"{e.code_name}: {e.message}")
+                # Kept at the head of the queue, sent again after a wait that doubles each time.
+                if isinstance(e, DaemonUnavailable):
+                    self._set_error(f"the apprentice daemon is not reachable ({e.message}); will retry")
+                else:
+                    self._set_error(f"{e.code_name}: {e.message}")
                 with self._cond:
                     self._busy = False
                     self._cond.wait(delay)
