@@ -129,3 +129,43 @@ fn eval_prints_held_out_loss_and_copy_fidelity_for_every_painter() {
         assert_eq!(row.matches('(').count(), 2, "a (PSNR) for each of the two op counts: {row}");
     }
 }
+
+#[test]
+fn reinforce_continues_an_imitation_model_and_refuses_bad_input_with_code_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = apprentice(&["data", "--out", s(&data), "--scenes", "3", "--size", "32", "--ops", "20"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let init = tmp.path().join("tiny.safetensors");
+    let mut train = vec!["train", "--data", s(&data), "--out", s(&init)];
+    train.extend(["--size", "tiny", "--steps", "2", "--batch", "2", "--window", "8"]);
+    let run = apprentice(&train);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let out = tmp.path().join("rl.safetensors");
+    let reinforce = |extra: &[&str]| {
+        let mut args = vec!["reinforce", "--init", s(&init), "--data", s(&data), "--out", s(&out)];
+        args.extend_from_slice(&["--steps", "2", "--episodes", "2", "--ops", "4", "--group", "2"]);
+        args.extend_from_slice(extra);
+        apprentice(&args)
+    };
+    let run = reinforce(&[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("step 2/2: reward"), "{}", stderr(&run));
+    let progress = std::fs::read_to_string(tmp.path().join("rl.train.json")).unwrap();
+    assert!(progress.contains("\"step\": 2") && progress.contains("heldout_reward_start"), "{progress}");
+    let run = apprentice(&["eval", "--data", s(&data), "--model", s(&out), "--pictures", "0"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    for (extra, names) in
+        [(&["--group", "1"][..], "--group"), (&["--ops", "64"][..], "--ops"), (&["--beta=-1"][..], "--beta")]
+    {
+        let run = reinforce(extra);
+        assert_eq!(run.status.code(), Some(2), "{extra:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains(names), "{extra:?}: {}", stderr(&run));
+    }
+    let run =
+        apprentice(&["reinforce", "--init", "missing.safetensors", "--data", s(&data), "--out", s(&out)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("missing.json"), "{}", stderr(&run));
+}

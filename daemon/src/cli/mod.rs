@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod info;
 mod paint;
+mod reinforce;
 mod replay;
 mod serve;
 mod train;
@@ -49,6 +50,7 @@ enum Command {
     Serve(serve::Args),
     Data(data::Args),
     Train(train::Args),
+    Reinforce(reinforce::Args),
     Eval(eval::Args),
     Watch(watch::Args),
     Info(info::Args),
@@ -111,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Data(args) => data::run(args),
         Command::Train(args) => train::run(args),
+        Command::Reinforce(args) => reinforce::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),

@@ -13,11 +13,16 @@ pub fn config_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
 }
 
-pub fn load_file(weights: &Path, device: &Device) -> Result<StrokeTransformer, String> {
+/// The config beside a weights file.
+pub fn load_config(weights: &Path) -> Result<Config, String> {
     let cfg_path = config_path(weights);
     let text =
         std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
-    let cfg: Config = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", cfg_path.display()))
+}
+
+pub fn load_file(weights: &Path, device: &Device) -> Result<StrokeTransformer, String> {
+    let cfg = load_config(weights)?;
     // Safety: the file is mapped read-only; a model file changed while mapped is the user's to avoid
     // (the daemon copies models it reloads).
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod hanzi;
 pub mod photos;
+pub mod reinforce;
 pub mod scenes;
 
 use std::path::{Path, PathBuf};
@@ -130,7 +131,7 @@ pub fn heldout_loss(
 
 /// glibc's default malloc returns big buffers to the system after every step,
 /// and page faults then take most of the time (DESIGN.md: 2× faster without).
-fn tune_allocator() {
+pub(crate) fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
@@ -139,7 +140,8 @@ fn tune_allocator() {
     }
 }
 
-fn save(varmap: &VarMap, cfg: &Config, state: &TrainState, out: &Path) -> Result<(), String> {
+/// Writes the weights (atomically), their config and the run's progress (`NAME.train.json`).
+pub(crate) fn save(varmap: &VarMap, cfg: &Config, state: &impl Serialize, out: &Path) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;

@@ -1,0 +1,484 @@
+//! The first reinforcement stage: the imitation policy learns to copy, with
+//! the copy reward, kept close to where it started.
+//!
+//! Each step rolls the policy out in copy mode on `episodes` reference pictures
+//! for `ops` ops each, sampling exactly as the transformer painter does (within
+//! the tokenizer's grammar, temperature 1). At every op of an episode it draws a
+//! *group* of candidate ops from the same canvas, paints each on a copy with the
+//! engine and rewards it with the drop in distance to the reference it causes
+//! (`REWARD_SCALE` × the drop in [`mse`]); the first candidate is the one
+//! painted, so episodes follow the policy. The loss is
+//!
+//! ```text
+//! −mean(A · log π(op))  +  β · mean KL(π ‖ π_imitation)
+//! ```
+//!
+//! - A, the advantage: the reward minus the mean reward of its group, divided by
+//!   the batch's standard deviation. Ops of a group share their canvas, so the
+//!   baseline removes everything that depends on the state (early ops on a blank
+//!   canvas earn far more than late ones) and keeps what depends on the op.
+//! - The reward is per op, not reward-to-go: the copy reward is the drop of a
+//!   potential (the distance to the reference), so an op's own drop is what it
+//!   did; a reward-to-go would add the noise of every later sampled op to each
+//!   op's credit. The price: an op is not credited for what it sets up.
+//! - log π(op) sums the log-probabilities of the fields the op's kind uses,
+//!   recomputed by a differentiable forward over the episode (same canvas and
+//!   reference prefix, START then the painted ops), as imitation training does.
+//! - The KL is taken per field on the sampled positions, exactly over the
+//!   field's small vocabulary (at most 256 values) rather than estimated from
+//!   the one sampled value (k1, k3): no sampling noise, never negative, and the
+//!   frozen imitation model's log-probabilities come from the same forward.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Canvas, Engine};
+use crate::model::checkpoint;
+use crate::model::inputs;
+use crate::model::stroke_transformer::StrokeTransformer;
+use crate::ops::{pb, timeline};
+use crate::painters::Request;
+use crate::painters::analysis::mse;
+use crate::painters::rng::Rng;
+use crate::painters::transformer::TransformerRun;
+use crate::tokenizer::{FIELDS, OpToken, kind};
+
+/// An op's reward is this many times the drop in MSE (RGB in [0, 1]) it
+/// causes: taking a copy from 0.0300 to 0.0290 earns 0.1.
+pub const REWARD_SCALE: f32 = 100.0;
+
+/// Held-out episodes behind each checkpoint's reward figure.
+const EVAL_EPISODES: usize = 8;
+
+#[derive(Clone, Debug)]
+pub struct ReinforceOptions {
+    /// The imitation model to start from and stay close to (`.safetensors`, `.json` beside it).
+    pub init: PathBuf,
+    /// Histories whose finished pictures are the references.
+    pub data: PathBuf,
+    /// Weights to write (`NAME.safetensors`; config `NAME.json`, progress `NAME.train.json`).
+    pub out: PathBuf,
+    pub steps: usize,
+    /// Episodes per step.
+    pub episodes: usize,
+    /// Ops per episode.
+    pub ops: usize,
+    /// Candidate ops sampled at each op of an episode (at least 2: they baseline each other).
+    pub group: usize,
+    pub lr: f64,
+    /// Weight of the KL penalty.
+    pub beta: f64,
+    /// Share of episodes that start from the blank canvas; the others start
+    /// from the history's canvas after a random number of its ops.
+    pub blank_rate: f32,
+    pub seed: u64,
+    pub eval_every: usize,
+    /// Continue from `out` and its progress, if there.
+    pub resume: bool,
+}
+
+/// Where a run stands, saved beside the weights (`NAME.train.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ReinforceState {
+    pub step: usize,
+    /// The imitation model the run started from.
+    pub init: String,
+    /// The last step's mean reward per op (over every candidate sampled), KL per op, loss.
+    pub reward: f32,
+    pub kl: f32,
+    pub loss: f32,
+    /// Mean reward per op painted on the held-out episodes (fixed references and
+    /// seeds, from blank): before the first step, and at the last checkpoint.
+    pub heldout_reward_start: f32,
+    pub heldout_reward: f32,
+    pub seconds: f32,
+}
+
+/// Where an episode starts: a canvas and the picture to copy, the same size.
+#[derive(Clone)]
+pub struct Start {
+    pub header: pb::Header,
+    pub canvas: Canvas,
+    pub reference: Canvas,
+}
+
+impl Start {
+    /// The canvas after the first `cut` effective ops of a history (all of
+    /// them at most), to copy its finished picture.
+    pub fn of_history(history: &pb::History, cut: usize) -> Start {
+        let header = history.header.clone().unwrap_or_default();
+        let ops = timeline::effective(&history.ops);
+        let (before, after) = ops.split_at(cut.min(ops.len()));
+        let mut engine = Engine::new(&header);
+        for op in before {
+            engine.apply(op);
+        }
+        let canvas = engine.canvas().clone();
+        for op in after {
+            engine.apply(op);
+        }
+        Start { header, canvas, reference: engine.into_canvas() }
+    }
+}
+
+/// One episode as the loss needs it.
+pub struct Episode {
+    /// The start canvas and the reference as the model sees them.
+    canvas: Vec<f32>,
+    reference: Vec<f32>,
+    /// `ops[t][g]`: the g-th candidate sampled at op t; `ops[t][0]` was painted.
+    ops: Vec<Vec<OpToken>>,
+    /// Their rewards.
+    rewards: Vec<Vec<f32>>,
+}
+
+impl Episode {
+    /// Mean reward per op of the ops painted.
+    pub fn painted_reward(&self) -> f32 {
+        self.rewards.iter().map(|r| r[0]).sum::<f32>() / self.rewards.len() as f32
+    }
+
+    /// Mean reward of every candidate sampled.
+    pub fn mean_reward(&self) -> f32 {
+        let all: Vec<f32> = self.rewards.iter().flatten().copied().collect();
+        all.iter().sum::<f32>() / all.len() as f32
+    }
+}
+
+/// Rolls the policy out for `len` ops from `start`, sampling `group` candidates per op.
+pub fn rollout(
+    model: &Arc<StrokeTransformer>,
+    start: &Start,
+    len: usize,
+    group: usize,
+    seed: u64,
+) -> candle_core::Result<Episode> {
+    let side = model.config().image_side;
+    let mut run = TransformerRun::new(
+        model.clone(),
+        Request {
+            history: pb::History { header: Some(start.header.clone()), ops: Vec::new() },
+            canvas: start.canvas.clone(),
+            reference: Some(start.reference.clone()),
+            // The policy's own distribution: the loss differentiates it at temperature 1.
+            temperature: 1.0,
+            seed,
+            allowed_tools: Vec::new(),
+        },
+    );
+    let mut episode = Episode {
+        canvas: inputs::picture(&start.canvas, side),
+        reference: inputs::picture(&start.reference, side),
+        ops: Vec::with_capacity(len),
+        rewards: Vec::with_capacity(len),
+    };
+    for _ in 0..len {
+        let before = mse(run.canvas(), &start.reference);
+        let (mut tokens, mut rewards, mut painted) = (Vec::new(), Vec::new(), None);
+        for _ in 0..group {
+            let token = run.sample_token()?;
+            let op = run.decode(&token);
+            let mut trial = Engine::from_canvas(run.canvas().clone());
+            trial.apply(&op);
+            rewards.push(REWARD_SCALE * (before - mse(trial.canvas(), &start.reference)) as f32);
+            tokens.push(token);
+            painted.get_or_insert(op);
+        }
+        run.commit(&tokens[0], &painted.expect("group ≥ 1"));
+        episode.ops.push(tokens);
+        episode.rewards.push(rewards);
+    }
+    Ok(episode)
+}
+
+/// One episode per start, on as many threads as there are cores (each
+/// episode's seed is drawn first, so the result does not depend on how many).
+fn rollouts(
+    model: &Arc<StrokeTransformer>,
+    starts: &[Start],
+    len: usize,
+    group: usize,
+    rng: &mut Rng,
+) -> candle_core::Result<Vec<Episode>> {
+    let seeds: Vec<u64> = starts.iter().map(|_| rng.next_u64()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, starts.len().max(1));
+    let chunk = starts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = starts
+            .chunks(chunk)
+            .zip(seeds.chunks(chunk))
+            .map(|(starts, seeds)| {
+                scope.spawn(move || {
+                    starts.iter().zip(seeds).map(|(s, &seed)| rollout(model, s, len, group, seed)).collect()
+                })
+            })
+            .collect();
+        let mut episodes = Vec::with_capacity(starts.len());
+        for h in handles {
+            let part: candle_core::Result<Vec<Episode>> = h.join().expect("a rollout thread panicked");
+            episodes.extend(part?);
+        }
+        Ok(episodes)
+    })
+}
+
+/// Rewards minus their group's mean, over the batch's standard deviation,
+/// laid out as the loss's rows: `[group][episode][op]`.
+fn advantages(episodes: &[Episode]) -> Vec<f32> {
+    let (b, len, group) = (episodes.len(), episodes[0].ops.len(), episodes[0].ops[0].len());
+    let mut a = vec![0.0; group * b * len];
+    for (e, episode) in episodes.iter().enumerate() {
+        for (t, r) in episode.rewards.iter().enumerate() {
+            let mean = r.iter().sum::<f32>() / group as f32;
+            for (g, &x) in r.iter().enumerate() {
+                a[(g * b + e) * len + t] = x - mean;
+            }
+        }
+    }
+    // Each group's mean is zero, so this is the standard deviation.
+    let std = (a.iter().map(|x| x * x).sum::<f32>() / a.len() as f32).sqrt();
+    if std > 1e-6 {
+        a.iter_mut().for_each(|x| *x /= std);
+    }
+    a
+}
+
+/// Log-probabilities of every field's values ([G·B, T, vocab] per field) for
+/// `group` candidate sets `targets` (rows `[group][episode]`) after `inputs`:
+/// the distributions the sampler drew from, where the kind is never START.
+fn field_log_probs(
+    model: &StrokeTransformer,
+    canvas: &Tensor,
+    reference: &Tensor,
+    inputs: &Tensor,
+    targets: &Tensor,
+    group: usize,
+) -> candle_core::Result<Vec<Tensor>> {
+    let hidden = model.hidden(canvas, Some(reference), inputs)?;
+    let hidden = Tensor::cat(&vec![&hidden; group], 0)?;
+    // A large finite number rather than −∞, so that no 0 · ∞ reaches the backward pass.
+    let mut no_start = vec![0f32; usize::from(kind::COUNT)];
+    no_start[usize::from(kind::START)] = -1e9;
+    let no_start = Tensor::from_vec(no_start, usize::from(kind::COUNT), hidden.device())?;
+    model
+        .field_logits(&hidden, targets)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = if i == 0 { l.broadcast_add(&no_start)? } else { l };
+            candle_nn::ops::log_softmax(&l, D::Minus1)
+        })
+        .collect()
+}
+
+/// The loss of a batch of episodes (equal lengths and groups) and its mean KL per op.
+pub fn loss(
+    policy: &StrokeTransformer,
+    imitation: &StrokeTransformer,
+    episodes: &[Episode],
+    beta: f64,
+) -> candle_core::Result<(Tensor, f32)> {
+    let dev = Device::Cpu;
+    let s = policy.config().image_side;
+    let (b, len, group) = (episodes.len(), episodes[0].ops.len(), episodes[0].ops[0].len());
+    let pictures = |f: fn(&Episode) -> &Vec<f32>| {
+        Tensor::from_vec(episodes.iter().flat_map(|e| f(e).iter().copied()).collect(), (b, 3, s, s), &dev)
+    };
+    let (canvas, reference) = (pictures(|e| &e.canvas)?, pictures(|e| &e.reference)?);
+    // The context: START, then the ops painted.
+    let context: Vec<OpToken> = episodes
+        .iter()
+        .flat_map(|e| std::iter::once(inputs::start()).chain(e.ops[..len - 1].iter().map(|c| c[0])))
+        .collect();
+    let inputs = Tensor::from_vec(inputs::flatten(&context), (b, len, FIELDS), &dev)?;
+    let sampled: Vec<OpToken> =
+        (0..group).flat_map(|g| episodes.iter().flat_map(move |e| e.ops.iter().map(move |c| c[g]))).collect();
+    let targets = Tensor::from_vec(inputs::flatten(&sampled), (group * b, len, FIELDS), &dev)?;
+    let mask = Tensor::from_vec(inputs::mask(&sampled), (group * b, len, FIELDS), &dev)?;
+    let advantages = Tensor::from_vec(advantages(episodes), (group * b, len), &dev)?;
+
+    let logp = field_log_probs(policy, &canvas, &reference, &inputs, &targets, group)?;
+    let logp_imitation = field_log_probs(imitation, &canvas, &reference, &inputs, &targets, group)?;
+    let mut op_logp = Tensor::zeros((group * b, len), DType::F32, &dev)?;
+    let mut kl = Tensor::zeros((group * b, len), DType::F32, &dev)?;
+    for (i, (lp, li)) in logp.iter().zip(&logp_imitation).enumerate() {
+        let used = mask.i((.., .., i))?;
+        let value = targets.i((.., .., i))?.contiguous()?.unsqueeze(D::Minus1)?;
+        op_logp = (op_logp + (lp.gather(&value, D::Minus1)?.squeeze(D::Minus1)? * &used)?)?;
+        let field_kl = (lp.exp()? * (lp - li.detach())?)?.sum(D::Minus1)?;
+        kl = (kl + (field_kl * &used)?)?;
+    }
+    let n = (group * b * len) as f64;
+    let policy_loss = ((op_logp * advantages)?.sum_all()? / -n)?;
+    let kl = (kl.sum_all()? / n)?;
+    let total = (policy_loss + (&kl * beta)?)?;
+    Ok((total, kl.to_scalar::<f32>()?))
+}
+
+/// What one update saw.
+#[derive(Clone, Copy, Debug)]
+pub struct StepStats {
+    /// Mean reward per op over every candidate sampled.
+    pub reward: f32,
+    pub kl: f32,
+    pub loss: f32,
+}
+
+/// The policy being trained, the frozen imitation model, the optimizer.
+pub struct Learner {
+    pub varmap: VarMap,
+    pub policy: Arc<StrokeTransformer>,
+    imitation: StrokeTransformer,
+    opt: candle_nn::AdamW,
+    beta: f64,
+}
+
+impl Learner {
+    /// `policy` is built on `varmap`; `imitation` holds constant weights.
+    pub fn new(
+        varmap: VarMap,
+        policy: StrokeTransformer,
+        imitation: StrokeTransformer,
+        lr: f64,
+        beta: f64,
+    ) -> candle_core::Result<Learner> {
+        // No weight decay: the KL penalty is what keeps the weights near the imitation model's.
+        let params = candle_nn::ParamsAdamW { lr, weight_decay: 0.0, ..Default::default() };
+        let opt = candle_nn::AdamW::new(varmap.all_vars(), params)?;
+        Ok(Learner { varmap, policy: Arc::new(policy), imitation, opt, beta })
+    }
+
+    /// Rolls out one episode per start (`len` ops, `group` candidates each) and updates the policy once.
+    pub fn step(
+        &mut self,
+        starts: &[Start],
+        len: usize,
+        group: usize,
+        rng: &mut Rng,
+    ) -> candle_core::Result<StepStats> {
+        let episodes = rollouts(&self.policy, starts, len, group, rng)?;
+        let (total, kl) = loss(&self.policy, &self.imitation, &episodes, self.beta)?;
+        self.opt.backward_step(&total)?;
+        let reward = episodes.iter().map(Episode::mean_reward).sum::<f32>() / episodes.len() as f32;
+        Ok(StepStats { reward, kl, loss: total.to_scalar::<f32>()? })
+    }
+}
+
+/// Mean reward per op painted over fixed episodes (one candidate per op, fixed seeds).
+pub fn heldout_reward(
+    model: &Arc<StrokeTransformer>,
+    starts: &[Start],
+    len: usize,
+) -> candle_core::Result<f32> {
+    let mut total = 0.0;
+    for (i, s) in starts.iter().enumerate() {
+        total += rollout(model, s, len, 1, i as u64)?.painted_reward();
+    }
+    Ok(total / starts.len().max(1) as f32)
+}
+
+/// The policy to train, built on a fresh VarMap and loaded from `weights`.
+fn load_policy(
+    weights: &Path,
+    cfg: &crate::model::stroke_transformer::Config,
+) -> Result<(VarMap, StrokeTransformer), String> {
+    let mut varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = StrokeTransformer::new(vb, cfg).map_err(|e| e.to_string())?;
+    varmap.load(weights).map_err(|e| format!("cannot load {}: {e}", weights.display()))?;
+    Ok((varmap, model))
+}
+
+/// Runs the stage, checkpointing every `eval_every` steps; `report(state, held-out
+/// reward at a checkpoint)` after each step.
+pub fn reinforce(
+    o: &ReinforceOptions,
+    mut report: impl FnMut(&ReinforceState, Option<f32>),
+) -> Result<ReinforceState, String> {
+    super::tune_allocator();
+    let cfg = checkpoint::load_config(&o.init)?;
+    if o.ops == 0 || o.ops >= cfg.max_ops {
+        return Err(format!(
+            "--ops: {} must be in 1..={} for this model (its context)",
+            o.ops,
+            cfg.max_ops - 1
+        ));
+    }
+    if o.group < 2 {
+        return Err(format!("--group: {} must be at least 2 (the candidates baseline each other)", o.group));
+    }
+    let histories = super::load_histories(&o.data)?;
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for (i, (_, h)) in histories.iter().enumerate() {
+        if h.ops.is_empty() {
+            continue;
+        }
+        if super::held_out(i, histories.len()) { held.push(h) } else { train.push(h) }
+    }
+    if train.is_empty() || held.is_empty() {
+        return Err(format!(
+            "{}: need at least 2 histories with ops (one is held out), found {}",
+            o.data.display(),
+            train.len() + held.len()
+        ));
+    }
+    let imitation = checkpoint::load_file(&o.init, &Device::Cpu)?;
+    let resuming = o.resume && o.out.exists();
+    let (varmap, policy) = load_policy(if resuming { &o.out } else { &o.init }, &cfg)?;
+    let mut state = ReinforceState { init: o.init.display().to_string(), ..Default::default() };
+    if resuming {
+        if let Ok(text) = std::fs::read_to_string(o.out.with_extension("train.json")) {
+            state = serde_json::from_str(&text).unwrap_or(state);
+        }
+    }
+    let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta).map_err(|e| e.to_string())?;
+    // Fixed held-out references, evenly spread, painted from blank.
+    let eval_starts: Vec<Start> = (0..EVAL_EPISODES.min(held.len()))
+        .map(|i| Start::of_history(held[i * held.len() / EVAL_EPISODES.min(held.len())], 0))
+        .collect();
+    let eval = |l: &Learner| heldout_reward(&l.policy, &eval_starts, o.ops).map_err(|e| e.to_string());
+    if state.step == 0 {
+        state.heldout_reward_start = eval(&learner)?;
+        state.heldout_reward = state.heldout_reward_start;
+        report(&state, Some(state.heldout_reward));
+    }
+
+    let mut rng = Rng::new(o.seed ^ state.step as u64);
+    let start = Instant::now();
+    while state.step < o.steps {
+        let starts: Vec<Start> = (0..o.episodes)
+            .map(|_| {
+                let h = train[rng.index(train.len())];
+                let n = timeline::effective(&h.ops).len().max(1);
+                let cut = if rng.unit() < o.blank_rate { 0 } else { rng.index(n) };
+                Start::of_history(h, cut)
+            })
+            .collect();
+        let stats = learner.step(&starts, o.ops, o.group, &mut rng).map_err(|e| e.to_string())?;
+        state.step += 1;
+        (state.reward, state.kl, state.loss) = (stats.reward, stats.kl, stats.loss);
+        let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
+            state.heldout_reward = eval(&learner)?;
+            let seconds = state.seconds + start.elapsed().as_secs_f32();
+            super::save(&learner.varmap, &cfg, &ReinforceState { seconds, ..state.clone() }, &o.out)?;
+            Some(state.heldout_reward)
+        } else {
+            None
+        };
+        report(
+            &ReinforceState { seconds: state.seconds + start.elapsed().as_secs_f32(), ..state.clone() },
+            heldout,
+        );
+    }
+    state.seconds += start.elapsed().as_secs_f32();
+    super::save(&learner.varmap, &cfg, &state, &o.out)?;
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests;
