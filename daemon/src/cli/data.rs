@@ -9,19 +9,20 @@ use crate::ops::{history, pb};
 use crate::painters::rng::Rng;
 use crate::training::{hanzi, photos, scenes};
 
-/// Make training histories from any of three sources: the teacher painting
-/// procedural scenes and crops of photographs coarse to fine, and Chinese
-/// characters written stroke by stroke in their real order.
+/// Make training histories from any of four sources: the teacher painting
+/// procedural scenes and crops of photographs coarse to fine, Chinese
+/// characters written stroke by stroke in their real order, and the sessions
+/// recorded from the editors (a painter's own habits).
 ///
-/// Writes DIR/scene-00000.binpb, DIR/photo-NAME-000.binpb, DIR/hanzi-04E00.binpb, …
-/// (the same inputs and seed give the same files). The photographs and the
-/// characters are fetched by daemon/scripts/fetch-data.sh.
+/// Writes DIR/scene-00000.binpb, DIR/photo-NAME-000.binpb, DIR/hanzi-04E00.binpb,
+/// DIR/session-ID.binpb, … (the same inputs and seed give the same files). The
+/// photographs and the characters are fetched by daemon/scripts/fetch-data.sh.
 #[derive(clap::Args)]
 pub struct Args {
     /// Folder to write the histories into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// How many procedural scenes to paint [default: 200, or 0 when --hanzi or --photos is given].
+    /// How many procedural scenes to paint [default: 200, or 0 when another source is given].
     #[arg(long)]
     scenes: Option<u32>,
     /// Unpacked hanzi-writer-data package: write each character not held out.
@@ -36,6 +37,17 @@ pub struct Args {
     /// Crops per photograph.
     #[arg(long, default_value_t = 8, requires = "photos")]
     crops: u32,
+    /// The sessions the daemon recorded (its store in the data folder, or --store).
+    #[arg(long)]
+    sessions: bool,
+    /// The daemon's session store to read (implies --sessions) [default: DATA_DIR/sessions.sqlite3].
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// Sessions with fewer effective ops (after undo/redo) are left out.
+    #[arg(long, default_value_t = 8)]
+    min_ops: usize,
+    #[command(flatten)]
+    dirs: super::Dirs,
     /// Canvas side in pixels.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=2048))]
     size: u32,
@@ -51,17 +63,26 @@ pub fn run(args: Args) -> CliResult {
     let characters =
         args.hanzi.as_deref().map(|dir| chosen_characters(dir, args.characters, args.seed)).transpose()?;
     let photos = args.photos.as_deref().map(load_photos).transpose()?;
+    let sessions = match (&args.store, args.sessions) {
+        (Some(store), _) => Some(recorded_sessions(store, args.min_ops)?),
+        (None, true) => Some(recorded_sessions(&args.dirs.clone().paths()?.store_file(), args.min_ops)?),
+        (None, false) => None,
+    };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", args.out.display())))?;
     let start = Instant::now();
     let mut written = 0;
-    let default_scenes = if characters.is_none() && photos.is_none() { 200 } else { 0 };
+    let default_scenes = if characters.is_none() && photos.is_none() && sessions.is_none() { 200 } else { 0 };
     written += write_scenes(&args, args.scenes.unwrap_or(default_scenes))?;
     if let Some(pictures) = photos {
         written += write_photos(&args, &pictures)?;
     }
     if let Some(characters) = characters {
         written += write_characters(&args, &characters)?;
+    }
+    for (id, h) in sessions.iter().flatten() {
+        write(h, &args.out.join(format!("session-{id}.binpb")))?;
+        written += 1;
     }
     tracing::info!(
         "wrote {written} histories to {} in {:.1} s",
@@ -150,4 +171,27 @@ fn write_characters(args: &Args, characters: &[hanzi::Character]) -> Result<usiz
     }
     bar.finish_and_clear();
     Ok(characters.len())
+}
+
+/// The histories of the sessions in the daemon's store (read while it may be
+/// running: SQLite's WAL lets a reader in), with at least `min_ops` ops left
+/// after undo and redo.
+fn recorded_sessions(store: &Path, min_ops: usize) -> Result<Vec<(String, pb::History)>, CliError> {
+    if !store.is_file() {
+        return Err(CliError::input(format!(
+            "no session store at {} (start `apprentice serve` and record from an editor first, or give --store)",
+            store.display()
+        )));
+    }
+    let store = crate::store::Store::open(store)
+        .map_err(|e| CliError::input(format!("cannot read the session store {}: {e}", store.display())))?;
+    let mut out = Vec::new();
+    for info in store.list().map_err(|e| CliError::failure(e.to_string()))? {
+        let h = store.history(&info.session_id).map_err(|e| CliError::failure(e.to_string()))?;
+        if crate::ops::timeline::effective(&h.ops).len() >= min_ops {
+            out.push((info.session_id, h));
+        }
+    }
+    tracing::info!("{} recorded sessions with at least {min_ops} ops", out.len());
+    Ok(out)
 }

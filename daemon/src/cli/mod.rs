@@ -58,7 +58,7 @@ enum Command {
 }
 
 /// Where Apprentice keeps its files (shared by the commands that need them).
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct Dirs {
     /// Settings folder (apprentice.toml, token). Default: $APPRENTICE_CONFIG_DIR, else the platform's.
     #[arg(long, value_name = "DIR")]
