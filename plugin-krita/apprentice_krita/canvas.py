@@ -146,10 +146,28 @@ def projection_rgba(doc):
     return ops.bgra_to_rgba(bytes(doc.pixelData(0, 0, doc.width(), doc.height())))
 
 
+RAW_SNAPSHOT_LIMIT = 16 << 20  # bytes; the daemon takes messages up to 64 MiB by default
+
+
+def snapshot(doc):
+    """(image, encoding) of what the document shows, for Outbox.snapshot: raw RGBA while it is
+    small, PNG beyond (a 4096² canvas is 64 MiB raw)."""
+    w, h = doc.width(), doc.height()
+    if w * h * 4 <= RAW_SNAPSHOT_LIMIT:
+        return projection_rgba(doc), "rgba"
+    doc.waitForDone()
+    doc.refreshProjection()
+    return _png(bytes(doc.pixelData(0, 0, w, h)), w, h), "png"
+
+
 def node_png(node, width, height):
     """A layer's pixels as PNG bytes (the reference image of copy mode)."""
-    data = bytes(node.pixelData(0, 0, width, height))  # BGRA = QImage's ARGB32 on little-endian
-    image = QtGui.QImage(data, width, height, width * 4, enum(QtGui.QImage, "Format", "Format_ARGB32"))
+    return _png(bytes(node.pixelData(0, 0, width, height)), width, height)
+
+
+def _png(bgra, width, height):
+    # Krita's BGRA is QImage's ARGB32 on little-endian machines.
+    image = QtGui.QImage(bgra, width, height, width * 4, enum(QtGui.QImage, "Format", "Format_ARGB32"))
     buffer = QtCore.QBuffer()
     buffer.open(enum(QtCore.QIODevice, "OpenModeFlag", "WriteOnly"))
     image.save(buffer, "PNG")

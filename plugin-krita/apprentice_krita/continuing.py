@@ -41,7 +41,7 @@ class ContinueRun:
 
     def start(self):
         # The daemon must see the canvas as it is now: the ops recorded so far, then a snapshot.
-        self.outbox.snapshot(canvas.projection_rgba(self.view.document()))
+        self.outbox.snapshot(*canvas.snapshot(self.view.document()))
         self.recorder.paused = True
         threading.Thread(target=self._receive, name="apprentice-continue", daemon=True).start()
         self._timer.start()

@@ -48,9 +48,12 @@ class Outbox:
         if ops:
             self._push("ops", ops)
 
-    def snapshot(self, rgba):
-        """The canvas as the editor shows it now (8-bit RGBA, the header's size), after the ops put so far."""
-        self._push("snapshot", bytes(rgba))
+    def snapshot(self, image, encoding="rgba"):
+        """The canvas as the editor shows it now, after the ops put so far: 8-bit RGBA of the
+        header's size (encoding "rgba"), or a PNG file's bytes (encoding "png")."""
+        if encoding not in ("rgba", "png"):
+            raise ValueError(f"snapshot encoding {encoding!r}: rgba or png")
+        self._push("snapshot", (encoding, bytes(image)))
 
     def pending(self):
         """Ops waiting to be acknowledged."""
@@ -145,7 +148,7 @@ class Outbox:
             self._open(client)
         if kind == "snapshot":
             self._call(
-                client, "upload_snapshot", {"session_id": self.session_id, "op_count": self.op_count, "rgba": item}
+                client, "upload_snapshot", {"session_id": self.session_id, "op_count": self.op_count, item[0]: item[1]}
             )
             return
         ops = list(item)

@@ -68,7 +68,7 @@ class Recorder(QtCore.QObject):
 
     def snapshot(self, doc):
         self._since_snapshot = 0
-        self.outbox_for(doc).snapshot(canvas.projection_rgba(doc))
+        self.outbox_for(doc).snapshot(*canvas.snapshot(doc))
 
     def _history(self, op):
         if not self.enabled or self.paused:

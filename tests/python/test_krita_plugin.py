@@ -205,6 +205,16 @@ def test_a_snapshot_follows_the_ops_put_before_it(daemon, client):
     png = client.render({"session_id": box.session_id})["png"]
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     assert image.getpixel((40, 40)) == (255, 0, 0, 255)  # the daemon now sees what Krita showed
+    # Big canvases go as PNG.
+    blue = io.BytesIO()
+    Image.new("RGBA", (64, 48), (0, 0, 255, 255)).save(blue, "PNG")
+    box.put([stroke(3.0)])
+    box.snapshot(blue.getvalue(), "png")
+    assert box.flush(timeout=20)
+    png = client.render({"session_id": box.session_id})["png"]
+    assert Image.open(io.BytesIO(png)).convert("RGBA").getpixel((40, 40)) == (0, 0, 255, 255)
+    with pytest.raises(ValueError, match="snapshot encoding 'jpeg': rgba or png"):
+        box.snapshot(b"", "jpeg")
     box.close()
 
 
