@@ -54,7 +54,13 @@ class ContinueRun:
 
     def _receive(self):
         try:
-            if not self.outbox.flush(timeout=60.0):
+            # Wait for the history to be stored, but not for a daemon that is down: say so at once.
+            for _ in range(60):
+                if self.outbox.flush(timeout=1.0):
+                    break
+                if self.outbox.error:
+                    raise RuntimeError(self.outbox.error)
+            else:
                 raise RuntimeError("the daemon did not take the recorded history within 60 s")
             if self.outbox.session_id is None:
                 raise RuntimeError("no session with the daemon: " + (self.outbox.error or "not connected"))

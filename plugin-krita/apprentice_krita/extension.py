@@ -4,6 +4,7 @@ Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+N), "Record my strokes" (a togg
 "Apprentice settings…"; the Apprentice docker shows the same controls and the connection.
 """
 
+import random
 import threading
 
 from krita import Extension, Krita
@@ -11,7 +12,7 @@ from krita import Extension, Krita
 from . import canvas, settings
 from .continuing import ContinueRun
 from .outbox import Outbox
-from .qt import QtCore
+from .qt import QtCore, QtWidgets
 from .recorder import Recorder
 
 INSTANCE = None  # the running plug-in (the docker and the tests reach it here)
@@ -47,7 +48,7 @@ class Apprentice(Extension):
     def createActions(self, window):
         # Texts, the checkable toggle and the shortcut (Ctrl+Alt+N) come from apprentice_krita.action.
         action = window.createAction("apprentice_continue", "Continue painting", "tools/scripts")
-        action.triggered.connect(lambda: self.continue_painting())
+        action.triggered.connect(lambda: self._continue_from_menu(window))
         record = window.createAction("apprentice_record", "Record my strokes", "tools/scripts")
         record.setCheckable(True)
         record.toggled.connect(self.set_recording)
@@ -111,7 +112,13 @@ class Apprentice(Extension):
 
     # ---- continue painting ----
 
-    def continue_painting(self, count=20, temperature=1.0, reference=None, seed=0, painter=""):
+    def _continue_from_menu(self, window):
+        try:
+            self.continue_painting()
+        except RuntimeError as e:
+            QtWidgets.QMessageBox.information(window.qwindow(), "Continue painting", str(e))
+
+    def continue_painting(self, count=20, temperature=1.0, reference=None, seed=None, painter=""):
         """Starts a run on the active view; returns it (None when one is already running)."""
         if self.run is not None and not self.run.finished:
             return None
@@ -121,7 +128,9 @@ class Apprentice(Extension):
         if self.recorder is None:
             self.recorder = Recorder(self.outbox)
         doc = view.document()
-        request = {"count": int(count), "temperature": float(temperature), "seed": int(seed), "painter": painter}
+        # A fresh seed each time: Continue, undo, Continue again gives another take.
+        seed = random.getrandbits(63) if seed is None else int(seed)
+        request = {"count": int(count), "temperature": float(temperature), "seed": seed, "painter": painter}
         if reference is not None:
             request["reference_png"] = canvas.node_png(reference, doc.width(), doc.height())
         self.run = ContinueRun(
