@@ -18,10 +18,9 @@ pub fn heldout(
     window: usize,
 ) -> Result<(usize, f32), String> {
     let histories = training::load_histories(dir)?;
-    let n = histories.len();
     let mut held = Vec::new();
-    for (i, (_, h)) in histories.iter().enumerate() {
-        if training::held_out(i, n) {
+    for ((_, h), is_held) in histories.iter().zip(training::held_out(&histories)) {
+        if is_held {
             held.extend(data::windows(h, model.config(), window));
         }
     }

@@ -183,7 +183,7 @@ fn recorded_sessions(store: &Path, min_ops: usize) -> Result<Vec<(String, pb::Hi
             store.display()
         )));
     }
-    let store = crate::store::Store::open(store)
+    let store = crate::store::Store::open_read_only(store)
         .map_err(|e| CliError::input(format!("cannot read the session store {}: {e}", store.display())))?;
     let mut out = Vec::new();
     for info in store.list().map_err(|e| CliError::failure(e.to_string()))? {

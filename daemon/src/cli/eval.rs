@@ -22,8 +22,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     hanzi: Option<PathBuf>,
     /// Held-out characters to test (evenly spread over them).
-    #[arg(long, default_value_t = 100, requires = "hanzi")]
-    characters: usize,
+    #[arg(long, default_value_t = 100, requires = "hanzi", value_parser = clap::value_parser!(u64).range(1..))]
+    characters: u64,
     /// Canvas side for the characters (as `apprentice data --size`).
     #[arg(long, default_value_t = 128, requires = "hanzi", value_parser = clap::value_parser!(u32).range(16..=2048))]
     hanzi_size: u32,
@@ -55,7 +55,8 @@ pub fn run(args: Args) -> CliResult {
         println!();
     }
     if let Some(dir) = &args.hanzi {
-        let characters = next_stroke::held_out_characters(dir, args.characters).map_err(CliError::input)?;
+        let characters =
+            next_stroke::held_out_characters(dir, args.characters as usize).map_err(CliError::input)?;
         let transformer = crate::painters::transformer::Transformer::new(model.clone());
         let acc = next_stroke::evaluate(&transformer, &characters, args.hanzi_size, args.temperature);
         println!(

@@ -12,7 +12,8 @@ use crate::training::reinforce::{self, ReinforceOptions};
 /// rewarded with the drop in distance to the reference they cause. The loss is
 /// −advantage × log π(op) + β × KL(π ‖ π_imitation). Writes OUT (weights), its
 /// .json (config) and .train.json (progress) every --eval-every steps; --resume
-/// continues a run. Every tenth history is held out for the reward figure.
+/// continues a run. About one history in ten (by a hash of its
+/// file name) is held out for the reward figure.
 #[derive(clap::Args)]
 pub struct Args {
     /// Imitation model to start from and stay close to (.safetensors, its .json beside it).
@@ -63,6 +64,13 @@ pub fn run(args: Args) -> CliResult {
     }
     if !(0.0..=1.0).contains(&args.blank_rate) {
         return Err(CliError::input(format!("--blank-rate must be in [0, 1], got {}", args.blank_rate)));
+    }
+    if args.out == args.init {
+        // The imitation model is the KL anchor and must stay as it was.
+        return Err(CliError::input(format!(
+            "--out {} is the --init model; write elsewhere",
+            args.out.display()
+        )));
     }
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // Rollouts are decode steps on one-row matrices, where gemm's thread pool

@@ -9,7 +9,8 @@ use crate::training::{self, TrainOptions};
 /// Train the stroke transformer on the histories in a folder (next-op imitation).
 ///
 /// Writes OUT (weights), OUT's .json (config) and .train.json (progress) every
-/// --eval-every steps; --resume continues a run. Every tenth history is held out.
+/// --eval-every steps; --resume continues a run. About one history in ten (by a hash of
+/// its file name; the crops of one photograph together) is held out.
 #[derive(clap::Args)]
 pub struct Args {
     /// Folder of histories (.jsonl, .binpb), e.g. from `apprentice data`.

@@ -104,6 +104,22 @@ impl Store {
         Store::init(Connection::open(path)?)
     }
 
+    /// Opens an existing store for reading only (`apprentice data --sessions`, beside a
+    /// running daemon): nothing is created or migrated.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema(version));
+        }
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
     /// A private in-memory store (tests, one-shot CLI jobs).
     pub fn in_memory() -> Result<Store> {
         Store::init(Connection::open_in_memory()?)

@@ -265,10 +265,10 @@ mod tests {
     }
 
     #[test]
-    fn one_character_in_about_ten_is_held_out_whatever_files_are_present() {
+    fn one_character_in_about_ten_is_held_out() {
+        // (Decided by the code point alone, so the same whatever other files are present.)
         let all: Vec<char> = ('\u{4E00}'..='\u{9FFF}').collect();
         let held = all.iter().filter(|&&c| held_out(c)).count() as f64 / all.len() as f64;
         assert!((held - 0.1).abs() < 0.01, "{held}");
-        assert_eq!(held_out('十'), held_out('十'));
     }
 }

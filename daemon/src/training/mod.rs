@@ -6,6 +6,7 @@ pub mod hanzi;
 pub mod photos;
 pub mod reinforce;
 pub mod scenes;
+pub mod split;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,10 +51,9 @@ pub struct TrainState {
     pub seconds: f32,
 }
 
-/// Whether the `i`-th of `n` histories (by name) is held out: every tenth, and
-/// the last when there are fewer than ten.
-pub fn held_out(i: usize, n: usize) -> bool {
-    i % 10 == 9 || (n < 10 && i + 1 == n)
+/// Which of `histories` (as `load_histories` gives them) are held out.
+pub fn held_out(histories: &[(String, pb::History)]) -> Vec<bool> {
+    split::held_out(&histories.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
 }
 
 /// The files in `dir` that `keep` accepts, by name (the order data is made and read in).
@@ -171,9 +171,9 @@ pub fn train(
         ));
     }
     let (mut train_w, mut held_w) = (Vec::new(), Vec::new());
-    for (i, (_, h)) in histories.iter().enumerate() {
+    for ((_, h), held) in histories.iter().zip(held_out(&histories)) {
         let ws = data::windows(h, &o.config, o.window);
-        if held_out(i, histories.len()) { held_w.extend(ws) } else { train_w.extend(ws) }
+        if held { held_w.extend(ws) } else { train_w.extend(ws) }
     }
     if train_w.is_empty() {
         return Err("no training windows: the histories hold no strokes or fills".into());

@@ -414,11 +414,11 @@ pub fn reinforce(
     }
     let histories = super::load_histories(&o.data)?;
     let (mut train, mut held) = (Vec::new(), Vec::new());
-    for (i, (_, h)) in histories.iter().enumerate() {
+    for ((_, h), is_held) in histories.iter().zip(super::held_out(&histories)) {
         if h.ops.is_empty() {
             continue;
         }
-        if super::held_out(i, histories.len()) { held.push(h) } else { train.push(h) }
+        if is_held { held.push(h) } else { train.push(h) }
     }
     if train.is_empty() || held.is_empty() {
         return Err(format!(
