@@ -17,7 +17,11 @@ cargo test --workspace --release --all-targets
 # Real Krita for the plug-in's end-to-end tests: Debian trixie's 5.2.9 and forky's 5.3, each in a
 # root kept in ~/.cache between runs (about a minute each the first time).
 bash tests/krita/make-root.sh "${APPRENTICE_KRITA_ROOT:-$HOME/.cache/apprentice/krita-root}" trixie
-bash tests/krita/make-root.sh "${APPRENTICE_KRITA53_ROOT:-$HOME/.cache/apprentice/krita-root-forky}" forky
+# forky is Debian testing: when it cannot be installed today, say so loudly and test 5.2 only.
+if ! bash tests/krita/make-root.sh "${APPRENTICE_KRITA53_ROOT:-$HOME/.cache/apprentice/krita-root-forky}" forky; then
+    echo "WARNING: no Krita 5.3 root (Debian forky could not be installed): its tests are left out" >&2
+    export APPRENTICE_KRITA53_ROOT=none
+fi
 
 # The Python clients (gRPC-Web on the standard library, and PyPI grpcio) and the Krita plug-in
 # (its logic, then inside real Krita) against the real daemon.
