@@ -140,6 +140,23 @@ pub(crate) fn tune_allocator() {
     }
 }
 
+/// The progress saved beside `out` (`NAME.train.json`) when resuming: absent is
+/// a fresh start, but a file that does not parse is an error, not a silent
+/// restart from step 0.
+pub fn read_progress<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<T>, String> {
+    let path = out.with_extension("train.json");
+    match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            format!(
+                "{}: not this command's progress file ({e}); move it away to start afresh",
+                path.display()
+            )
+        }),
+    }
+}
+
 /// Writes the weights (atomically), their config and the run's progress (`NAME.train.json`).
 pub(crate) fn save(varmap: &VarMap, cfg: &Config, state: &impl Serialize, out: &Path) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
@@ -185,9 +202,7 @@ pub fn train(
     let mut state = TrainState::default();
     if o.resume && o.out.exists() {
         varmap.load(&o.out).map_err(|e| format!("cannot resume from {}: {e}", o.out.display()))?;
-        if let Ok(text) = std::fs::read_to_string(o.out.with_extension("train.json")) {
-            state = serde_json::from_str(&text).unwrap_or_default();
-        }
+        state = read_progress(&o.out)?.unwrap_or_default();
     }
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
@@ -228,4 +243,25 @@ pub fn train(
     state.seconds += start.elapsed().as_secs_f32();
     save(&varmap, &o.config, &state, &o.out)?;
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resuming_reads_the_progress_file_and_refuses_one_that_does_not_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.safetensors");
+        assert!(read_progress::<TrainState>(&out).unwrap().is_none(), "no file: a fresh start");
+        std::fs::write(
+            out.with_extension("train.json"),
+            r#"{"step": 7, "train_loss": 1.0, "heldout_loss": 2.0, "ops_per_second": 3.0, "seconds": 4.0}"#,
+        )
+        .unwrap();
+        assert_eq!(read_progress::<TrainState>(&out).unwrap().unwrap().step, 7);
+        std::fs::write(out.with_extension("train.json"), "{ half a file").unwrap();
+        let err = read_progress::<TrainState>(&out).unwrap_err();
+        assert!(err.contains("m.train.json: not this command's progress file"), "{err}");
+    }
 }

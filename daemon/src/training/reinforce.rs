@@ -432,8 +432,16 @@ pub fn reinforce(
     let (varmap, policy) = load_policy(if resuming { &o.out } else { &o.init }, &cfg)?;
     let mut state = ReinforceState { init: o.init.display().to_string(), ..Default::default() };
     if resuming {
-        if let Ok(text) = std::fs::read_to_string(o.out.with_extension("train.json")) {
-            state = serde_json::from_str(&text).unwrap_or(state);
+        if let Some(saved) = super::read_progress::<ReinforceState>(&o.out)? {
+            if saved.init != state.init {
+                return Err(format!(
+                    "{}: this run started from --init {}, not {}",
+                    o.out.display(),
+                    saved.init,
+                    state.init
+                ));
+            }
+            state = saved;
         }
     }
     let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta).map_err(|e| e.to_string())?;
