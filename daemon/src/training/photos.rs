@@ -29,6 +29,15 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>, String> {
             dir.display()
         ));
     }
+    // Histories are named after the picture (photo-NAME-007): two pictures whose names differ
+    // only by the extension's case would overwrite each other's.
+    let mut stems = std::collections::HashMap::new();
+    for f in &files {
+        let stem = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        if let Some(other) = stems.insert(stem, f) {
+            return Err(format!("{} and {}: two pictures with one name", other.display(), f.display()));
+        }
+    }
     Ok(files)
 }
 
@@ -90,5 +99,20 @@ mod tests {
         assert_eq!(load(&files[1]).unwrap().dimensions(), (10, 10));
         let empty = tempfile::tempdir().unwrap();
         assert!(list(empty.path()).unwrap_err().contains("no .png pictures"));
+    }
+
+    #[test]
+    fn two_pictures_with_one_name_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["moon.png", "moon.PNG"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let err = list(dir.path()).unwrap_err();
+        assert!(
+            err.contains("moon.PNG")
+                && err.contains("moon.png")
+                && err.contains("two pictures with one name"),
+            "{err}"
+        );
     }
 }
