@@ -121,10 +121,7 @@ def fill(view, f):
     x, y = int(f.get("x", 0.0)), int(f.get("y", 0.0))
     if not (0 <= x < w and 0 <= y < h):
         return
-    doc.waitForDone()
-    doc.refreshProjection()
-    pixels = bytes(doc.pixelData(0, 0, w, h))
-    mask = ops.fill_mask(pixels, w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False))
+    mask = ops.fill_mask(canvas.projection_bgra(doc), w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False))
     canvas.set_foreground(view, ops.color8(f.get("color", {})))
     if HAS_PAINT_API:
         # Krita 5.3+: the covered pixels as a path, filled in one stroke — one undo step (there,

@@ -139,11 +139,16 @@ def header(doc):
     return {"width": doc.width(), "height": doc.height(), "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}
 
 
-def projection_rgba(doc):
-    """What the document shows, flattened, as 8-bit RGBA."""
+def projection_bgra(doc):
+    """What the document shows, flattened, as Krita's 8-bit BGRA, once its strokes have landed."""
     doc.waitForDone()
     doc.refreshProjection()
-    return ops.bgra_to_rgba(bytes(doc.pixelData(0, 0, doc.width(), doc.height())))
+    return bytes(doc.pixelData(0, 0, doc.width(), doc.height()))
+
+
+def projection_rgba(doc):
+    """What the document shows, flattened, as 8-bit RGBA."""
+    return ops.bgra_to_rgba(projection_bgra(doc))
 
 
 RAW_SNAPSHOT_LIMIT = 16 << 20  # bytes; the daemon takes messages up to 64 MiB by default
@@ -155,9 +160,7 @@ def snapshot(doc):
     w, h = doc.width(), doc.height()
     if w * h * 4 <= RAW_SNAPSHOT_LIMIT:
         return projection_rgba(doc), "rgba"
-    doc.waitForDone()
-    doc.refreshProjection()
-    return _png(bytes(doc.pixelData(0, 0, w, h)), w, h), "png"
+    return _png(projection_bgra(doc), w, h), "png"
 
 
 def node_png(node, width, height):

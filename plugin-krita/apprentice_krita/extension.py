@@ -98,9 +98,14 @@ class Apprentice(Extension):
             self.outboxes[key] = box
         return box
 
-    def set_recording(self, on):
+    def _recorder(self):
+        """The recorder, made on first use (Continue pauses it even when it does not record)."""
         if self.recorder is None:
             self.recorder = Recorder(self.outbox)
+        return self.recorder
+
+    def set_recording(self, on):
+        self._recorder()
         if on:
             self.recorder.start()
         else:
@@ -125,8 +130,6 @@ class Apprentice(Extension):
         view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
         if view is None or view.document() is None:
             raise RuntimeError("open a document first")
-        if self.recorder is None:
-            self.recorder = Recorder(self.outbox)
         doc = view.document()
         # A fresh seed each time: Continue, undo, Continue again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
@@ -137,7 +140,7 @@ class Apprentice(Extension):
             settings.client(timeout=None),
             view,
             self.outbox(doc),
-            self.recorder,
+            self._recorder(),
             request,
             on_progress=lambda painted, total: self.changed(),
             on_finish=lambda error: self.changed(),

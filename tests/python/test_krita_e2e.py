@@ -44,8 +44,10 @@ def krita_png(krita, path_inside):
     return Image.open(krita["root"] / path_inside.lstrip("/")).convert("RGBA")
 
 
-def daemon_png(client, session_id):
-    return Image.open(io.BytesIO(client.render({"session_id": session_id})["png"])).convert("RGBA")
+def daemon_png(client, source):
+    """The daemon's render of a session (its id) or of a history (a dict)."""
+    request = {"session_id": source} if isinstance(source, str) else {"history": source}
+    return Image.open(io.BytesIO(client.render(request)["png"])).convert("RGBA")
 
 
 def pixels(image):
@@ -161,7 +163,7 @@ def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krit
         else op
         for op in run["ops"]
     ]
-    expected = Image.open(io.BytesIO(client.render({"history": history})["png"])).convert("RGBA")
+    expected = daemon_png(client, history)
     painted_by_krita = krita_png(krita, run["png"])
     iou, error = fidelity(painted_by_krita, expected)
     with capsys.disabled():
