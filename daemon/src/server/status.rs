@@ -28,7 +28,10 @@ pub fn store(e: StoreError) -> Status {
         }
         StoreError::SequenceReused(_) => Status::failed_precondition(format!("sequence: {e}")),
         StoreError::CanvasChanged { .. } => Status::failed_precondition(format!("header: {e}")),
-        StoreError::NewerSchema(_) | StoreError::Corrupt(_) | StoreError::Sqlite(_) => {
+        StoreError::NewerSchema(_)
+        | StoreError::OlderSchema(_)
+        | StoreError::Corrupt(_)
+        | StoreError::Sqlite(_) => {
             tracing::error!("store: {e}");
             Status::internal(e.to_string())
         }

@@ -66,6 +66,10 @@ pub enum StoreError {
     CanvasChanged { document_id: String, had_w: u32, had_h: u32, w: u32, h: u32 },
     #[error("the store's database was written by a newer Apprentice (schema {0})")]
     NewerSchema(i64),
+    #[error(
+        "the store's database is from an older Apprentice (schema {0}): run `apprentice serve` once to update it"
+    )]
+    OlderSchema(i64),
     #[error("a stored record is damaged: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -114,10 +118,11 @@ impl Store {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version != SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema(version));
+        match version {
+            SCHEMA_VERSION => Ok(Store { conn: Mutex::new(conn) }),
+            v if v > SCHEMA_VERSION => Err(StoreError::NewerSchema(v)),
+            v => Err(StoreError::OlderSchema(v)),
         }
-        Ok(Store { conn: Mutex::new(conn) })
     }
 
     /// A private in-memory store (tests, one-shot CLI jobs).

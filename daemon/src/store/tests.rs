@@ -94,3 +94,21 @@ fn the_latest_snapshot_at_or_before_a_point_is_found() {
     assert_eq!(s.snapshot_at(&id, 6).unwrap(), Some((2, b"two".to_vec())));
     assert_eq!(s.snapshot_at(&id, 100).unwrap(), Some((7, b"seven".to_vec())));
 }
+
+#[test]
+fn a_read_only_store_reads_what_was_stored_and_names_a_schema_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let s = Store::open(&path).unwrap();
+    let id = s.open_session("doc", &header(8, 8), "krita", "5.2.9").unwrap().session_id;
+    s.append(&id, 0, &batch(1, 3)).unwrap();
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.history(&id).unwrap().ops.len(), 3);
+    assert!(reader.append(&id, 1, &batch(4, 1)).is_err(), "a reader cannot write");
+
+    let old = dir.path().join("old.sqlite3");
+    rusqlite::Connection::open(&old).unwrap().pragma_update(None, "user_version", 0).unwrap();
+    let err = Store::open_read_only(&old).err().expect("an older schema is refused");
+    assert!(matches!(err, StoreError::OlderSchema(0)), "{err}");
+    assert!(err.to_string().contains("run `apprentice serve` once"), "{err}");
+}
