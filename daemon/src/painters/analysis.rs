@@ -1,7 +1,7 @@
 //! Image analysis for painters: a reference as planes of straight colour,
 //! Gaussian blur, and luminance gradients (for strokes along isophotes).
 
-use crate::engine::Canvas;
+use crate::engine::{Canvas, Px};
 
 /// Straight sRGB colour planes of a picture, row-major.
 #[derive(Clone, Debug)]
@@ -11,14 +11,20 @@ pub struct Picture {
     pub rgb: [Vec<f32>; 3],
 }
 
+/// What a painter looks at: a premultiplied pixel composited over white.
+pub fn over_white(p: Px) -> [f32; 3] {
+    [p[0] + (1.0 - p[3]), p[1] + (1.0 - p[3]), p[2] + (1.0 - p[3])]
+}
+
 impl Picture {
     /// The canvas composited over white (what a painter looks at).
     pub fn of(canvas: &Canvas) -> Picture {
         let n = canvas.width() * canvas.height();
         let mut rgb = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
-        for (i, p) in canvas.pixels().iter().enumerate() {
+        for (i, &p) in canvas.pixels().iter().enumerate() {
+            let f = over_white(p);
             for (k, plane) in rgb.iter_mut().enumerate() {
-                plane[i] = p[k] + (1.0 - p[3]);
+                plane[i] = f[k];
             }
         }
         Picture { width: canvas.width(), height: canvas.height(), rgb }
@@ -89,13 +95,12 @@ pub fn gradient(plane: &[f32], w: usize, h: usize, x: usize, y: usize) -> (f32, 
 /// Mean squared error of two canvases composited over white, RGB in [0, 1]:
 /// how far a copy is from its reference.
 pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
-    let flat = |p: [f32; 4]| [p[0] + 1.0 - p[3], p[1] + 1.0 - p[3], p[2] + 1.0 - p[3]];
     let sum: f64 = a
         .pixels()
         .iter()
         .zip(b.pixels())
         .map(|(&p, &q)| {
-            let (p, q) = (flat(p), flat(q));
+            let (p, q) = (over_white(p), over_white(q));
             (0..3).map(|k| f64::from(p[k] - q[k]).powi(2)).sum::<f64>()
         })
         .sum();

@@ -2,10 +2,13 @@
 //! so that the daemon and the CLI can stream from any of them.
 //!
 //! [`transformer::Transformer`] continues a history with the stroke
-//! transformer; [`teacher::Teacher`] paints a reference coarse to fine (copy
-//! mode); [`sketch::Sketch`] is a simple non-learned baseline.
+//! transformer; [`search::Search`] copies a reference with the transformer's
+//! proposals judged by the engine ([`refine`]); [`teacher::Teacher`] paints a
+//! reference coarse to fine (copy mode) and makes the training data;
+//! [`sketch::Sketch`] is a simple non-learned baseline.
 
 pub mod analysis;
+pub mod refine;
 pub mod rng;
 pub mod search;
 pub mod sketch;
@@ -62,10 +65,10 @@ pub fn all() -> Vec<Box<dyn Painter>> {
     ]
 }
 
-/// The painter used when none is named: the teacher in copy mode (until the
-/// search painter lands), else the stroke transformer.
+/// The painter used when none is named: search in copy mode (it copies
+/// closest, see `apprentice eval`), else the stroke transformer.
 pub fn default_name(copy_mode: bool) -> &'static str {
-    if copy_mode { "teacher" } else { "transformer" }
+    if copy_mode { "search" } else { "transformer" }
 }
 
 /// The painter called `name`, or the default for the mode when `name` is empty.

@@ -204,8 +204,18 @@ impl TransformerRun {
         self.tokenizer.decode(token)
     }
 
+    /// The token of `op` (`None` for ops the tokenizer does not cover).
+    pub(crate) fn encode(&self, op: &pb::Op) -> Option<OpToken> {
+        self.tokenizer.encode(op)
+    }
+
     pub(crate) fn canvas(&self) -> &Canvas {
         self.engine.canvas()
+    }
+
+    /// The canvas being painted, for trials that put back what they change.
+    pub(crate) fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
     }
 
     /// Paints `op` (the decoding of `token`) and feeds it back to the model.
