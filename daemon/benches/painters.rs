@@ -12,6 +12,10 @@ use apprentice::ops::{Rgba, pb};
 use apprentice::painters::{self, Request};
 
 fn main() {
+    // As the binary runs (see `apprentice::tuning`).
+    apprentice::tuning::allocator();
+    // SAFETY: no other thread runs yet.
+    unsafe { apprentice::tuning::threads(None) };
     let full = std::env::args().any(|a| a == "--bench");
     let ops = if full { 1000 } else { 20 };
     let side = 256;

@@ -26,6 +26,7 @@ pub mod server;
 pub mod store;
 pub mod tokenizer;
 pub mod training;
+pub mod tuning;
 pub mod watch;
 
 /// What this build is and offers (the `GetInfo` answer and `apprentice info`).

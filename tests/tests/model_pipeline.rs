@@ -131,6 +131,58 @@ fn eval_prints_held_out_loss_and_copy_fidelity_for_every_painter() {
 }
 
 #[test]
+fn search_paints_training_data_and_training_can_start_from_a_model() {
+    // Distilling search: the search painter (with the built-in model) paints the
+    // histories, and the next model is fine-tuned from the current one.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut args = vec!["data", "--out", s(&data), "--scenes", "2", "--size", "32", "--ops", "12"];
+    args.extend(["--painter", "search"]);
+    let run = apprentice(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    for i in 0..2 {
+        let h = apprentice::ops::history::read_path(&data.join(format!("scene-0000{i}.binpb"))).unwrap();
+        assert_eq!(h.ops.len(), 12);
+    }
+    let run = apprentice(&["data", "--out", s(&tmp.path().join("x")), "--painter", "nobody"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--painter") && stderr(&run).contains("nobody"), "{}", stderr(&run));
+    assert!(!tmp.path().join("x").exists(), "nothing is written when an argument is wrong");
+
+    let init = tmp.path().join("init.safetensors");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", s(&data), "--steps", "2", "--batch", "2", "--window", "8"];
+        args.extend_from_slice(extra);
+        apprentice(&args)
+    };
+    let run = train(&["--out", s(&init), "--size", "tiny"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    // At learning rate 0 a fine-tuned model is its starting model: same held-out loss to the digit.
+    let tuned = tmp.path().join("tuned.safetensors");
+    let run = train(&["--out", s(&tuned), "--init", s(&init), "--lr", "0"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let loss = |model: &std::path::Path| {
+        let run = apprentice(&["eval", "--data", s(&data), "--model", s(model), "--pictures", "0"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    assert_eq!(loss(&init), loss(&tuned));
+    assert!(loss(&init).contains("held-out next-op loss"));
+
+    let run = train(&["--out", s(&init), "--init", s(&init)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--init"), "{}", stderr(&run));
+    let run = train(&["--out", s(&tuned), "--init", s(&init), "--size", "small"]);
+    assert_eq!(run.status.code(), Some(2), "the size comes from --init: {}", stderr(&run));
+    // A checkpoint that cannot be written is a failed run (1), not a bad input (2).
+    let blocked = tmp.path().join("a-file").join("m.safetensors");
+    std::fs::write(tmp.path().join("a-file"), "").unwrap();
+    let run = train(&["--out", s(&blocked), "--size", "tiny"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(stderr(&run).contains("cannot write") && stderr(&run).contains("a-file"), "{}", stderr(&run));
+}
+
+#[test]
 fn reinforce_continues_an_imitation_model_and_refuses_bad_input_with_code_2() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -51,15 +51,26 @@ pub struct Args {
     /// Canvas side in pixels.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=2048))]
     size: u32,
-    /// Ops per teacher history (scenes and photographs; a character has one per stroke).
+    /// Ops per painted history (scenes and photographs; a character has one per stroke).
     #[arg(long, default_value_t = 300)]
     ops: u32,
+    /// Who paints the scenes and photographs: the teacher, or `search` with the
+    /// model in use (to distil search into the next model).
+    #[arg(long, default_value = "teacher")]
+    painter: String,
+    /// The model `--painter search` paints with [default: the built-in one].
+    #[arg(long, value_name = "FILE.safetensors")]
+    model: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
 pub fn run(args: Args) -> CliResult {
     // Read and check the inputs before writing anything.
+    crate::painters::choose(&args.painter, true).map_err(|e| CliError::input(format!("--painter: {e}")))?;
+    if let Some(model) = &args.model {
+        crate::model::registry::use_file(model).map_err(|e| CliError::input(format!("--model: {e}")))?;
+    }
     let characters =
         args.hanzi.as_deref().map(|dir| chosen_characters(dir, args.characters, args.seed)).transpose()?;
     let photos = args.photos.as_deref().map(load_photos).transpose()?;
@@ -97,9 +108,9 @@ fn write(h: &pb::History, path: &Path) -> CliResult {
         .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The teacher's history of `picture`, written to `path`.
+/// The painter's history of `picture`, written to `path`.
 fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: &Path) -> CliResult {
-    let options = JobOptions { painter: "teacher".into(), ops: args.ops, temperature: 1.0, seed };
+    let options = JobOptions { painter: args.painter.clone(), ops: args.ops, temperature: 1.0, seed };
     let (h, _) = jobs::paint_picture(picture, title, &options, |_| {}).map_err(CliError::failure)?;
     write(&h, path)
 }

@@ -93,6 +93,15 @@ impl CliError {
     }
 }
 
+impl From<crate::training::RunError> for CliError {
+    fn from(e: crate::training::RunError) -> CliError {
+        match e {
+            crate::training::RunError::Input(m) => CliError::input(m),
+            crate::training::RunError::Failed(m) => CliError::failure(m),
+        }
+    }
+}
+
 pub type CliResult = Result<(), CliError>;
 
 pub fn main() -> ExitCode {
@@ -106,6 +115,13 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .init();
     let cli = Cli::parse();
+    crate::tuning::allocator();
+    // Reinforcement rollouts are decode steps on one-row matrices, where gemm's
+    // thread pool costs more than it gives (DESIGN.md: decode single-threaded);
+    // its episodes run on parallel threads instead (a step took a quarter of the time).
+    let threads = matches!(cli.command, Command::Reinforce(_)).then_some(1);
+    // SAFETY: no other thread runs yet.
+    unsafe { crate::tuning::threads(threads) };
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::Continue(args) => continue_history::run(args),

@@ -72,14 +72,6 @@ pub fn run(args: Args) -> CliResult {
             args.out.display()
         )));
     }
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // Rollouts are decode steps on one-row matrices, where gemm's thread pool
-        // costs more than it gives (DESIGN.md: decode single-threaded); the
-        // episodes run on parallel threads instead. Measured here: a step took
-        // a quarter of the time with one thread per rollout.
-        // SAFETY: no other thread runs yet in this command.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
-    }
     let options = ReinforceOptions {
         init: args.init,
         data: args.data,
@@ -110,8 +102,7 @@ pub fn run(args: Args) -> CliResult {
             s.loss,
             s.seconds
         );
-    })
-    .map_err(CliError::input)?;
+    })?;
     tracing::info!(
         "reinforced {} steps in {:.0} s; held-out reward per op {:.4} -> {:.4}; wrote {}",
         state.step,

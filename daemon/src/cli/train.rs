@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::{CliError, CliResult, progress_bar};
+use crate::model::checkpoint;
 use crate::model::stroke_transformer::Config;
 use crate::training::{self, TrainOptions};
 
@@ -22,6 +23,9 @@ pub struct Args {
     /// Model size: tiny or small.
     #[arg(long, default_value = "small")]
     size: String,
+    /// Start from this model (its size and weights) instead of random weights: fine-tuning.
+    #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
+    init: Option<PathBuf>,
     #[arg(long, default_value_t = 2000)]
     steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -44,10 +48,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let config = match args.size.as_str() {
-        "tiny" => Config::tiny(),
-        "small" => Config::small(),
-        other => return Err(CliError::input(format!("--size: expected tiny or small, got {other:?}"))),
+    let config = match (&args.init, args.size.as_str()) {
+        (Some(init), _) => {
+            if init == &args.out {
+                return Err(CliError::input(
+                    "--out must differ from --init (the model started from is kept)",
+                ));
+            }
+            checkpoint::load_config(init).map_err(|e| CliError::input(format!("--init: {e}")))?
+        }
+        (None, "tiny") => Config::tiny(),
+        (None, "small") => Config::small(),
+        (None, other) => {
+            return Err(CliError::input(format!("--size: expected tiny or small, got {other:?}")));
+        }
     };
     if args.window + 1 > config.max_ops {
         return Err(CliError::input(format!("--window: at most {} for this model size", config.max_ops - 1)));
@@ -67,6 +81,7 @@ pub fn run(args: Args) -> CliResult {
         reference_rate: args.reference_rate,
         eval_every: args.eval_every.max(1),
         resume: args.resume,
+        init: args.init,
     };
     let bar = progress_bar(args.steps as u64, "training");
     let state = training::train(&options, |step, loss, heldout| {
@@ -75,8 +90,7 @@ pub fn run(args: Args) -> CliResult {
         if let Some(h) = heldout {
             bar.suspend(|| tracing::info!("step {step}: train loss {loss:.3}, held-out loss {h:.3}"));
         }
-    })
-    .map_err(CliError::input)?;
+    })?;
     bar.finish_and_clear();
     tracing::info!(
         "trained {} steps in {:.0} s ({:.0} ops/s); train loss {:.3}, held-out loss {:.3}; wrote {}",

@@ -63,8 +63,13 @@ pub fn reload_from(dir: &Path) -> Result<String, String> {
         *slot().write().unwrap_or_else(|e| e.into_inner()) = None;
         return Ok("default (built in)".into());
     };
-    let weights = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let cfg_path = checkpoint::config_path(&path);
+    use_file(&path)
+}
+
+/// Makes the model in `path` (with its `.json`) the active one; its name is the file stem.
+pub fn use_file(path: &Path) -> Result<String, String> {
+    let weights = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let cfg_path = checkpoint::config_path(path);
     let config =
         std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
     let model = checkpoint::load_bytes(&weights, &config, &Device::Cpu)

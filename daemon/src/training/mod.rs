@@ -39,6 +39,8 @@ pub struct TrainOptions {
     pub eval_every: usize,
     /// Continue from `out` and its training state, if there.
     pub resume: bool,
+    /// Start from these weights (of `config`) instead of random ones: fine-tuning.
+    pub init: Option<PathBuf>,
 }
 
 /// Where a run stands, saved beside the weights (`NAME.train.json`).
@@ -129,17 +131,6 @@ pub fn heldout_loss(
     Ok(if n > 0.0 { total / n } else { f32::NAN })
 }
 
-/// glibc's default malloc returns big buffers to the system after every step,
-/// and page faults then take most of the time (DESIGN.md: 2× faster without).
-pub(crate) fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
-    }
-}
-
 /// The progress saved beside `out` (`NAME.train.json`) when resuming: absent is
 /// a fresh start, but a file that does not parse is an error, not a silent
 /// restart from step 0.
@@ -172,20 +163,38 @@ pub(crate) fn save(varmap: &VarMap, cfg: &Config, state: &impl Serialize, out: &
     std::fs::write(out.with_extension("train.json"), state_json).map_err(|e| err(&e))
 }
 
+/// Why a training run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The options, the data or a model file are wrong: the user can fix them (exit code 2).
+    #[error("{0}")]
+    Input(String),
+    /// The run itself failed: a computation, or writing a checkpoint (exit code 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<candle_core::Error> for RunError {
+    fn from(e: candle_core::Error) -> RunError {
+        RunError::Failed(e.to_string())
+    }
+}
+
 /// Trains, checkpointing every `eval_every` steps; `report(step, train_loss, heldout)` after each step.
 pub fn train(
     o: &TrainOptions,
     mut report: impl FnMut(usize, f32, Option<f32>),
-) -> Result<TrainState, String> {
-    tune_allocator();
-    o.config.check()?;
-    let histories = load_histories(&o.data)?;
+) -> Result<TrainState, RunError> {
+    use RunError::{Failed, Input};
+    crate::tuning::allocator();
+    o.config.check().map_err(Input)?;
+    let histories = load_histories(&o.data).map_err(Input)?;
     if histories.len() < 2 {
-        return Err(format!(
+        return Err(Input(format!(
             "{}: need at least 2 histories (one is held out), found {}",
             o.data.display(),
             histories.len()
-        ));
+        )));
     }
     let (mut train_w, mut held_w) = (Vec::new(), Vec::new());
     for ((_, h), held) in histories.iter().zip(held_out(&histories)) {
@@ -193,22 +202,23 @@ pub fn train(
         if held { held_w.extend(ws) } else { train_w.extend(ws) }
     }
     if train_w.is_empty() {
-        return Err("no training windows: the histories hold no strokes or fills".into());
+        return Err(Input("no training windows: the histories hold no strokes or fills".into()));
     }
 
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let model = StrokeTransformer::new(vb, &o.config).map_err(|e| e.to_string())?;
+    let model = StrokeTransformer::new(vb, &o.config)?;
     let mut state = TrainState::default();
     if o.resume && o.out.exists() {
-        varmap.load(&o.out).map_err(|e| format!("cannot resume from {}: {e}", o.out.display()))?;
-        state = read_progress(&o.out)?.unwrap_or_default();
+        varmap.load(&o.out).map_err(|e| Input(format!("cannot resume from {}: {e}", o.out.display())))?;
+        state = read_progress(&o.out).map_err(Input)?.unwrap_or_default();
+    } else if let Some(init) = &o.init {
+        varmap.load(init).map_err(|e| Input(format!("cannot start from {}: {e}", init.display())))?;
     }
     let mut opt = candle_nn::AdamW::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW { lr: o.lr, weight_decay: 0.01, ..Default::default() },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     let first_step = state.step;
@@ -218,10 +228,10 @@ pub fn train(
         opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / 100.0).min(1.0));
         let chosen: Vec<&Window> = (0..o.batch).map(|_| &train_w[rng.index(train_w.len())]).collect();
         let with_reference = rng.unit() < o.reference_rate;
-        let t = batch(&chosen, &o.config, o.window, with_reference).map_err(|e| e.to_string())?;
-        let loss = loss_of(&model, &t).map_err(|e| e.to_string())?;
-        opt.backward_step(&loss).map_err(|e| e.to_string())?;
-        let l = loss.to_scalar::<f32>().map_err(|e| e.to_string())?;
+        let t = batch(&chosen, &o.config, o.window, with_reference)?;
+        let loss = loss_of(&model, &t)?;
+        opt.backward_step(&loss)?;
+        let l = loss.to_scalar::<f32>()?;
         recent.push(l);
         if recent.len() > 50 {
             recent.remove(0);
@@ -231,9 +241,9 @@ pub fn train(
         let secs = start.elapsed().as_secs_f32();
         state.ops_per_second = ((state.step - first_step) * o.batch * o.window) as f32 / secs.max(1e-6);
         let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
-            state.heldout_loss =
-                heldout_loss(&model, &held_w, &o.config, o.window).map_err(|e| e.to_string())?;
-            save(&varmap, &o.config, &TrainState { seconds: state.seconds + secs, ..state.clone() }, &o.out)?;
+            state.heldout_loss = heldout_loss(&model, &held_w, &o.config, o.window)?;
+            let progress = TrainState { seconds: state.seconds + secs, ..state.clone() };
+            save(&varmap, &o.config, &progress, &o.out).map_err(Failed)?;
             Some(state.heldout_loss)
         } else {
             None
@@ -241,7 +251,7 @@ pub fn train(
         report(state.step, l, heldout);
     }
     state.seconds += start.elapsed().as_secs_f32();
-    save(&varmap, &o.config, &state, &o.out)?;
+    save(&varmap, &o.config, &state, &o.out).map_err(Failed)?;
     Ok(state)
 }
 

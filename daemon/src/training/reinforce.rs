@@ -37,6 +37,7 @@ use candle_core::{D, DType, Device, IndexOp, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
+use super::RunError;
 use crate::engine::{Canvas, Engine};
 use crate::model::checkpoint;
 use crate::model::inputs;
@@ -386,11 +387,11 @@ pub fn heldout_reward(
 fn load_policy(
     weights: &Path,
     cfg: &crate::model::stroke_transformer::Config,
-) -> Result<(VarMap, StrokeTransformer), String> {
+) -> Result<(VarMap, StrokeTransformer), RunError> {
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let model = StrokeTransformer::new(vb, cfg).map_err(|e| e.to_string())?;
-    varmap.load(weights).map_err(|e| format!("cannot load {}: {e}", weights.display()))?;
+    let model = StrokeTransformer::new(vb, cfg)?;
+    varmap.load(weights).map_err(|e| RunError::Input(format!("cannot load {}: {e}", weights.display())))?;
     Ok((varmap, model))
 }
 
@@ -399,20 +400,24 @@ fn load_policy(
 pub fn reinforce(
     o: &ReinforceOptions,
     mut report: impl FnMut(&ReinforceState, Option<f32>),
-) -> Result<ReinforceState, String> {
-    super::tune_allocator();
-    let cfg = checkpoint::load_config(&o.init)?;
+) -> Result<ReinforceState, RunError> {
+    use RunError::{Failed, Input};
+    crate::tuning::allocator();
+    let cfg = checkpoint::load_config(&o.init).map_err(Input)?;
     if o.ops == 0 || o.ops >= cfg.max_ops {
-        return Err(format!(
+        return Err(Input(format!(
             "--ops: {} must be in 1..={} for this model (its context)",
             o.ops,
             cfg.max_ops - 1
-        ));
+        )));
     }
     if o.group < 2 {
-        return Err(format!("--group: {} must be at least 2 (the candidates baseline each other)", o.group));
+        return Err(Input(format!(
+            "--group: {} must be at least 2 (the candidates baseline each other)",
+            o.group
+        )));
     }
-    let histories = super::load_histories(&o.data)?;
+    let histories = super::load_histories(&o.data).map_err(Input)?;
     let (mut train, mut held) = (Vec::new(), Vec::new());
     for ((_, h), is_held) in histories.iter().zip(super::held_out(&histories)) {
         if h.ops.is_empty() {
@@ -421,35 +426,35 @@ pub fn reinforce(
         if is_held { held.push(h) } else { train.push(h) }
     }
     if train.is_empty() || held.is_empty() {
-        return Err(format!(
+        return Err(Input(format!(
             "{}: need at least 2 histories with ops (one is held out), found {}",
             o.data.display(),
             train.len() + held.len()
-        ));
+        )));
     }
-    let imitation = checkpoint::load_file(&o.init, &Device::Cpu)?;
+    let imitation = checkpoint::load_file(&o.init, &Device::Cpu).map_err(Input)?;
     let resuming = o.resume && o.out.exists();
     let (varmap, policy) = load_policy(if resuming { &o.out } else { &o.init }, &cfg)?;
     let mut state = ReinforceState { init: o.init.display().to_string(), ..Default::default() };
     if resuming {
-        if let Some(saved) = super::read_progress::<ReinforceState>(&o.out)? {
+        if let Some(saved) = super::read_progress::<ReinforceState>(&o.out).map_err(Input)? {
             if saved.init != state.init {
-                return Err(format!(
+                return Err(Input(format!(
                     "{}: this run started from --init {}, not {}",
                     o.out.display(),
                     saved.init,
                     state.init
-                ));
+                )));
             }
             state = saved;
         }
     }
-    let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta).map_err(|e| e.to_string())?;
+    let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta)?;
     // Fixed held-out references, evenly spread, painted from blank.
     let eval_starts: Vec<Start> = (0..EVAL_EPISODES.min(held.len()))
         .map(|i| Start::of_history(held[i * held.len() / EVAL_EPISODES.min(held.len())], 0))
         .collect();
-    let eval = |l: &Learner| heldout_reward(&l.policy, &eval_starts, o.ops).map_err(|e| e.to_string());
+    let eval = |l: &Learner| heldout_reward(&l.policy, &eval_starts, o.ops);
     if state.step == 0 {
         state.heldout_reward_start = eval(&learner)?;
         state.heldout_reward = state.heldout_reward_start;
@@ -467,13 +472,14 @@ pub fn reinforce(
                 Start::of_history(h, cut)
             })
             .collect();
-        let stats = learner.step(&starts, o.ops, o.group, &mut rng).map_err(|e| e.to_string())?;
+        let stats = learner.step(&starts, o.ops, o.group, &mut rng)?;
         state.step += 1;
         (state.reward, state.kl, state.loss) = (stats.reward, stats.kl, stats.loss);
         let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
             state.heldout_reward = eval(&learner)?;
             let seconds = state.seconds + start.elapsed().as_secs_f32();
-            super::save(&learner.varmap, &cfg, &ReinforceState { seconds, ..state.clone() }, &o.out)?;
+            super::save(&learner.varmap, &cfg, &ReinforceState { seconds, ..state.clone() }, &o.out)
+                .map_err(Failed)?;
             Some(state.heldout_reward)
         } else {
             None
@@ -484,7 +490,7 @@ pub fn reinforce(
         );
     }
     state.seconds += start.elapsed().as_secs_f32();
-    super::save(&learner.varmap, &cfg, &state, &o.out)?;
+    super::save(&learner.varmap, &cfg, &state, &o.out).map_err(Failed)?;
     Ok(state)
 }
 
