@@ -147,6 +147,9 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     let run = apprentice(&["data", "--out", s(&tmp.path().join("x")), "--painter", "nobody"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--painter") && stderr(&run).contains("nobody"), "{}", stderr(&run));
+    let run = apprentice(&["data", "--out", s(&tmp.path().join("x")), "--model", s(&data)]);
+    assert_eq!(run.status.code(), Some(2), "the teacher uses no model: {}", stderr(&run));
+    assert!(stderr(&run).contains("--model"), "{}", stderr(&run));
     assert!(!tmp.path().join("x").exists(), "nothing is written when an argument is wrong");
 
     let init = tmp.path().join("init.safetensors");
@@ -169,7 +172,9 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     assert_eq!(loss(&init), loss(&tuned));
     assert!(loss(&init).contains("held-out next-op loss"));
 
-    let run = train(&["--out", s(&init), "--init", s(&init)]);
+    // The starting model is never overwritten, however its path is spelled.
+    let respelled = tmp.path().join(".").join("init.safetensors");
+    let run = train(&["--out", s(&respelled), "--init", s(&init)]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--init"), "{}", stderr(&run));
     let run = train(&["--out", s(&tuned), "--init", s(&init), "--size", "small"]);

@@ -29,7 +29,7 @@ pub struct Args {
     /// Same seed, same ops.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Painter to use (default: the first available).
+    /// Painter to use (default: the transformer).
     #[arg(long, default_value = "")]
     painter: String,
 }

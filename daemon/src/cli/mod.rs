@@ -115,7 +115,10 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .init();
     let cli = Cli::parse();
-    crate::tuning::allocator();
+    // Batch jobs keep what they free; the long-running daemon gives it back.
+    if !matches!(cli.command, Command::Serve(_) | Command::Watch(_)) {
+        crate::tuning::allocator();
+    }
     // Reinforcement rollouts are decode steps on one-row matrices, where gemm's
     // thread pool costs more than it gives (DESIGN.md: decode single-threaded);
     // its episodes run on parallel threads instead (a step took a quarter of the time).

@@ -27,7 +27,7 @@ pub struct Args {
     temperature: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Painter to use (default: the first available).
+    /// Painter to use (default: search, which copies closest).
     #[arg(long, default_value = "")]
     painter: String,
 }

@@ -25,7 +25,7 @@ pub struct Args {
     /// Ops to paint each picture with (default from the config file, else 300).
     #[arg(long, value_name = "N")]
     paint_ops: Option<u32>,
-    /// Painter to use (default: the first available).
+    /// Painter to use (default: search with a reference picture, else the transformer).
     #[arg(long, default_value = "")]
     painter: String,
     /// How long a file must stay unchanged before it is taken, in milliseconds.

@@ -167,18 +167,19 @@ fn carries_colour(op: &pb::Op) -> bool {
     }
 }
 
+/// `op` in the colour `rgb`, its alpha kept.
 fn with_colour(op: &pb::Op, rgb: [f32; 3]) -> pb::Op {
     let mut op = op.clone();
-    let color = Some(pb::Color { r: rgb[0], g: rgb[1], b: rgb[2], a: None });
-    match &mut op.kind {
-        Some(Kind::Fill(f)) => f.color = color,
-        Some(Kind::Stroke(s)) => {
-            if let Some(b) = s.brush.as_mut() {
-                b.color = color;
-            }
-        }
-        _ => {}
-    }
+    let slot = match &mut op.kind {
+        Some(Kind::Fill(f)) => &mut f.color,
+        Some(Kind::Stroke(s)) => match s.brush.as_mut() {
+            Some(b) => &mut b.color,
+            None => return op,
+        },
+        _ => return op,
+    };
+    let a = slot.as_ref().and_then(|c| c.a);
+    *slot = Some(pb::Color { r: rgb[0], g: rgb[1], b: rgb[2], a });
     op
 }
 

@@ -18,6 +18,10 @@ use crate::ops::pb;
 
 /// Model proposals per op (each tried three ways).
 pub const CANDIDATES: usize = 8;
+/// When no candidate brings the canvas closer, up to this many rounds of
+/// proposals in all before the least harmful one is painted (a stream must
+/// give an op; near the end of a copy most proposals only disturb it).
+const ROUNDS: usize = 3;
 /// Side of the error map's cells, in pixels: where moved proposals may land.
 const CELL: usize = 4;
 
@@ -48,6 +52,12 @@ impl Painter for Search {
     fn start(&self, request: Request) -> Box<dyn OpStream> {
         let model = self.model.clone().unwrap_or_else(|| crate::model::registry::active().model);
         let reference = Picture::of(request.reference.as_ref().unwrap_or(&request.canvas));
+        let size = |c: &crate::engine::Canvas| (c.width(), c.height());
+        assert_eq!(
+            (reference.width, reference.height),
+            size(&request.canvas),
+            "the reference is scaled to the canvas before painting (Request::reference)"
+        );
         // Placement draws from its own stream, so the model's samples do not depend on it.
         let rng = Rng::new(request.seed ^ 0x5ea2_c4e5);
         Box::new(SearchRun { inner: TransformerRun::new(model, request), judge: Judge::new(reference), rng })
@@ -65,7 +75,7 @@ impl OpStream for SearchRun {
         let (w, h) = (self.inner.canvas().width(), self.inner.canvas().height());
         let errors = ErrorMap::of(self.inner.engine_mut(), self.judge.reference(), CELL);
         let mut best: Option<(f64, pb::Op)> = None;
-        for _ in 0..CANDIDATES {
+        for i in 0..CANDIDATES * ROUNDS {
             let token = self.inner.sample_token().expect("the model runs on its own shapes");
             let proposed = self.inner.decode(&token);
             let engine = self.inner.engine_mut();
@@ -80,8 +90,15 @@ impl OpStream for SearchRun {
                     best = Some((gain, op));
                 }
             }
+            let round_done = (i + 1) % CANDIDATES == 0;
+            if round_done && best.as_ref().is_some_and(|(gain, _)| *gain < 0.0) {
+                break;
+            }
         }
         let (_, op) = best.expect("at least one candidate");
+        // The model is fed the token of what was painted; the canvas gets the op
+        // itself, with its exact colour and place (a token snaps colours to 32
+        // levels and positions to the tokenizer's grid).
         let token = self.inner.encode(&op).expect("candidates are strokes and fills, which tokenize");
         self.inner.commit(&token, &op);
         op
