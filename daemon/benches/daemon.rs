@@ -5,7 +5,8 @@
 //! - ops appended per second, in batches of 100 strokes of 16 points, each
 //!   batch durable (committed to disk) before it is acknowledged;
 //! - first-op latency of Continue: from the call to the first streamed op, for
-//!   a fresh session and for one holding 10,000 ops (its canvas is replayed);
+//!   a fresh session and for one holding 10,000 ops (its canvas is replayed),
+//!   then with a snapshot uploaded as the editors do;
 //! - the daemon's memory (resident set, and its peak) with 64 sessions of
 //!   10,000 ops each.
 
@@ -157,6 +158,22 @@ async fn main() {
 
     let latency = first_op_latency(&mut c, &ids[0], runs).await;
     let label = format!("Continue first-op latency, {ops_per_session}-op session");
+    println!("{:<52} {:>10.1} ms", label, latency.as_secs_f64() * 1e3);
+
+    // As the Krita plug-in does (one every 50 ops): snapshots of the canvas, here
+    // the last two that matter — before the transformer's context and now.
+    let history = c.get_history(pb::GetHistoryRequest { session_id: ids[0].clone() }).await.unwrap();
+    let history = history.into_inner();
+    for op_count in [ops_per_session - 150, ops_per_session] {
+        let upto = pb::History { ops: history.ops[..op_count as usize].to_vec(), ..history.clone() };
+        let source = Some(pb::render_request::Source::History(upto));
+        let png = c.render(pb::RenderRequest { source, max_side: 0 }).await.unwrap().into_inner().png;
+        let image = Some(pb::upload_snapshot_request::Image::Png(png));
+        let snapshot = pb::UploadSnapshotRequest { session_id: ids[0].clone(), op_count, image };
+        c.upload_snapshot(snapshot).await.unwrap();
+    }
+    let latency = first_op_latency(&mut c, &ids[0], runs).await;
+    let label = "  the same, with the editor's snapshots".to_string();
     println!("{:<52} {:>10.1} ms", label, latency.as_secs_f64() * 1e3);
 
     let (rss, peak) = memory_mib(daemon.child.id());

@@ -32,6 +32,7 @@ fn main() {
             temperature: 1.0,
             seed: 1,
             allowed_tools: Vec::new(),
+            canvas_at: None,
         };
         let start = Instant::now();
         let mut run = p.start(request);

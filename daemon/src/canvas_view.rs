@@ -45,25 +45,107 @@ pub fn render(history: &pb::History) -> Canvas {
     crate::engine::render(history).0.into_canvas()
 }
 
-/// A session's history and its current canvas. A snapshot taken after `k` ops
-/// is used when undo/redo since then has not reached back before it.
+/// A session's history and its current canvas. The latest snapshot that
+/// undo/redo since has not reached back before is used.
 pub fn session_canvas(store: &Store, session_id: &str) -> Result<(pb::History, Canvas), StoreError> {
     let history = store.history(session_id)?;
+    let n = timeline::effective_indices(&history.ops).len();
+    let canvas = match snapshot_canvas(store, session_id, &history, n)? {
+        Some(canvas) => canvas,
+        None => render(&history),
+    };
+    Ok((history, canvas))
+}
+
+/// The canvas after the first `n` effective ops (after undo/redo) of a
+/// session's `history`: its latest snapshot that shows only some of those ops,
+/// plus the rest of them. `None` when no snapshot does, or the one that does
+/// is not a readable PNG of the canvas size: then replay.
+pub fn snapshot_canvas(
+    store: &Store,
+    session_id: &str,
+    history: &pb::History,
+    n: usize,
+) -> Result<Option<Canvas>, StoreError> {
     let header = history.header.clone().unwrap_or_default();
     let all = timeline::effective_indices(&history.ops);
-    if let Some((k, png)) = store.snapshot_at(session_id, history.ops.len() as u64)? {
-        let k = k as usize;
-        let before = timeline::effective_indices(&history.ops[..k]);
-        if all.starts_with(&before) {
-            if let Ok(canvas) = canvas_from_png(&png, header.width, header.height) {
-                let mut engine = Engine::from_canvas(canvas);
-                for &i in &all[before.len()..] {
-                    engine.apply(&history.ops[i]);
-                }
-                return Ok((history, engine.into_canvas()));
+    if n > all.len() {
+        return Ok(None);
+    }
+    // Snapshots taken before the (n+1)-th effective op, newest first; one that
+    // shows an op undone later is passed over.
+    let mut limit = all.get(n).copied().unwrap_or(history.ops.len()) as u64;
+    while let Some((k, png)) = store.snapshot_at(session_id, limit)? {
+        let before = timeline::effective_indices(&history.ops[..k as usize]);
+        if before.len() <= n && all.starts_with(&before) {
+            let Ok(canvas) = canvas_from_png(&png, header.width, header.height) else { return Ok(None) };
+            let mut engine = Engine::from_canvas(canvas);
+            for &i in &all[before.len()..n] {
+                engine.apply(&history.ops[i]);
             }
+            return Ok(Some(engine.into_canvas()));
+        }
+        let Some(earlier) = k.checked_sub(1) else { break };
+        limit = earlier;
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::pb::op::Kind;
+
+    fn stroke(i: u32) -> pb::Op {
+        let dot = |x: f32, y: f32| pb::Point { x, y, pressure: Some(1.0), time_ms: 0, tilt: None };
+        let c = i as f32 / 12.0;
+        pb::Op {
+            kind: Some(Kind::Stroke(pb::Stroke {
+                tool: pb::Tool::Brush as i32,
+                brush: Some(pb::BrushState {
+                    size: 6.0,
+                    color: Some(pb::Color { r: c, g: 1.0 - c, b: 0.5, a: None }),
+                    ..Default::default()
+                }),
+                points: vec![dot(2.0 + 2.0 * i as f32, 3.0), dot(30.0 - i as f32, 20.0)],
+            })),
         }
     }
-    let canvas = render(&history);
-    Ok((history, canvas))
+
+    #[test]
+    fn a_canvas_part_way_through_a_session_comes_from_a_snapshot_that_undo_did_not_reach() {
+        let store = Store::in_memory().unwrap();
+        // An opaque paper, as editors snapshot it (a transparent pixel's colour does not survive PNG).
+        let white = Some(pb::Color { r: 1.0, g: 1.0, b: 1.0, a: Some(1.0) });
+        let header = pb::Header { width: 32, height: 24, background: white, ..Default::default() };
+        let id = store.open_session("doc", &header, "test", "").unwrap().session_id;
+        let history = |ops: &[pb::Op]| pb::History { header: Some(header.clone()), ops: ops.to_vec() };
+        let mut ops: Vec<pb::Op> = (0..10).map(stroke).collect();
+        // Snapshots as an editor takes them: after 4 ops and after 7.
+        for k in [4, 7] {
+            store.put_snapshot(&id, k as u64, &png_of(&render(&history(&ops[..k])), 0).0).unwrap();
+        }
+        // An undo reaching back past the second snapshot, then two more strokes.
+        ops.push(pb::Op { kind: Some(Kind::Undo(pb::Undo { count: Some(4) })) });
+        ops.extend([stroke(11), stroke(12)]);
+        store.append(&id, 0, &ops).unwrap();
+
+        let h = store.history(&id).unwrap();
+        let effective: Vec<pb::Op> = timeline::effective(&h.ops).into_iter().cloned().collect();
+        assert_eq!(effective.len(), 8);
+        for n in 0..=effective.len() {
+            let got = snapshot_canvas(&store, &id, &h, n).unwrap();
+            // Before the first snapshot there is none to use; after it, the one at 4 (7 was undone).
+            assert_eq!(got.is_some(), n >= 4, "n = {n}");
+            if let Some(canvas) = got {
+                let want = render(&history(&effective[..n])).to_rgba8();
+                let worst = canvas.to_rgba8().iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
+                assert!(worst <= Some(1), "n = {n}: off by {worst:?} (the snapshot is 8-bit)");
+            }
+        }
+        assert!(snapshot_canvas(&store, &id, &h, 9).unwrap().is_none(), "past the end");
+        let (_, now) = session_canvas(&store, &id).unwrap();
+        let want = render(&h).to_rgba8();
+        assert!(now.to_rgba8().iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+    }
 }

@@ -67,6 +67,7 @@ pub fn fidelity(
                     temperature,
                     seed: k,
                     allowed_tools: Vec::new(),
+                    canvas_at: None,
                 });
                 let mut engine = Engine::from_canvas(blank);
                 for n in 1..=last {

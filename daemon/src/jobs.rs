@@ -49,6 +49,7 @@ pub fn continue_history(
         temperature: options.temperature,
         seed: options.seed,
         allowed_tools: Vec::new(),
+        canvas_at: None,
     };
     let mut out = history.clone();
     out.ops.extend(run(painter.as_ref(), request, options.ops, each));
@@ -86,6 +87,7 @@ pub fn paint_picture(
         temperature: options.temperature,
         seed: options.seed,
         allowed_tools: Vec::new(),
+        canvas_at: None,
     };
     let ops = run(painter.as_ref(), request, options.ops, each);
     let history = pb::History { header: Some(header), ops };

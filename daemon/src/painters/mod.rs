@@ -31,7 +31,14 @@ pub struct Request {
     pub seed: u64,
     /// Stroke tools the painter may use; empty means all.
     pub allowed_tools: Vec<pb::Tool>,
+    /// A faster way than a replay to the canvas after the history's first
+    /// ops, when the caller has one (a session's snapshots); `None`: replay.
+    pub canvas_at: Option<CanvasAt>,
 }
+
+/// The canvas after the first `n` effective ops (after undo/redo) of the
+/// request's history, or `None` when it cannot say (then the painter replays).
+pub type CanvasAt = Box<dyn Fn(usize) -> Option<Canvas> + Send>;
 
 impl Request {
     /// Whether `tool` may be used.

@@ -129,6 +129,7 @@ mod tests {
             temperature: 0.7,
             seed,
             allowed_tools: vec![],
+            canvas_at: None,
         }
     }
 

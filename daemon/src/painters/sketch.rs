@@ -221,6 +221,7 @@ mod tests {
             temperature: 1.0,
             seed: 7,
             allowed_tools: allowed,
+            canvas_at: None,
         }
     }
 

@@ -270,6 +270,7 @@ mod tests {
             temperature: 1.0,
             seed: 1,
             allowed_tools: vec![],
+            canvas_at: None,
         };
         let mut run = Teacher.start(request);
         let ops: Vec<pb::Op> = (0..150).map(|_| run.next_op()).collect();

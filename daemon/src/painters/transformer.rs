@@ -120,13 +120,15 @@ impl TransformerRun {
                 .map(|(i, _)| i)
                 .collect();
             let cut = tokenized[tokenized.len() - keep];
-            let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
-            let mut engine =
-                Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
-            for op in &ops[..cut] {
-                engine.apply(op);
-            }
-            engine.into_canvas()
+            request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
+                let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
+                let mut engine =
+                    Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
+                for op in &ops[..cut] {
+                    engine.apply(op);
+                }
+                engine.into_canvas()
+            })
         };
         let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
         let mut context = vec![inputs::start()];
@@ -258,6 +260,7 @@ mod tests {
             temperature: 1.0,
             seed,
             allowed_tools,
+            canvas_at: None,
         }
     }
 

@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::status::{self, invalid};
-use crate::canvas_view::{canvas_from_png, png_of, render, session_canvas};
+use crate::canvas_view::{canvas_from_png, png_of, render, session_canvas, snapshot_canvas};
 use crate::engine::Canvas;
 use crate::ops::{pb, validate};
 use crate::painters;
@@ -274,14 +274,24 @@ impl pb::apprentice_server::Apprentice for Service {
         let store = self.store.clone();
         let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
         let request = blocking(move || {
+            let session = match &source {
+                Some(Source::Session(id)) => Some(id.clone()),
+                _ => None,
+            };
             let (history, canvas) = source_canvas(&store, source)?;
+            // The transformer's context starts from an earlier canvas: from a snapshot, not a replay.
+            let canvas_at = session.map(|id| {
+                let history = history.clone();
+                Box::new(move |n| snapshot_canvas(&store, &id, &history, n).ok().flatten())
+                    as painters::CanvasAt
+            });
             let reference = match reference_png.is_empty() {
                 true => None,
                 false => {
                     Some(reference_canvas(&reference_png, canvas.width() as u32, canvas.height() as u32)?)
                 }
             };
-            Ok(painters::Request { history, canvas, reference, temperature, seed, allowed_tools })
+            Ok(painters::Request { history, canvas, reference, temperature, seed, allowed_tools, canvas_at })
         })
         .await?;
 

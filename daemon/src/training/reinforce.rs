@@ -170,6 +170,7 @@ pub fn rollout(
             temperature: 1.0,
             seed,
             allowed_tools: Vec::new(),
+            canvas_at: None,
         },
     );
     let mut episode = Episode {
