@@ -8,6 +8,24 @@ from .qt import QtWidgets
 NO_REFERENCE = "(none: continue freely)"
 
 
+class LayerBox(QtWidgets.QComboBox):
+    """The document's top-level layers, listed afresh whenever it opens: layers come and go."""
+
+    def showPopup(self):
+        self.refresh()
+        super().showPopup()
+
+    def refresh(self):
+        chosen = self.currentText()
+        self.clear()
+        self.addItem(NO_REFERENCE)
+        doc = Krita.instance().activeDocument()
+        if doc:
+            for node in doc.topLevelNodes():
+                self.addItem(node.name())
+        self.setCurrentIndex(max(0, self.findText(chosen)))
+
+
 class ApprenticeDocker(DockWidget):
     def __init__(self):
         super().__init__()
@@ -29,7 +47,7 @@ class ApprenticeDocker(DockWidget):
         self.temperature.setSingleStep(0.1)
         self.temperature.setValue(1.0)
         layout.addRow("Temperature", self.temperature)
-        self.reference = QtWidgets.QComboBox()
+        self.reference = LayerBox()
         layout.addRow("Reference layer", self.reference)
         buttons = QtWidgets.QHBoxLayout()
         self.go = QtWidgets.QPushButton("Continue painting")
@@ -50,15 +68,7 @@ class ApprenticeDocker(DockWidget):
         self.update_view()
 
     def canvasChanged(self, canvas):
-        self._layers()
-
-    def _layers(self):
-        self.reference.clear()
-        self.reference.addItem(NO_REFERENCE)
-        doc = Krita.instance().activeDocument()
-        if doc:
-            for node in doc.topLevelNodes():
-                self.reference.addItem(node.name())
+        self.reference.refresh()
 
     def _record(self, on):
         app = extension.INSTANCE

@@ -135,6 +135,10 @@ class Apprentice(Extension):
         seed = random.getrandbits(63) if seed is None else int(seed)
         request = {"count": int(count), "temperature": float(temperature), "seed": seed, "painter": painter}
         if reference is not None:
+            active = doc.activeNode()
+            if active is not None and active.uniqueId() == reference.uniqueId():
+                # The ops go to the active layer: they would paint over the picture being copied.
+                raise RuntimeError(f"“{reference.name()}” is the reference: choose another layer to paint on")
             request["reference_png"] = canvas.node_png(reference, doc.width(), doc.height())
         self.run = ContinueRun(
             settings.client(timeout=None),

@@ -2,7 +2,8 @@
 
 One Krita run (tests/krita/driver): recording is switched on from the plug-in's menu action; a
 painter's strokes are synthesized as pen input for each tool, one document each; a stroke is
-undone with Krita's undo; Continue painting runs on another document. The tests then read what
+undone with Krita's undo; Continue painting runs on another document, and copies a hidden
+reference layer on a third. The tests then read what
 the daemon stored and compare pixels: Krita's own, and the daemon engine's replay of the history.
 """
 
@@ -151,6 +152,28 @@ def test_continue_painting_paints_the_returned_ops_with_krita(krita, client):
     assert strokes and hits >= 0.6 * len(strokes), (hits, len(strokes))
     # The painter's brush is back as it was.
     assert run["brush_restored"] == ["b) Basic-5 Size Opacity", 20.0]
+
+
+def mse(a, b):
+    """Mean squared error of two RGB images, channels in 0..1."""
+    pa, pb = a.convert("RGB").tobytes(), b.convert("RGB").tobytes()
+    return sum((x - y) ** 2 for x, y in zip(pa, pb)) / len(pa) / 255.0**2
+
+
+def test_continue_painting_with_a_reference_layer_copies_it(krita, client, capsys):
+    run = krita["copy"]
+    assert run["error"] is None
+    assert "reference" in run["listed"], "a layer added after the document opened is offered"
+    assert run["painted"] == run["ops"] and run["reference_hidden"]
+    assert "choose another layer" in run["refused_on_the_reference"]
+    # The ops went into the session: the document had nothing painted before them.
+    assert len(client.get_history({"session_id": run["session_id"]})["ops"]) == run["ops"]
+    reference = krita_png(krita, run["reference"])
+    before, after = mse(krita_png(krita, run["before"]), reference), mse(krita_png(krita, run["after"]), reference)
+    with capsys.disabled():
+        print(f"\ncopy mode in Krita {krita['krita']}: MSE to the reference {before:.4f} -> {after:.4f}")
+    # Search, the default painter in copy mode, painted with Krita's brushes towards the reference.
+    assert after < 0.5 * before, (before, after)
 
 
 def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krita, client, capsys):

@@ -3,7 +3,7 @@
 Started by tests/python/test_krita_e2e.py (enabled in kritarc, runs when the window appears):
 turns recording on through the plug-in's menu action, paints one document per tool with
 synthesized pen input (the freehand brush tool, Krita's brush engine), undoes a stroke, runs
-Continue painting, exports every document as PNG and writes report.json into $APPRENTICE_E2E_OUT,
+Continue painting, copies a hidden reference layer with it, exports every document as PNG and writes report.json into $APPRENTICE_E2E_OUT,
 then quits. The test checks the daemon's side and the pixels.
 """
 
@@ -16,10 +16,11 @@ import traceback
 from krita import Extension, InfoObject, Krita, ManagedColor
 from PyQt5.QtCore import QPoint, QPointF, Qt, QTimer
 from PyQt5.QtGui import QColor, QTabletEvent
-from PyQt5.QtWidgets import QApplication, QDockWidget, QDoubleSpinBox, QLabel, QPushButton, QSpinBox
+from PyQt5.QtWidgets import QApplication, QComboBox, QDockWidget, QDoubleSpinBox, QLabel, QPushButton, QSpinBox
 
 OUT = os.environ.get("APPRENTICE_E2E_OUT", "/tmp/apprentice-e2e")
 CONTINUE_OPS = int(os.environ.get("APPRENTICE_E2E_CONTINUE_OPS", "12"))
+COPY_OPS = 30
 W, H = 320, 240
 REPORT = {"documents": {}, "log": []}
 _KEEP = []
@@ -256,8 +257,64 @@ def run():
     }
     log("continue", REPORT["continue"])
 
+    # Copy mode: the painter adds a reference layer, hides it, picks it in the docker's list
+    # (which lists the layers afresh when it opens), and paints towards it on their own layer.
+    from apprentice_krita import canvas
+
+    doc, view = new_view("copy")
+    yield 700
+    own = doc.activeNode()
+    ref = doc.createNode("reference", "paintlayer")
+    doc.rootNode().addChildNode(ref, None)
+    # Sky blue over orange, a dark band between: a block-in's worth of picture. BGRA rows.
+    rows = [(230, 170, 90) if y < 100 else (40, 40, 40) if y < 130 else (40, 140, 240) for y in range(H)]
+    ref.setPixelData(b"".join(bytes([b, g, r, 255]) * W for b, g, r in rows), 0, 0, W, H)
+    ref.setVisible(False)
+    yield 300
+    # Painting onto the reference itself is refused with a reason the docker shows.
+    try:
+        plugin.continue_painting(1, reference=ref)
+        refused = None
+    except RuntimeError as e:
+        refused = str(e)
+    doc.setActiveNode(own)  # back to the painter's own layer
+    yield 300
+    reference_png = os.path.join(OUT, "copy-reference.png")
+    with open(reference_png, "wb") as f:
+        f.write(canvas.node_png(ref, W, H))
+    before = export(doc, "copy-before")
+    app.activeWindow().showView(view)
+    box = panel.findChildren(QComboBox)[0]
+    box.showPopup()
+    yield 200
+    box.hidePopup()
+    listed = [box.itemText(i) for i in range(box.count())]
+    box.setCurrentIndex(box.findText("reference"))
+    panel.findChildren(QSpinBox)[0].setValue(COPY_OPS)
+    t0 = time.monotonic()
+    next(b for b in panel.findChildren(QPushButton) if b.text() == "Continue painting").click()
+    run = plugin.run
+    while not run.finished and time.monotonic() - t0 < 120:
+        yield 100
+    took = time.monotonic() - t0
+    yield from wait_sent(plugin, doc)
+    REPORT["copy"] = {
+        "session_id": plugin.outbox(doc).session_id,
+        "listed": listed,
+        "ops": COPY_OPS,
+        "painted": run.painted,
+        "error": None if run.error is None else repr(run.error),
+        "seconds": round(took, 2),
+        "reference": reference_png,
+        "before": before,
+        "after": export(doc, "copy-after"),
+        "reference_hidden": not ref.visible(),
+        "refused_on_the_reference": refused,
+    }
+    log("copy", REPORT["copy"])
+
     # Ops of every kind, as Continue painting would paint them (the plug-in's applier).
-    from apprentice_krita import applier, canvas
+    from apprentice_krita import applier
 
     doc, view = new_view("apply")
     yield 700
