@@ -285,9 +285,10 @@ def run():
     before = export(doc, "copy-before")
     app.activeWindow().showView(view)
     box = panel.findChildren(QComboBox)[0]
-    box.showPopup()
+    # What opening the list does (LayerBox.showPopup). Opening and closing the popup itself here
+    # left Krita 5.2 ignoring the synthesized pen strokes that followed (see the plug-in's README).
+    box.refresh()
     yield 200
-    box.hidePopup()
     listed = [box.itemText(i) for i in range(box.count())]
     box.setCurrentIndex(box.findText("reference"))
     panel.findChildren(QSpinBox)[0].setValue(COPY_OPS)
