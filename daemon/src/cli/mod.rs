@@ -172,6 +172,11 @@ fn require_history_path(path: &Path) -> CliResult {
 }
 
 /// Refuses a sampling temperature outside [0, 4] (NaN included).
+/// Whether two paths name one file, however spelled (`m.safetensors`, `./m.safetensors`).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+}
+
 fn check_temperature(t: f32) -> CliResult {
     if (0.0..=4.0).contains(&t) {
         Ok(())

@@ -65,7 +65,7 @@ pub fn run(args: Args) -> CliResult {
     if !(0.0..=1.0).contains(&args.blank_rate) {
         return Err(CliError::input(format!("--blank-rate must be in [0, 1], got {}", args.blank_rate)));
     }
-    if args.out == args.init {
+    if super::same_file(&args.out, &args.init) {
         // The imitation model is the KL anchor and must stay as it was.
         return Err(CliError::input(format!(
             "--out {} is the --init model; write elsewhere",

@@ -50,11 +50,7 @@ pub struct Args {
 pub fn run(args: Args) -> CliResult {
     let config = match (&args.init, args.size.as_str()) {
         (Some(init), _) => {
-            let same = |a: &std::path::Path, b: &std::path::Path| {
-                a == b
-                    || std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
-            };
-            if same(init, &args.out) {
+            if super::same_file(init, &args.out) {
                 return Err(CliError::input(
                     "--out must differ from --init (the model started from is kept)",
                 ));
