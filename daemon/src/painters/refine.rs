@@ -23,6 +23,14 @@ pub struct Rect {
     pub y1: usize,
 }
 
+/// The bounding box of a stroke's points: `(lo_x, lo_y, hi_x, hi_y)`; `None` without points.
+fn bounds(points: &[pb::Point]) -> Option<(f32, f32, f32, f32)> {
+    let first = points.first()?;
+    Some(points.iter().fold((first.x, first.y, first.x, first.y), |(lx, ly, hx, hy), p| {
+        (lx.min(p.x), ly.min(p.y), hx.max(p.x), hy.max(p.y))
+    }))
+}
+
 /// The pixels `op` can change on a `w × h` canvas (`None`: nothing).
 pub fn reach(op: &pb::Op, w: usize, h: usize) -> Option<Rect> {
     let whole = Rect { x0: 0, y0: 0, x1: w, y1: h };
@@ -32,10 +40,7 @@ pub fn reach(op: &pb::Op, w: usize, h: usize) -> Option<Rect> {
             // plus half a pixel of anti-aliasing; one more pixel for rounding.
             let size = s.brush.as_ref().map_or(1.0, |b| b.size).max(1.0);
             let pad = size / 2.0 + 1.5;
-            let (mut lo_x, mut lo_y, mut hi_x, mut hi_y) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-            for p in &s.points {
-                (lo_x, lo_y, hi_x, hi_y) = (lo_x.min(p.x), lo_y.min(p.y), hi_x.max(p.x), hi_y.max(p.y));
-            }
+            let (lo_x, lo_y, hi_x, hi_y) = bounds(&s.points)?;
             let clip = |v: f32, n: usize| (v.max(0.0) as usize).min(n);
             let r = Rect {
                 x0: clip((lo_x - pad).floor(), w),
@@ -112,21 +117,21 @@ impl Judge {
     }
 }
 
-/// Summed squared error (RGB over white) of the canvas within `r`.
+/// Squared error (RGB over white) of pixel `p` against the reference at index `i`.
+fn pixel_error(reference: &Picture, p: Px, i: usize) -> f32 {
+    let f = over_white(p);
+    (0..3).map(|k| (f[k] - reference.rgb[k][i]).powi(2)).sum()
+}
+
+/// Summed squared error of the canvas within `r`.
 fn error(reference: &Picture, engine: &Engine, r: Rect) -> f64 {
     let c = engine.canvas();
     let mut sum = 0.0f64;
     for y in r.y0..r.y1 {
         let row = &c.pixels()[y * c.width() + r.x0..y * c.width() + r.x1];
         let refs = y * reference.width + r.x0;
-        let mut acc = 0.0f32;
-        for (i, &p) in row.iter().enumerate() {
-            let f = over_white(p);
-            for (k, plane) in reference.rgb.iter().enumerate() {
-                acc += (f[k] - plane[refs + i]).powi(2);
-            }
-        }
-        sum += f64::from(acc);
+        sum +=
+            f64::from(row.iter().enumerate().map(|(i, &p)| pixel_error(reference, p, refs + i)).sum::<f32>());
     }
     sum
 }
@@ -188,11 +193,8 @@ fn with_colour(op: &pb::Op, rgb: [f32; 3]) -> pb::Op {
 pub fn moved(op: &pb::Op, x: f32, y: f32, w: usize, h: usize) -> pb::Op {
     let mut op = op.clone();
     match &mut op.kind {
-        Some(Kind::Stroke(s)) if !s.points.is_empty() => {
-            let (mut lo_x, mut lo_y, mut hi_x, mut hi_y) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-            for p in &s.points {
-                (lo_x, lo_y, hi_x, hi_y) = (lo_x.min(p.x), lo_y.min(p.y), hi_x.max(p.x), hi_y.max(p.y));
-            }
+        Some(Kind::Stroke(s)) => {
+            let Some((lo_x, lo_y, hi_x, hi_y)) = bounds(&s.points) else { return op };
             let (dx, dy) = (x - (lo_x + hi_x) / 2.0, y - (lo_y + hi_y) / 2.0);
             for p in &mut s.points {
                 p.x += dx;
@@ -224,9 +226,7 @@ impl ErrorMap {
         let (columns, rows) = (w.div_ceil(cell), h.div_ceil(cell));
         let mut cells = vec![0.0f64; columns * rows];
         for (i, &p) in c.pixels().iter().enumerate() {
-            let f = over_white(p);
-            let e: f32 = (0..3).map(|k| (f[k] - reference.rgb[k][i]).powi(2)).sum();
-            cells[(i / w / cell) * columns + (i % w) / cell] += f64::from(e);
+            cells[(i / w / cell) * columns + (i % w) / cell] += f64::from(pixel_error(reference, p, i));
         }
         // Squared again: the worst places get most of the attention.
         let mut total = 0.0;
