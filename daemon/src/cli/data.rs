@@ -67,10 +67,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     // Read and check the inputs before writing anything.
-    crate::painters::choose(&args.painter, true).map_err(|e| CliError::input(format!("--painter: {e}")))?;
+    let painter = crate::painters::choose(&args.painter, true)
+        .map_err(|e| CliError::input(format!("--painter: {e}")))?;
     if let Some(model) = &args.model {
-        if matches!(args.painter.as_str(), "teacher" | "sketch") {
-            return Err(CliError::input(format!("--model: the {} painter uses no model", args.painter)));
+        if !painter.uses_model() {
+            return Err(CliError::input(format!("--model: the {} painter uses no model", painter.name())));
         }
         crate::model::registry::use_file(model).map_err(|e| CliError::input(format!("--model: {e}")))?;
     }

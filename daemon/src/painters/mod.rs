@@ -59,6 +59,10 @@ pub trait Painter: Send + Sync {
     fn requires_reference(&self) -> bool {
         false
     }
+    /// Whether it paints with the stroke transformer in use (a model file changes it).
+    fn uses_model(&self) -> bool {
+        false
+    }
     fn start(&self, request: Request) -> Box<dyn OpStream>;
 }
 

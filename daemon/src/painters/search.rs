@@ -49,6 +49,10 @@ impl Painter for Search {
         true
     }
 
+    fn uses_model(&self) -> bool {
+        true
+    }
+
     fn start(&self, request: Request) -> Box<dyn OpStream> {
         let model = self.model.clone().unwrap_or_else(|| crate::model::registry::active().model);
         let reference = Picture::of(request.reference.as_ref().unwrap_or(&request.canvas));

@@ -40,6 +40,10 @@ impl Painter for Transformer {
         "transformer"
     }
 
+    fn uses_model(&self) -> bool {
+        true
+    }
+
     fn start(&self, request: Request) -> Box<dyn OpStream> {
         let model = self.model.clone().unwrap_or_else(|| crate::model::registry::active().model);
         Box::new(TransformerRun::new(model, request))
