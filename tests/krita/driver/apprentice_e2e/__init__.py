@@ -173,6 +173,23 @@ def wait_sent(plugin, doc, limit_s=30.0):
     yield 300
 
 
+def click_continue(panel, plugin, doc):
+    """The docker's Continue painting button, as a painter clicks it; the run, once its ops are sent."""
+    t0 = time.monotonic()
+    next(b for b in panel.findChildren(QPushButton) if b.text() == "Continue painting").click()
+    run = plugin.run
+    while not run.finished and time.monotonic() - t0 < 120:
+        yield 100
+    took = time.monotonic() - t0
+    yield from wait_sent(plugin, doc)
+    return {
+        "session_id": plugin.outbox(doc).session_id,
+        "painted": run.painted,
+        "error": None if run.error is None else repr(run.error),
+        "seconds": round(took, 2),
+    }
+
+
 def export(doc, name):
     doc.waitForDone()
     doc.refreshProjection()
@@ -238,19 +255,8 @@ def run():
     REPORT["continue_shortcut"] = app.action("apprentice_continue").shortcut().toString()
     panel.findChildren(QSpinBox)[0].setValue(CONTINUE_OPS)
     panel.findChildren(QDoubleSpinBox)[0].setValue(0.8)
-    t0 = time.monotonic()
-    next(b for b in panel.findChildren(QPushButton) if b.text() == "Continue painting").click()
-    run = plugin.run
-    while not run.finished and time.monotonic() - t0 < 120:
-        yield 100
-    took = time.monotonic() - t0
-    yield from wait_sent(plugin, doc)
-    box = plugin.outbox(doc)
     REPORT["continue"] = {
-        "session_id": box.session_id,
-        "painted": run.painted,
-        "error": None if run.error is None else repr(run.error),
-        "seconds": round(took, 2),
+        **(yield from click_continue(panel, plugin, doc)),
         "before": before,
         "after": export(doc, "continue-after"),
         "brush_restored": [view.currentBrushPreset().name(), view.brushSize()],
@@ -292,20 +298,10 @@ def run():
     listed = [box.itemText(i) for i in range(box.count())]
     box.setCurrentIndex(box.findText("reference"))
     panel.findChildren(QSpinBox)[0].setValue(COPY_OPS)
-    t0 = time.monotonic()
-    next(b for b in panel.findChildren(QPushButton) if b.text() == "Continue painting").click()
-    run = plugin.run
-    while not run.finished and time.monotonic() - t0 < 120:
-        yield 100
-    took = time.monotonic() - t0
-    yield from wait_sent(plugin, doc)
     REPORT["copy"] = {
-        "session_id": plugin.outbox(doc).session_id,
+        **(yield from click_continue(panel, plugin, doc)),
         "listed": listed,
         "ops": COPY_OPS,
-        "painted": run.painted,
-        "error": None if run.error is None else repr(run.error),
-        "seconds": round(took, 2),
         "reference": reference_png,
         "before": before,
         "after": export(doc, "copy-after"),
