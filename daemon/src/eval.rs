@@ -2,6 +2,7 @@
 //! on held-out characters ([`next_stroke`]); and copy fidelity — how close
 //! each painter gets to a reference after 100, 300, 1000 ops.
 
+pub mod continuation;
 pub mod next_stroke;
 
 use crate::engine::{Canvas, Engine};
@@ -9,7 +10,7 @@ use crate::model::stroke_transformer::StrokeTransformer;
 use crate::ops::{Rgba, pb};
 pub use crate::painters::analysis::mse;
 use crate::painters::{Painter, Request};
-use crate::training::{self, data, scenes};
+use crate::training::{self, scenes};
 
 /// Held-out windows and their mean loss per op for `model`.
 pub fn heldout(
@@ -18,12 +19,7 @@ pub fn heldout(
     window: usize,
 ) -> Result<(usize, f32), String> {
     let histories = training::load_histories(dir)?;
-    let mut held = Vec::new();
-    for ((_, h), is_held) in histories.iter().zip(training::held_out(&histories)) {
-        if is_held {
-            held.extend(data::windows(h, model.config(), window));
-        }
-    }
+    let held = training::heldout_windows(&histories, &training::held_out(&histories), model.config(), window);
     let loss = training::heldout_loss(model, &held, model.config(), window).map_err(|e| e.to_string())?;
     Ok((held.len(), loss))
 }

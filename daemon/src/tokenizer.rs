@@ -1,7 +1,7 @@
 //! The op tokenizer: one sequence position per op.
 //!
 //! An op becomes an [`OpToken`]: a fixed tuple of small categorical fields
-//! (kind, colour, size, opacity, hardness, start point, the stroke's shape as
+//! (kind, start point, colour, size, opacity, hardness, the stroke's shape as
 //! three steps between four samples — its own points when it has at most four,
 //! else arc-length samples — pressure at each, fill
 //! tolerance). The model embeds the fields of a position together and decodes
@@ -30,18 +30,20 @@
 use crate::ops::limits::MAX_BRUSH_SIZE;
 use crate::ops::{pb, pb::op::Kind};
 
-/// The fields of a token, in decoding order.
+/// The fields of a token, in decoding order: the place comes right after the
+/// kind, so that what is decoded after it (colour, size, shape) can look at
+/// the canvas there (the model's glimpse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
     Kind,
+    X,
+    Y,
     Red,
     Green,
     Blue,
     Size,
     Opacity,
     Hardness,
-    X,
-    Y,
     Dx1,
     Dy1,
     Dx2,
@@ -57,17 +59,20 @@ pub enum Field {
 
 pub const FIELDS: usize = 20;
 
+/// Index of the last field of the place: the glimpse joins after it.
+pub const PLACE_END: usize = Field::Y as usize;
+
 /// Every field, in decoding order.
 pub const ALL_FIELDS: [Field; FIELDS] = [
     Field::Kind,
+    Field::X,
+    Field::Y,
     Field::Red,
     Field::Green,
     Field::Blue,
     Field::Size,
     Field::Opacity,
     Field::Hardness,
-    Field::X,
-    Field::Y,
     Field::Dx1,
     Field::Dy1,
     Field::Dx2,
@@ -128,11 +133,11 @@ pub struct OpToken(pub [u16; FIELDS]);
 const STROKE_FIELDS: &[Field] = ALL_FIELDS.split_last().expect("fields").1;
 const ERASER_FIELDS: &[Field] = &[
     Field::Kind,
+    Field::X,
+    Field::Y,
     Field::Size,
     Field::Opacity,
     Field::Hardness,
-    Field::X,
-    Field::Y,
     Field::Dx1,
     Field::Dy1,
     Field::Dx2,
@@ -145,7 +150,7 @@ const ERASER_FIELDS: &[Field] = &[
     Field::P3,
 ];
 const FILL_FIELDS: &[Field] =
-    &[Field::Kind, Field::Red, Field::Green, Field::Blue, Field::X, Field::Y, Field::Tolerance];
+    &[Field::Kind, Field::X, Field::Y, Field::Red, Field::Green, Field::Blue, Field::Tolerance];
 
 impl OpToken {
     pub fn get(&self, f: Field) -> u16 {
@@ -271,6 +276,14 @@ impl Tokenizer {
         let half = f32::from(DELTA_BINS / 2);
         let t = (f32::from(q) - half) / half;
         t * t.abs() * self.scale()
+    }
+
+    /// Where a token's op starts (a stroke's first point, a fill's seed), in canvas pixels.
+    pub fn place(&self, token: &OpToken) -> (f32, f32) {
+        (
+            Tokenizer::pos_of(token.get(Field::X), self.width),
+            Tokenizer::pos_of(token.get(Field::Y), self.height),
+        )
     }
 
     /// The token of a validated op, or `None` for ops not tokenized (undo,

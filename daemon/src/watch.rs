@@ -66,7 +66,12 @@ fn history_bytes(h: &crate::ops::History) -> Vec<u8> {
 /// Does one job; the result files go to `outbox`.
 fn run_job(path: &Path, options: &WatchOptions) -> Result<(), String> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or("the file name is not UTF-8")?;
-    let job = JobOptions { painter: options.painter.clone(), ops: 0, temperature: 1.0, seed: 0 };
+    let job = JobOptions {
+        painter: options.painter.clone(),
+        ops: 0,
+        temperature: crate::painters::transformer::DEFAULT_TEMPERATURE,
+        seed: 0,
+    };
     if let Some(format) = HistoryFormat::from_path(path) {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(name);
         let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;

@@ -42,10 +42,12 @@ class ApprenticeDocker(DockWidget):
         self.count.setRange(1, 1000)
         self.count.setValue(20)
         layout.addRow("Operations", self.count)
+        # Its lowest value stands for "the daemon's default" (the one the shortcut uses too).
         self.temperature = QtWidgets.QDoubleSpinBox()
-        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setRange(-0.1, 2.0)
         self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(1.0)
+        self.temperature.setSpecialValueText("default")
+        self.temperature.setValue(-0.1)
         layout.addRow("Temperature", self.temperature)
         self.reference = LayerBox()
         layout.addRow("Reference layer", self.reference)
@@ -82,7 +84,9 @@ class ApprenticeDocker(DockWidget):
         if doc and self.reference.currentText() not in ("", NO_REFERENCE):
             reference = doc.nodeByName(self.reference.currentText())
         try:
-            app.continue_painting(self.count.value(), self.temperature.value(), reference)
+            temperature = self.temperature.value()
+            temperature = None if temperature < 0 else temperature
+            app.continue_painting(self.count.value(), temperature, reference)
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.progress.setText(str(e))
 

@@ -123,8 +123,10 @@ class Apprentice(Extension):
         except RuntimeError as e:
             QtWidgets.QMessageBox.information(window.qwindow(), "Continue painting", str(e))
 
-    def continue_painting(self, count=20, temperature=1.0, reference=None, seed=None, painter=""):
-        """Starts a run on the active view; returns it (None when one is already running)."""
+    def continue_painting(self, count=20, temperature=None, reference=None, seed=None, painter=""):
+        """Starts a run on the active view; returns it (None when one is already running).
+
+        temperature None: the daemon's default, the same as the command line's."""
         if self.run is not None and not self.run.finished:
             return None
         view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
@@ -133,7 +135,9 @@ class Apprentice(Extension):
         doc = view.document()
         # A fresh seed each time: Continue, undo, Continue again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
-        request = {"count": int(count), "temperature": float(temperature), "seed": seed, "painter": painter}
+        request = {"count": int(count), "seed": seed, "painter": painter}
+        if temperature is not None:
+            request["temperature"] = float(temperature)
         if reference is not None:
             active = doc.activeNode()
             if active is not None and active.uniqueId() == reference.uniqueId():

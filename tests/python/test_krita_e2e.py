@@ -138,13 +138,13 @@ def test_continue_painting_paints_the_returned_ops_with_krita(krita, client):
     run = krita["continue"]
     assert run["error"] is None
     assert run["painted"] == CONTINUE_OPS
-    # Every op painted went into the session after the painter's own stroke.
+    # Every op painted went into the session after the painter's own three strokes.
     ops = client.get_history({"session_id": run["session_id"]})["ops"]
-    assert len(ops) == 1 + CONTINUE_OPS
+    assert len(ops) == 3 + CONTINUE_OPS
     # Krita's pixels changed where the strokes went.
     before, after = krita_png(krita, run["before"]), krita_png(krita, run["after"])
     changed = ImageChops.difference(before, after)  # non-zero where Krita painted
-    strokes = [op["stroke"] for op in ops[1:] if "stroke" in op]
+    strokes = [op["stroke"] for op in ops[3:] if "stroke" in op]
     hits = 0
     for s in strokes:
         inside = [(int(p["x"]), int(p["y"])) for p in s["points"] if 0 <= p["x"] < 320 and 0 <= p["y"] < 240]
@@ -152,6 +152,35 @@ def test_continue_painting_paints_the_returned_ops_with_krita(krita, client):
     assert strokes and hits >= 0.6 * len(strokes), (hits, len(strokes))
     # The painter's brush is back as it was.
     assert run["brush_restored"] == ["b) Basic-5 Size Opacity", 20.0]
+
+
+def test_continue_painting_takes_its_colours_from_the_picture(krita, client, capsys):
+    # The picture: blue sky, green ground, a brown stroke; Continue at the docker's default temperature.
+    run = krita["continue"]
+    assert krita["temperature_shown"] == "default"
+    ops = client.get_history({"session_id": run["session_id"]})["ops"][3:]
+    before = krita_png(krita, run["before"]).convert("RGB")
+    differences = []
+    for op in ops:
+        stroke, fill = op.get("stroke"), op.get("fill")
+        if stroke and stroke.get("tool", "TOOL_BRUSH") in ("TOOL_BRUSH", "TOOL_AIRBRUSH", "TOOL_PENCIL"):
+            colour, at = stroke["brush"].get("color", {}), stroke["points"][0]
+        elif fill:
+            colour, at = fill.get("color", {}), fill
+        else:
+            continue
+        x, y = min(max(int(at.get("x", 0)), 0), 319), min(max(int(at.get("y", 0)), 0), 239)
+        there = [c / 255 for c in before.getpixel((x, y))]
+        mine = [colour.get(k, 0.0) for k in "rgb"]
+        differences.append(sum(abs(a - b) for a, b in zip(mine, there)) / 3)
+    mean = sum(differences) / max(len(differences), 1)
+    with capsys.disabled():
+        print(
+            f"\nContinue in Krita {krita['krita']}: {len(differences)} coloured ops, mean colour difference "
+            f"to the picture under them {mean:.3f}"
+        )
+    # Colours from the picture where they land (black ink on the sky would be about 0.6).
+    assert differences and mean <= 0.15, differences
 
 
 def mse(a, b):

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use super::{CliError, CliResult, check_temperature, load_history, progress_bar, require_history_path};
 use crate::jobs::{self, JobOptions};
 use crate::ops::history;
+use crate::painters::transformer::DEFAULT_TEMPERATURE;
 
 /// Continue a history: the painter adds --steps ops after the last one.
 ///
-/// The output holds the whole history, the original ops first. Today's painter
-/// is "sketch", a simple non-learned stand-in until the stroke transformer lands.
+/// The output holds the whole history, the original ops first. The painter is
+/// the stroke transformer (the model in use): it looks at the canvas where it is
+/// about to paint and takes its colours from the picture.
 #[derive(clap::Args)]
 pub struct Args {
     /// History to continue (.jsonl or .binpb).
@@ -24,7 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "OUT.png")]
     png: Option<PathBuf>,
     /// 0 is the painter's most likely choice; higher is more adventurous (up to 4).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
     temperature: f32,
     /// Same seed, same ops.
     #[arg(long, default_value_t = 0)]

@@ -31,6 +31,10 @@ pub struct Args {
     /// At most this many characters (a seeded choice) [default: all].
     #[arg(long, requires = "hanzi")]
     characters: Option<usize>,
+    /// Also write this many augmented copies of each character (`hanzi-4E00-a1`, …):
+    /// scaled, squeezed, slanted, moved and jittered, in other dark inks and brush widths.
+    #[arg(long, default_value_t = 0, requires = "hanzi")]
+    augment: u32,
     /// Folder of PNG photographs: the teacher paints random crops of each.
     #[arg(long, value_name = "DIR")]
     photos: Option<PathBuf>,
@@ -182,10 +186,17 @@ fn write_characters(args: &Args, characters: &[hanzi::Character]) -> Result<usiz
     for c in characters {
         let path = args.out.join(format!("hanzi-{:05X}.binpb", u32::from(c.ch)));
         write(&hanzi::history(c, args.size), &path)?;
+        // Each character's copies from its own stream: a subset of characters makes the same copies.
+        let mut rng = Rng::new(args.seed ^ u64::from(u32::from(c.ch)));
+        for k in 1..=args.augment {
+            let (copy, ink) = hanzi::augment(c, &mut rng);
+            let path = args.out.join(format!("hanzi-{:05X}-a{k}.binpb", u32::from(c.ch)));
+            write(&hanzi::history_in(&copy, args.size, ink), &path)?;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(characters.len())
+    Ok(characters.len() * (1 + args.augment as usize))
 }
 
 /// The histories of the sessions in the daemon's store (read while it may be

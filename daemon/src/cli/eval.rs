@@ -3,13 +3,20 @@
 use std::path::PathBuf;
 
 use super::{CliError, CliResult, check_temperature};
-use crate::eval::{self, next_stroke};
+use crate::engine::Canvas;
+use crate::eval::{self, continuation, next_stroke};
+use crate::model::stroke_transformer::StrokeTransformer;
 use crate::model::{checkpoint, registry};
+use crate::painters::transformer::DEFAULT_TEMPERATURE;
+use crate::training::{photos, scenes, split};
 
 /// Evaluate: held-out next-op loss of a model; next-stroke accuracy on held-out
-/// Chinese characters against the rule "highest start, then leftmost"; and copy
-/// fidelity (MSE, PSNR) of every painter after 100/300/1000 ops on scenes never
-/// used for training (--pictures 0 leaves it out).
+/// Chinese characters against the rule "highest start, then leftmost" (also on
+/// augmented copies with --augmented); continuation — held-out pictures painted by
+/// the teacher, cut at 30/50/80 %, continued with no reference: error to the
+/// finished painting ÷ error at the cut, and colour agreement (--continuation 0
+/// leaves it out); and copy fidelity (MSE, PSNR) of every painter after
+/// 100/300/1000 ops on scenes never used for training (--pictures 0 leaves it out).
 #[derive(clap::Args)]
 pub struct Args {
     /// Histories the model was trained on (the held-out split is evaluated).
@@ -24,6 +31,9 @@ pub struct Args {
     /// Held-out characters to test (evenly spread over them).
     #[arg(long, default_value_t = 100, requires = "hanzi", value_parser = clap::value_parser!(u64).range(1..))]
     characters: u64,
+    /// Also test augmented copies of the held-out characters (slanted, rescaled, moved, jittered).
+    #[arg(long, requires = "hanzi")]
+    augmented: bool,
     /// Canvas side for the characters (as `apprentice data --size`).
     #[arg(long, default_value_t = 128, requires = "hanzi", value_parser = clap::value_parser!(u32).range(16..=2048))]
     hanzi_size: u32,
@@ -36,9 +46,33 @@ pub struct Args {
     ops: Vec<usize>,
     #[arg(long, default_value_t = 64)]
     window: usize,
-    /// Sampling temperature of the painters in both tests (0: their most likely choice).
-    #[arg(long, default_value_t = 0.7)]
+    /// Sampling temperature of the painters (0: their most likely choice).
+    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
     temperature: f32,
+    /// Held-out scenes for the continuation rows (0 and no --photos: skip them).
+    #[arg(long, default_value_t = 4)]
+    continuation: u64,
+    /// Folder of PNG photographs: crops of the held-out ones join the continuation rows.
+    #[arg(long, value_name = "DIR")]
+    photos: Option<PathBuf>,
+    /// Crops per held-out photograph.
+    #[arg(long, default_value_t = 3)]
+    photo_crops: u32,
+    /// Where the teacher's histories are cut, as shares of their ops.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.8")]
+    cuts: Vec<f32>,
+    /// Ops the teacher paints each continuation picture in.
+    #[arg(long, default_value_t = 600)]
+    process_ops: usize,
+    /// Ops each painter continues by.
+    #[arg(long, default_value_t = 100)]
+    continue_ops: usize,
+    /// Side of the continuation pictures.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=2048))]
+    continuation_size: u32,
+    /// Temperatures the continuation rows try [default: --temperature].
+    #[arg(long, value_delimiter = ',')]
+    temperatures: Vec<f32>,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -58,17 +92,32 @@ pub fn run(args: Args) -> CliResult {
         let characters =
             next_stroke::held_out_characters(dir, args.characters as usize).map_err(CliError::input)?;
         let transformer = crate::painters::transformer::Transformer::new(model.clone());
-        let acc = next_stroke::evaluate(&transformer, &characters, args.hanzi_size, args.temperature);
-        println!(
-            "next-stroke accuracy: {} held-out characters, {} positions (the first k strokes shown, at least 2 left)",
-            acc.characters, acc.positions
-        );
-        println!("| who | accuracy |");
-        println!("|---|---:|");
-        println!("| transformer (temperature {}) | {:.1} % |", args.temperature, 100.0 * acc.painter_rate());
-        println!("| rule: highest start, then leftmost | {:.1} % |", 100.0 * acc.rule_rate());
-        println!("| chance: a random remaining stroke | {:.1} % |", 100.0 * acc.chance_rate());
-        println!();
+        let mut sets = vec![("", characters.clone())];
+        if args.augmented {
+            let mut rng = crate::painters::rng::Rng::new(7);
+            let copies = characters.iter().map(|c| crate::training::hanzi::augment(c, &mut rng).0).collect();
+            sets.push((" (augmented)", copies));
+        }
+        for (label, set) in sets {
+            let acc = next_stroke::evaluate(&transformer, &set, args.hanzi_size, args.temperature);
+            println!(
+                "next-stroke accuracy{label}: {} held-out characters, {} positions (the first k strokes shown, at least 2 left)",
+                acc.characters, acc.positions
+            );
+            println!("| who | accuracy |");
+            println!("|---|---:|");
+            println!(
+                "| transformer (temperature {}) | {:.1} % |",
+                args.temperature,
+                100.0 * acc.painter_rate()
+            );
+            println!("| rule: highest start, then leftmost | {:.1} % |", 100.0 * acc.rule_rate());
+            println!("| chance: a random remaining stroke | {:.1} % |", 100.0 * acc.chance_rate());
+            println!();
+        }
+    }
+    if args.continuation > 0 || args.photos.is_some() {
+        continuation_rows(&args, &model)?;
     }
     if args.pictures == 0 {
         return Ok(());
@@ -94,5 +143,91 @@ pub fn run(args: Args) -> CliResult {
         }
         println!();
     }
+    Ok(())
+}
+
+/// The held-out pictures of the continuation rows: scenes never used for
+/// training, and crops of the photographs the training split holds out.
+fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError> {
+    let side = args.continuation_size as usize;
+    let mut pictures: Vec<(String, Canvas)> = (0..args.continuation)
+        .map(|k| (format!("scene {k}"), scenes::scene(side, side, 1_000_000_000 + k)))
+        .collect();
+    if let Some(dir) = &args.photos {
+        let files = photos::list(dir).map_err(CliError::input)?;
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| format!("photo-{}-000.binpb", f.file_stem().unwrap_or_default().to_string_lossy()))
+            .collect();
+        let held = split::held_out(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut rng = crate::painters::rng::Rng::new(11);
+        for (file, _) in files.iter().zip(held).filter(|(_, h)| *h) {
+            let img = photos::load(file).map_err(CliError::input)?;
+            for j in 0..args.photo_crops {
+                let crop = photos::crop(&img, args.continuation_size, &mut rng);
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                pictures.push((format!("photo {stem} {j}"), Canvas::from_rgba8(side, side, crop.as_raw())));
+            }
+        }
+    }
+    Ok(pictures)
+}
+
+fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliResult {
+    let pictures = continuation_pictures(args)?;
+    let processes: Vec<continuation::Process> = pictures
+        .iter()
+        .enumerate()
+        .map(|(i, (name, c))| continuation::process(name, c, args.process_ops, i as u64))
+        .collect();
+    let temperatures =
+        if args.temperatures.is_empty() { vec![args.temperature] } else { args.temperatures.clone() };
+    for &t in &temperatures {
+        check_temperature(t)?;
+    }
+    let search = crate::painters::search::Search::new(model.clone());
+    let transformer = crate::painters::transformer::Transformer::new(model.clone());
+    let sketch = crate::painters::sketch::Sketch;
+    let mut painters: Vec<(String, Option<&dyn crate::painters::Painter>, f32)> = Vec::new();
+    for &t in &temperatures {
+        painters.push((format!("search (imagine, then paint), temperature {t}"), Some(&search), t));
+    }
+    for &t in &temperatures {
+        painters.push((format!("transformer, temperature {t}"), Some(&transformer), t));
+    }
+    for &t in &temperatures {
+        painters.push((format!("sketch, temperature {t}"), Some(&sketch), t));
+    }
+    painters.push(("teacher's own next ops (oracle)".into(), None, 0.0));
+    println!(
+        "continuation: {} held-out pictures at {}², painted by the teacher in {} ops, cut, continued by {} ops with no reference",
+        processes.len(),
+        args.continuation_size,
+        args.process_ops,
+        args.continue_ops
+    );
+    println!(
+        "error ratio: error to the finished painting after ÷ at the cut (1: as if nothing was done; below 1 helps)"
+    );
+    println!(
+        "colour: mean difference per channel between a new op's colour and the finished painting under it"
+    );
+    println!("| painter | cut | mean ratio | median ratio | colour |");
+    println!("|---|---:|---:|---:|---:|");
+    for &cut in &args.cuts {
+        for (name, painter, t) in &painters {
+            let outcomes: Vec<continuation::Outcome> = processes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    continuation::continue_process(p, cut, args.continue_ops, *painter, *t, i as u64)
+                })
+                .collect();
+            let s = continuation::summarize(&outcomes);
+            println!("| {name} | {:.0} % | {:.3} | {:.3} | {:.3} |", 100.0 * cut, s.mean, s.median, s.colour);
+        }
+        println!("| doing nothing | {:.0} % | 1.000 | 1.000 | — |", 100.0 * cut);
+    }
+    println!();
     Ok(())
 }

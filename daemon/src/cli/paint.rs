@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "OUT.jsonl")]
     history: Option<PathBuf>,
     /// 0 is the painter's most likely choice; higher is more adventurous (up to 4).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = crate::painters::transformer::DEFAULT_TEMPERATURE)]
     temperature: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,

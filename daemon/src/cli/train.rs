@@ -84,7 +84,12 @@ pub fn run(args: Args) -> CliResult {
         init: args.init,
     };
     let bar = progress_bar(args.steps as u64, "training");
-    let state = training::train(&options, |step, loss, heldout| {
+    let describe = |lines: &[String]| {
+        for line in lines {
+            tracing::info!("data: {line}");
+        }
+    };
+    let state = training::train(&options, describe, |step, loss, heldout| {
         bar.set_position(step as u64);
         bar.set_message(format!("{loss:.3}"));
         if let Some(h) = heldout {

@@ -31,6 +31,56 @@ pub fn picture(canvas: &Canvas, side: usize) -> Vec<f32> {
     out
 }
 
+/// Sides of the glimpse's two views, as shares of the canvas's longer side:
+/// the paint right under the brush, and the neighbourhood around it. Shares,
+/// not pixels, so that a model trained on small canvases sees the same on big ones.
+pub const GLIMPSE_SCALES: [f32; 2] = [1.0 / 16.0, 1.0 / 4.0];
+
+/// Values of one picture's glimpse at `cells`² per view.
+pub fn glimpse_len(cells: usize) -> usize {
+    GLIMPSE_SCALES.len() * 3 * cells * cells
+}
+
+/// What the painter sees around the place `(x, y)` (canvas pixels) before it
+/// chooses colour, size and shape: for each of [`GLIMPSE_SCALES`], the square
+/// around the place area-averaged to `cells × cells`, composited over white,
+/// as planar RGB in [0, 1]. Outside the canvas the nearest edge pixel stands in.
+pub fn glimpse(canvas: &Canvas, x: f32, y: f32, cells: usize) -> Vec<f32> {
+    let (w, h) = (canvas.width(), canvas.height());
+    let longer = w.max(h) as f32;
+    let mut out = Vec::with_capacity(glimpse_len(cells));
+    for share in GLIMPSE_SCALES {
+        let side = (share * longer).max(1.0);
+        let cell = side / cells as f32;
+        let (left, top) = (x - side / 2.0, y - side / 2.0);
+        let span = |start: f32, i: usize, extent: usize| {
+            let a = (start + i as f32 * cell).floor() as isize;
+            let b = ((start + (i + 1) as f32 * cell).floor() as isize).max(a + 1);
+            (a..b).map(move |v| v.clamp(0, extent as isize - 1) as usize)
+        };
+        let mut planes = vec![0.0f32; 3 * cells * cells];
+        for cy in 0..cells {
+            for cx in 0..cells {
+                let (mut acc, mut n) = ([0.0f32; 3], 0.0f32);
+                for py in span(top, cy, h) {
+                    for px in span(left, cx, w) {
+                        let p = canvas.get(px, py);
+                        for k in 0..3 {
+                            acc[k] += p[k] + (1.0 - p[3]);
+                        }
+                        n += 1.0;
+                    }
+                }
+                for k in 0..3 {
+                    planes[k * cells * cells + cy * cells + cx] = acc[k] / n;
+                }
+            }
+        }
+        out.extend(planes);
+    }
+    out
+}
+
 /// The tokens of a history's effective ops (undo/redo resolved; ops the
 /// tokenizer does not cover are left out).
 pub fn tokens(history: &pb::History) -> Vec<OpToken> {

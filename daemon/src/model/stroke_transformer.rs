@@ -14,6 +14,13 @@
 //! the fields of one op are decoded autoregressively by small heads, at the
 //! cost of one transformer step per op.
 //!
+//! The place is decoded first (kind, x, y); then the fields after it also see
+//! a *glimpse*: the canvas (and the reference, in copy mode) around that place
+//! at two scales, at full detail (see [`crate::model::inputs::glimpse`]),
+//! embedded by a small MLP into the same conditioning sum. So a colour is
+//! chosen looking at what lies where it will be painted; the whole canvas
+//! enters the trunk only as the coarse patch prefix.
+//!
 //! Everything here has a backward pass: no fused softmax or layer norm (see
 //! the candle-nn trap in DESIGN.md), and a test checks every parameter's gradient.
 
@@ -21,7 +28,7 @@ use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear, linear_no_bias};
 use serde::{Deserialize, Serialize};
 
-use crate::tokenizer::{ALL_FIELDS, FIELDS};
+use crate::tokenizer::{ALL_FIELDS, FIELDS, PLACE_END};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,17 +43,37 @@ pub struct Config {
     pub image_side: usize,
     /// Patch side length; `image_side` must be a multiple of it.
     pub patch: usize,
+    /// Cells per side of each view of the glimpse around the place being painted.
+    pub glimpse: usize,
 }
 
 impl Config {
     /// A few thousand parameters: for tests.
     pub fn tiny() -> Config {
-        Config { d_model: 32, n_layers: 2, n_heads: 4, d_ff: 64, max_ops: 64, image_side: 16, patch: 8 }
+        Config {
+            d_model: 32,
+            n_layers: 2,
+            n_heads: 4,
+            d_ff: 64,
+            max_ops: 64,
+            image_side: 16,
+            patch: 8,
+            glimpse: 4,
+        }
     }
 
     /// The default model's size: trains on a CPU, small enough to ship.
     pub fn small() -> Config {
-        Config { d_model: 192, n_layers: 4, n_heads: 6, d_ff: 576, max_ops: 256, image_side: 32, patch: 8 }
+        Config {
+            d_model: 192,
+            n_layers: 4,
+            n_heads: 6,
+            d_ff: 576,
+            max_ops: 256,
+            image_side: 64,
+            patch: 16,
+            glimpse: 8,
+        }
     }
 
     /// Positions taken by one picture.
@@ -59,12 +86,21 @@ impl Config {
         2 * self.patches()
     }
 
+    /// Values of one glimpse: the canvas's views, the reference's (zeros
+    /// without one), and 1 or 0 for whether there is a reference.
+    pub fn glimpse_len(&self) -> usize {
+        2 * crate::model::inputs::glimpse_len(self.glimpse) + 1
+    }
+
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.d_model % self.n_heads != 0 {
             return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
         }
         if self.patch == 0 || self.image_side % self.patch != 0 {
             return Err(format!("image_side {} is not a multiple of patch {}", self.image_side, self.patch));
+        }
+        if self.glimpse == 0 {
+            return Err("glimpse must be at least 1 cell".into());
         }
         if self.max_ops < 2 {
             return Err("max_ops must be at least 2".into());
@@ -197,6 +233,8 @@ pub struct StrokeTransformer {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     cond_emb: Vec<Embedding>,
+    glimpse_in: Linear,
+    glimpse_out: Linear,
     head_ln: LayerNorm,
     heads: Vec<Linear>,
 }
@@ -223,6 +261,8 @@ impl StrokeTransformer {
             cond_emb: (0..FIELDS - 1)
                 .map(|i| embedding(vocab(i), d, vb.pp(format!("cond_emb.{i}"))))
                 .collect::<Result<_>>()?,
+            glimpse_in: linear(cfg.glimpse_len(), d, vb.pp("glimpse_in"))?,
+            glimpse_out: linear(d, d, vb.pp("glimpse_out"))?,
             head_ln: LayerNorm::new(d, vb.pp("head_ln"))?,
             heads: (0..FIELDS)
                 .map(|i| linear_no_bias(d, vocab(i), vb.pp(format!("heads.{i}"))))
@@ -291,9 +331,10 @@ impl StrokeTransformer {
         h.narrow(1, self.cfg.prefix_len(), inputs.dim(1)?)
     }
 
-    /// Logits of every field, teacher-forced by `targets` [B, T, FIELDS]: one
-    /// tensor [B, T, vocab] per field.
-    pub fn field_logits(&self, hidden: &Tensor, targets: &Tensor) -> Result<Vec<Tensor>> {
+    /// Logits of every field, teacher-forced by `targets` [B, T, FIELDS] and
+    /// the glimpses at their places `glimpses` [B, T, glimpse_len]: one tensor
+    /// [B, T, vocab] per field.
+    pub fn field_logits(&self, hidden: &Tensor, targets: &Tensor, glimpses: &Tensor) -> Result<Vec<Tensor>> {
         let mut cond = hidden.zeros_like()?;
         let mut out = Vec::with_capacity(FIELDS);
         for i in 0..FIELDS {
@@ -301,8 +342,16 @@ impl StrokeTransformer {
             if let Some(emb) = self.cond_emb.get(i) {
                 cond = (cond + emb.forward(&targets.i((.., .., i))?.contiguous()?)?)?;
             }
+            if i == PLACE_END {
+                cond = (cond + self.glimpse_condition(glimpses)?)?;
+            }
         }
         Ok(out)
+    }
+
+    /// The glimpse's conditioning embedding: [.., glimpse_len] → [.., d].
+    pub fn glimpse_condition(&self, glimpse: &Tensor) -> Result<Tensor> {
+        self.glimpse_out.forward(&self.glimpse_in.forward(&(glimpse - 0.5)?)?.gelu_erf()?)
     }
 
     /// Mean cross-entropy per op over the fields each target op uses (`mask`
@@ -313,10 +362,11 @@ impl StrokeTransformer {
         reference: Option<&Tensor>,
         inputs: &Tensor,
         targets: &Tensor,
+        glimpses: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
         let hidden = self.hidden(canvas, reference, inputs)?;
-        let logits = self.field_logits(&hidden, targets)?;
+        let logits = self.field_logits(&hidden, targets, glimpses)?;
         let mut total = Tensor::zeros((), DType::F32, inputs.device())?;
         for (i, l) in logits.iter().enumerate() {
             let logp = candle_nn::ops::log_softmax(l, D::Minus1)?;

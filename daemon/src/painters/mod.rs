@@ -5,9 +5,11 @@
 //! transformer; [`search::Search`] copies a reference with the transformer's
 //! proposals judged by the engine ([`refine`]); [`teacher::Teacher`] paints a
 //! reference coarse to fine (copy mode) and makes the training data;
-//! [`sketch::Sketch`] is a simple non-learned baseline.
+//! [`sketch::Sketch`] is a simple non-learned baseline. Search also continues
+//! without a reference, towards a picture it imagines ([`imagination`]).
 
 pub mod analysis;
+pub mod imagination;
 pub mod refine;
 pub mod rng;
 pub mod search;
@@ -76,10 +78,11 @@ pub fn all() -> Vec<Box<dyn Painter>> {
     ]
 }
 
-/// The painter used when none is named: search in copy mode (it copies
-/// closest, see `apprentice eval`), else the stroke transformer.
-pub fn default_name(copy_mode: bool) -> &'static str {
-    if copy_mode { "search" } else { "transformer" }
+/// The painter used when none is named: search, in both modes — it copies
+/// closest, and without a reference it continues a picture best (see
+/// `apprentice eval`'s copy and continuation rows).
+pub fn default_name(_copy_mode: bool) -> &'static str {
+    "search"
 }
 
 /// The painter called `name`, or the default for the mode when `name` is empty.

@@ -6,6 +6,13 @@
 //! the fields that kind uses), paints it on its own canvas and feeds it back
 //! through the KV cache. When the context is full it starts a fresh one from
 //! the canvas as it stands.
+//!
+//! Sampling: the place first; then the model glimpses the canvas (and the
+//! reference) there before colour, size and shape. The temperature scales
+//! every field, the colour's at [`COLOUR_TEMPERATURE`] of it (a colour should
+//! come from the picture, not from chance), and each draw keeps only the most
+//! likely values that make up [`TOP_P`] of the probability (nucleus sampling),
+//! so the rare values the model barely believes in are never painted.
 
 use std::sync::Arc;
 
@@ -17,7 +24,15 @@ use crate::engine::{Canvas, Engine};
 use crate::model::inputs;
 use crate::model::stroke_transformer::{KvCache, StrokeTransformer};
 use crate::ops::{Rgba, pb, timeline};
-use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, OpToken, Tokenizer, kind};
+use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, OpToken, PLACE_END, Tokenizer, kind};
+
+/// The default sampling temperature of every painter that samples the model:
+/// chosen by `apprentice eval`'s continuation rows (README, "Sampling").
+pub const DEFAULT_TEMPERATURE: f32 = 0.7;
+/// The colour fields' temperature as a share of the others'.
+pub const COLOUR_TEMPERATURE: f32 = 0.5;
+/// Nucleus sampling: the share of probability mass kept at each draw.
+pub const TOP_P: f32 = 0.95;
 
 pub struct Transformer {
     /// `None`: the model in use when a run starts (see [`crate::model::registry`]).
@@ -55,6 +70,8 @@ pub(crate) struct TransformerRun {
     tokenizer: Tokenizer,
     engine: Engine,
     reference: Option<Tensor>,
+    /// The reference at full size, for glimpses.
+    reference_canvas: Option<Canvas>,
     cache: KvCache,
     /// Hidden state that predicts the next op.
     hidden: Tensor,
@@ -62,6 +79,8 @@ pub(crate) struct TransformerRun {
     position: usize,
     rng: Rng,
     temperature: f32,
+    /// Draw from the model's own distribution (no colour scale, no nucleus): reinforcement.
+    exact: bool,
     /// Which token kinds may be sampled.
     allowed: [bool; kind::COUNT as usize],
 }
@@ -74,22 +93,40 @@ fn tokens_tensor(tokens: &[OpToken]) -> Tensor {
     Tensor::from_vec(inputs::flatten(tokens), (1, tokens.len(), FIELDS), &Device::Cpu).expect("shape matches")
 }
 
-/// Samples an index from logits at `temperature` (0: the most likely).
-fn sample(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
+/// Samples an index from logits at `temperature` (0: the most likely) among
+/// the most likely values holding `top_p` of the probability.
+pub fn sample(logits: &[f32], temperature: f32, top_p: f32, rng: &mut Rng) -> usize {
     let best = logits.iter().enumerate().fold(0, |b, (i, &v)| if v > logits[b] { i } else { b });
     if temperature <= 0.0 {
         return best;
     }
     let max = logits[best];
-    let weights: Vec<f32> = logits.iter().map(|&l| ((l - max) / temperature).exp()).collect();
-    let mut r = rng.unit() * weights.iter().sum::<f32>();
-    for (i, w) in weights.iter().enumerate() {
-        if r < *w {
+    let mut weights: Vec<(usize, f32)> =
+        logits.iter().map(|&l| ((l - max) / temperature).exp()).enumerate().collect();
+    weights.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f32 = weights.iter().map(|w| w.1).sum();
+    let mut kept = 0.0;
+    let nucleus = weights.iter().position(|w| {
+        kept += w.1;
+        kept >= top_p * total
+    });
+    weights.truncate(nucleus.map_or(weights.len(), |i| i + 1));
+    let mut r = rng.unit() * weights.iter().map(|w| w.1).sum::<f32>();
+    for &(i, w) in &weights {
+        if r < w {
             return i;
         }
         r -= w;
     }
     best
+}
+
+/// The temperature of `field` when the painter's is `t`.
+fn field_temperature(field: Field, t: f32) -> f32 {
+    match field {
+        Field::Red | Field::Green | Field::Blue => t * COLOUR_TEMPERATURE,
+        _ => t,
+    }
 }
 
 impl TransformerRun {
@@ -135,6 +172,7 @@ impl TransformerRun {
             })
         };
         let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
+        let reference_canvas = request.reference.clone();
         let mut context = vec![inputs::start()];
         context.extend_from_slice(&all[all.len() - keep..]);
         let mut cache = KvCache::default();
@@ -151,20 +189,50 @@ impl TransformerRun {
             tokenizer,
             engine: Engine::from_canvas(request.canvas),
             reference,
+            reference_canvas,
             cache,
             hidden,
             position: context.len(),
             rng: Rng::new(request.seed),
             temperature: request.temperature,
+            exact: false,
             allowed,
         }
     }
 
+    /// Samples from the model's own distribution at the run's temperature, as
+    /// reinforcement differentiates it (no colour scale, no nucleus).
+    pub(crate) fn exactly(mut self) -> TransformerRun {
+        self.exact = true;
+        self
+    }
+
+    /// The model's glimpse input at the place of `token` (its x and y decoded).
+    pub(crate) fn glimpse(&self, token: &OpToken) -> Vec<f32> {
+        let cells = self.model.config().glimpse;
+        let (x, y) = self.tokenizer.place(token);
+        let mut g = inputs::glimpse(self.engine.canvas(), x, y, cells);
+        match &self.reference_canvas {
+            Some(r) => {
+                g.extend(inputs::glimpse(r, x, y, cells));
+                g.push(1.0);
+            }
+            None => g.extend(std::iter::repeat_n(0.0, inputs::glimpse_len(cells) + 1)),
+        }
+        g
+    }
+
     /// Samples the next op's token, field by field, within the grammar.
     pub(crate) fn sample_token(&mut self) -> candle_core::Result<OpToken> {
+        Ok(self.sample_token_and_glimpse()?.0)
+    }
+
+    /// Samples the next op's token and says what the model glimpsed at its place.
+    pub(crate) fn sample_token_and_glimpse(&mut self) -> candle_core::Result<(OpToken, Vec<f32>)> {
         let dev = Device::Cpu;
         let mut cond = self.hidden.zeros_like()?;
         let mut token = OpToken::default();
+        let mut glimpse = Vec::new();
         for (i, &field) in ALL_FIELDS.iter().enumerate() {
             let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
             let value = if used {
@@ -176,7 +244,11 @@ impl TransformerRun {
                         }
                     }
                 }
-                sample(&logits, self.temperature, &mut self.rng) as u16
+                if self.exact {
+                    sample(&logits, self.temperature, 1.0, &mut self.rng) as u16
+                } else {
+                    sample(&logits, field_temperature(field, self.temperature), TOP_P, &mut self.rng) as u16
+                }
             } else {
                 0
             };
@@ -184,8 +256,13 @@ impl TransformerRun {
             if i + 1 < FIELDS {
                 cond = (cond + self.model.condition(i, u32::from(value), &dev)?)?;
             }
+            if i == PLACE_END {
+                glimpse = self.glimpse(&token);
+                let g = Tensor::from_vec(glimpse.clone(), (1, glimpse.len()), &dev)?;
+                cond = (cond + self.model.glimpse_condition(&g)?)?;
+            }
         }
-        Ok(token)
+        Ok((token, glimpse))
     }
 
     pub(crate) fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
@@ -298,5 +375,27 @@ mod tests {
         };
         assert_eq!(paint(5), paint(5));
         assert_ne!(paint(5), paint(6));
+    }
+}
+
+#[cfg(test)]
+mod sampling_tests {
+    use super::*;
+
+    #[test]
+    fn nucleus_sampling_never_draws_values_outside_the_top_p() {
+        // Probabilities about 0.6, 0.3, 0.07, 0.03: at top_p 0.9 only the first two are drawn.
+        let logits = [0.6f32.ln(), 0.3f32.ln(), 0.07f32.ln(), 0.03f32.ln()];
+        let mut rng = Rng::new(1);
+        let mut seen = [0; 4];
+        for _ in 0..2000 {
+            seen[sample(&logits, 1.0, 0.9, &mut rng)] += 1;
+        }
+        assert_eq!(seen[2] + seen[3], 0, "{seen:?}");
+        assert!(seen[1] > 400, "the second value is still drawn: {seen:?}");
+        // With top_p 1 the tail is drawn too.
+        let tail = (0..2000).filter(|_| sample(&logits, 1.0, 1.0, &mut rng) >= 2).count();
+        assert!(tail > 100, "{tail}");
+        assert_eq!(sample(&logits, 0.0, 0.9, &mut rng), 0, "temperature 0 is the most likely");
     }
 }

@@ -253,7 +253,7 @@ impl pb::apprentice_server::Apprentice for Service {
                 r.count
             )));
         }
-        let temperature = r.temperature.unwrap_or(1.0);
+        let temperature = r.temperature.unwrap_or(crate::painters::transformer::DEFAULT_TEMPERATURE);
         if !(0.0..=4.0).contains(&temperature) {
             return Err(invalid("temperature", format!("must be a number in [0, 4], got {temperature}")));
         }

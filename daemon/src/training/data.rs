@@ -1,12 +1,13 @@
 //! Training data: painting histories cut into fixed-length windows of tokens,
-//! each with the canvas as it stood before the window and the finished picture
-//! (the reference for copy-mode batches).
+//! each with the canvas as it stood before the window, the finished picture
+//! (the reference for copy-mode batches), and for every op the glimpse of the
+//! canvas and of the finished picture around the place it starts.
 
 use crate::engine::Engine;
 use crate::model::inputs;
 use crate::model::stroke_transformer::Config;
 use crate::ops::{pb, timeline};
-use crate::tokenizer::{FIELDS, Tokenizer};
+use crate::tokenizer::{FIELDS, OpToken, Tokenizer};
 
 /// One training window, padded to the window length (padding has mask 0).
 #[derive(Clone, Debug)]
@@ -21,37 +22,59 @@ pub struct Window {
     pub targets: Vec<u32>,
     /// `[len, FIELDS]`.
     pub mask: Vec<f32>,
+    /// `[len, G]` (G = [`inputs::glimpse_len`]): the canvas around each target's
+    /// place just before it was painted, in 1/255 steps (a quarter of the memory of f32).
+    pub canvas_glimpses: Vec<u8>,
+    /// `[len, G]`: the finished picture around each target's place.
+    pub reference_glimpses: Vec<u8>,
 }
 
-/// Cuts a validated history into windows of `len` ops.
-pub fn windows(history: &pb::History, cfg: &Config, len: usize) -> Vec<Window> {
+fn quantize(values: Vec<f32>) -> impl Iterator<Item = u8> {
+    values.into_iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+}
+
+/// Cuts a validated history into windows of `len` ops; the first window holds
+/// `offset % len` ops (all `len` when that is 0), so that different histories
+/// are cut at different points of their process.
+pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -> Vec<Window> {
     let header = history.header.clone().unwrap_or_default();
     let tokenizer = Tokenizer::new(&header);
     let ops = timeline::effective(&history.ops);
     let mut engine = Engine::new(&header);
-    // Pictures of the canvas before each window, taken on one pass.
-    let mut steps: Vec<(Vec<f32>, Vec<crate::tokenizer::OpToken>)> = Vec::new();
-    let mut current: Vec<crate::tokenizer::OpToken> = Vec::new();
+    let glimpse = |canvas: &crate::engine::Canvas, t: &OpToken| {
+        let (x, y) = tokenizer.place(t);
+        inputs::glimpse(canvas, x, y, cfg.glimpse)
+    };
+    // Pictures of the canvas before each window and glimpses before each op, taken on one pass.
+    let mut steps: Vec<(Vec<f32>, Vec<OpToken>, Vec<u8>)> = Vec::new();
+    let (mut current, mut glimpses) = (Vec::new(), Vec::new());
     let mut before = inputs::picture(engine.canvas(), cfg.image_side);
+    let mut first = offset % len;
+    if first == 0 {
+        first = len;
+    }
     for op in ops {
         if let Some(t) = tokenizer.encode(op) {
+            glimpses.extend(quantize(glimpse(engine.canvas(), &t)));
             current.push(t);
         }
         engine.apply(op);
-        if current.len() == len {
+        if current.len() == if steps.is_empty() { first } else { len } {
             steps.push((
                 std::mem::replace(&mut before, inputs::picture(engine.canvas(), cfg.image_side)),
                 std::mem::take(&mut current),
+                std::mem::take(&mut glimpses),
             ));
         }
     }
     if !current.is_empty() {
-        steps.push((before, current));
+        steps.push((before, current, glimpses));
     }
     let finished = inputs::picture(engine.canvas(), cfg.image_side);
+    let g = inputs::glimpse_len(cfg.glimpse);
     steps
         .into_iter()
-        .map(|(canvas, tokens)| {
+        .map(|(canvas, tokens, mut canvas_glimpses)| {
             let n = tokens.len();
             let mut input_tokens = vec![inputs::start()];
             input_tokens.extend_from_slice(&tokens[..n - 1]);
@@ -59,10 +82,22 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize) -> Vec<Window> {
             let mut inputs_flat = inputs::flatten(&input_tokens);
             let mut targets = inputs::flatten(&tokens);
             let mut mask = inputs::mask(&tokens);
+            let mut reference_glimpses: Vec<u8> =
+                tokens.iter().flat_map(|t| quantize(glimpse(engine.canvas(), t))).collect();
             inputs_flat.extend(std::iter::repeat_n(0, pad));
             targets.extend(std::iter::repeat_n(0, pad));
             mask.extend(std::iter::repeat_n(0.0, pad));
-            Window { canvas, reference: finished.clone(), inputs: inputs_flat, targets, mask }
+            canvas_glimpses.resize(len * g, 0);
+            reference_glimpses.resize(len * g, 0);
+            Window {
+                canvas,
+                reference: finished.clone(),
+                inputs: inputs_flat,
+                targets,
+                mask,
+                canvas_glimpses,
+                reference_glimpses,
+            }
         })
         .collect()
 }
@@ -71,16 +106,20 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize) -> Vec<Window> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn windows_cover_every_op_once_and_pad_the_last() {
-        let h = crate::ops::history::read_path(std::path::Path::new(concat!(
+    fn still_life() -> pb::History {
+        crate::ops::history::read_path(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../examples/still-life.jsonl"
         )))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn windows_cover_every_op_once_and_pad_the_last() {
+        let h = still_life();
         let cfg = Config::tiny();
         let tokens = inputs::tokens(&h);
-        let ws = windows(&h, &cfg, 16);
+        let ws = windows(&h, &cfg, 16, 0);
         assert_eq!(ws.len(), tokens.len().div_ceil(16));
         let counted: f32 = ws.iter().map(|w| (0..16).map(|t| w.mask[t * FIELDS]).sum::<f32>()).sum();
         assert_eq!(counted as usize, tokens.len(), "each op is a target exactly once");
@@ -89,5 +128,34 @@ mod tests {
         // The first window starts from the blank canvas; later ones from a painted one.
         assert!(ws[0].canvas.iter().all(|&v| (v - 1.0).abs() < 1e-6));
         assert!(ws[1].canvas.iter().any(|&v| v < 0.9));
+    }
+
+    #[test]
+    fn an_offset_cuts_the_process_elsewhere_and_still_covers_every_op_once() {
+        let h = still_life();
+        let cfg = Config::tiny();
+        let tokens = inputs::tokens(&h);
+        let ws = windows(&h, &cfg, 16, 5);
+        let counts: Vec<usize> =
+            ws.iter().map(|w| (0..16).filter(|&t| w.mask[t * FIELDS] > 0.0).count()).collect();
+        assert_eq!(counts[0], 5);
+        assert_eq!(counts.iter().sum::<usize>(), tokens.len());
+        assert_eq!(ws[1].targets[..FIELDS], inputs::flatten(&tokens[5..6])[..]);
+    }
+
+    #[test]
+    fn glimpses_show_the_canvas_before_each_op_and_the_finished_picture_at_its_place() {
+        let h = still_life();
+        let cfg = Config::tiny();
+        let g = inputs::glimpse_len(cfg.glimpse);
+        let ws = windows(&h, &cfg, 16, 0);
+        // The first op of the history is painted on white paper...
+        assert!(ws[0].canvas_glimpses[..g].iter().all(|&v| v == 255));
+        // ...but where it goes, the finished picture is painted.
+        assert!(ws[0].reference_glimpses[..g].iter().any(|&v| v < 250));
+        // Padding carries no glimpse.
+        let last = ws.last().unwrap();
+        let used = (0..16).filter(|&t| last.mask[t * FIELDS] > 0.0).count();
+        assert!(last.canvas_glimpses[used * g..].iter().all(|&v| v == 0));
     }
 }

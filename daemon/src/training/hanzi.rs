@@ -130,8 +130,57 @@ pub fn list(dir: &Path) -> Result<Vec<(char, PathBuf)>, String> {
     Ok(files)
 }
 
+/// A character as another hand might write it: the same strokes in the same
+/// order, scaled, squeezed or widened, slanted, turned a little and moved on
+/// the page, each stroke shifted and each point jittered; in a dark ink and a
+/// brush width drawn from `rng`. Order, not one font's shapes, is what stays.
+pub fn augment(c: &Character, rng: &mut Rng) -> (Character, Ink) {
+    let between = |rng: &mut Rng, a: f32, b: f32| a + (b - a) * rng.unit();
+    let (cx, cy) = (GLYPH_BOX / 2.0, BASELINE - GLYPH_BOX / 2.0);
+    let scale = between(rng, 0.65, 1.05);
+    let width = between(rng, 0.8, 1.2);
+    let slant = between(rng, -0.25, 0.25);
+    let turn = between(rng, -0.08f32, 0.08);
+    let room = (1.05 - scale) * GLYPH_BOX / 2.0;
+    let (dx, dy) = (between(rng, -room, room), between(rng, -room, room));
+    let (sin, cos) = turn.sin_cos();
+    let medians = c
+        .medians
+        .iter()
+        .map(|m| {
+            let (sx, sy) = (between(rng, -12.0, 12.0), between(rng, -12.0, 12.0));
+            m.iter()
+                .map(|&[x, y]| {
+                    let (x, y) =
+                        (x - cx + sx + between(rng, -8.0, 8.0), y - cy + sy + between(rng, -8.0, 8.0));
+                    let (x, y) = ((x + slant * y) * width * scale, y * scale);
+                    [cx + dx + x * cos - y * sin, cy + dy + x * sin + y * cos]
+                })
+                .collect()
+        })
+        .collect();
+    let level = |rng: &mut Rng| (rng.index(6) as f32) / 31.0;
+    let ink = Ink { color: [level(rng), level(rng), level(rng)], brush_share: between(rng, 0.045, 0.09) };
+    (Character { ch: c.ch, medians }, ink)
+}
+
+/// The ink and brush a character is written with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ink {
+    /// RGB in [0, 1].
+    pub color: [f32; 3],
+    /// Brush diameter as a share of the canvas side.
+    pub brush_share: f32,
+}
+
+impl Default for Ink {
+    fn default() -> Ink {
+        Ink { color: [INK; 3], brush_share: BRUSH_SHARE }
+    }
+}
+
 /// The brush stroke of one median on a `side × side` canvas.
-fn stroke(median: &[[f32; 2]], side: u32) -> pb::Op {
+fn stroke(median: &[[f32; 2]], side: u32, ink: Ink) -> pb::Op {
     let scale = side as f32 / GLYPH_BOX;
     let on_canvas: Vec<(f32, f32, f32)> =
         median.iter().map(|&[x, y]| (x * scale, (BASELINE - y) * scale, 1.0)).collect();
@@ -144,8 +193,8 @@ fn stroke(median: &[[f32; 2]], side: u32) -> pb::Op {
         kind: Some(pb::op::Kind::Stroke(pb::Stroke {
             tool: pb::Tool::Brush as i32,
             brush: Some(pb::BrushState {
-                size: BRUSH_SHARE * side as f32,
-                color: Some(pb::Color { r: INK, g: INK, b: INK, a: None }),
+                size: ink.brush_share * side as f32,
+                color: Some(pb::Color { r: ink.color[0], g: ink.color[1], b: ink.color[2], a: None }),
                 hardness: Some(0.8),
                 ..Default::default()
             }),
@@ -154,15 +203,20 @@ fn stroke(median: &[[f32; 2]], side: u32) -> pb::Op {
     }
 }
 
-/// The character written stroke by stroke on a white `side × side` canvas.
+/// The character written stroke by stroke in dark ink on a white `side × side` canvas.
 pub fn history(c: &Character, side: u32) -> pb::History {
+    history_in(c, side, Ink::default())
+}
+
+/// The character written stroke by stroke in `ink` on a white `side × side` canvas.
+pub fn history_in(c: &Character, side: u32, ink: Ink) -> pb::History {
     let header = pb::Header {
         width: side,
         height: side,
         background: Some(pb::Color { r: 1.0, g: 1.0, b: 1.0, a: None }),
         title: format!("hanzi {}", c.ch),
     };
-    pb::History { header: Some(header), ops: c.medians.iter().map(|m| stroke(m, side)).collect() }
+    pb::History { header: Some(header), ops: c.medians.iter().map(|m| stroke(m, side, ink)).collect() }
 }
 
 #[cfg(test)]
@@ -220,6 +274,36 @@ mod tests {
                 assert!((p.x - q.x).abs() < 3.0 && (p.y - q.y).abs() < 3.0, "{p:?} vs {q:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_augmented_character_keeps_its_strokes_and_their_order_on_the_page() {
+        let ten = parse('十', TEN).unwrap();
+        let mut rng = Rng::new(9);
+        let mut moved = 0;
+        for _ in 0..50 {
+            let (a, ink) = augment(&ten, &mut rng);
+            assert_eq!(a.medians.len(), 2);
+            assert_eq!(a.medians[1].len(), 3, "the same points, moved");
+            if a.medians[0][0] != ten.medians[0][0] {
+                moved += 1;
+            }
+            // Still the horizontal stroke first (its ends further apart in x than in y)...
+            let [x0, y0] = a.medians[0][0];
+            let [x1, y1] = a.medians[0][2];
+            assert!((x1 - x0).abs() > (y1 - y0).abs(), "{a:?}");
+            // ...written in a dark ink, and still on the canvas.
+            assert!(ink.color.iter().all(|&c| c <= 5.0 / 31.0));
+            let h = history_in(&a, 128, ink);
+            validate::history(&h).unwrap();
+            for op in &h.ops {
+                let Some(pb::op::Kind::Stroke(s)) = &op.kind else { unreachable!() };
+                assert!(
+                    s.points.iter().all(|p| (-8.0..136.0).contains(&p.x) && (-8.0..136.0).contains(&p.y))
+                );
+            }
+        }
+        assert_eq!(moved, 50, "every copy differs");
     }
 
     #[test]

@@ -80,13 +80,114 @@ pub fn load_histories(dir: &Path) -> Result<Vec<(String, pb::History)>, String> 
         .collect()
 }
 
+/// Where a history comes from: its file name up to the first `-` (`scene`,
+/// `photo`, `hanzi`, `session`, as `apprentice data` names them).
+pub fn source_of(name: &str) -> &str {
+    name.split(['-', '.']).next().unwrap_or(name)
+}
+
+/// Share of the characters in batches without a reference: their habit (black
+/// ink on white) must not become what Continue does to a picture.
+const FREE_CHARACTER_SHARE: f32 = 0.1;
+
+/// The sampling share of each source (in `sources`' order): equal shares in
+/// copy mode; without a reference the characters get [`FREE_CHARACTER_SHARE`]
+/// and the other sources share the rest (all of it when there is nothing else).
+pub fn mixture(sources: &[&str], with_reference: bool) -> Vec<f32> {
+    let n = sources.len() as f32;
+    let characters = sources.iter().filter(|s| **s == "hanzi").count() as f32;
+    if with_reference || characters == 0.0 || characters == n {
+        return vec![1.0 / n; sources.len()];
+    }
+    let others = n - characters;
+    sources
+        .iter()
+        .map(|s| {
+            if *s == "hanzi" {
+                FREE_CHARACTER_SHARE / characters
+            } else {
+                (1.0 - FREE_CHARACTER_SHARE) / others
+            }
+        })
+        .collect()
+}
+
+/// Training windows grouped by source, sampled by [`mixture`].
+pub struct Mixture {
+    pub sources: Vec<(String, Vec<Window>)>,
+}
+
+impl Mixture {
+    /// Windows of every history not held out, each cut at an offset drawn from its name.
+    pub fn of(histories: &[(String, pb::History)], held: &[bool], cfg: &Config, len: usize) -> Mixture {
+        let mut sources: Vec<(String, Vec<Window>)> = Vec::new();
+        for ((name, h), &is_held) in histories.iter().zip(held) {
+            if is_held {
+                continue;
+            }
+            let offset = Rng::new(split::name_hash(name)).index(len);
+            let source = source_of(name);
+            let i = match sources.iter().position(|(s, _)| s == source) {
+                Some(i) => i,
+                None => {
+                    sources.push((source.to_owned(), Vec::new()));
+                    sources.len() - 1
+                }
+            };
+            sources[i].1.extend(data::windows(h, cfg, len, offset));
+        }
+        Mixture { sources }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.iter().all(|(_, w)| w.is_empty())
+    }
+
+    /// One line per source: its ops and its share of free and copy batches.
+    pub fn report(&self) -> Vec<String> {
+        let names: Vec<&str> = self.sources.iter().map(|(s, _)| s.as_str()).collect();
+        let (free, copy) = (mixture(&names, false), mixture(&names, true));
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ws))| {
+                let ops: f32 = ws.iter().map(|w| w.mask.chunks(FIELDS).map(|m| m[0]).sum::<f32>()).sum();
+                format!(
+                    "{name}: {} windows, {ops} ops; {:.0} % of free batches, {:.0} % of copy batches",
+                    ws.len(),
+                    100.0 * free[i],
+                    100.0 * copy[i]
+                )
+            })
+            .collect()
+    }
+
+    /// `n` windows drawn by the mixture for batches with or without a reference.
+    pub fn draw(&self, n: usize, with_reference: bool, rng: &mut Rng) -> Vec<&Window> {
+        let names: Vec<&str> = self.sources.iter().map(|(s, _)| s.as_str()).collect();
+        let shares = mixture(&names, with_reference);
+        (0..n)
+            .map(|_| {
+                let mut r = rng.unit();
+                let mut i = 0;
+                while i + 1 < shares.len() && (r >= shares[i] || self.sources[i].1.is_empty()) {
+                    r -= shares[i];
+                    i += 1;
+                }
+                let ws = &self.sources[i].1;
+                &ws[rng.index(ws.len())]
+            })
+            .collect()
+    }
+}
+
 /// Tensors for a batch of windows; with or without their references.
 fn batch(
     windows: &[&Window],
     cfg: &Config,
     len: usize,
     with_reference: bool,
-) -> candle_core::Result<[Option<Tensor>; 5]> {
+) -> candle_core::Result<[Option<Tensor>; 6]> {
     let dev = Device::Cpu;
     let (b, s) = (windows.len(), cfg.image_side);
     let cat_f = |f: &dyn Fn(&Window) -> &Vec<f32>| {
@@ -104,13 +205,66 @@ fn batch(
     let inputs = Tensor::from_vec(cat_u(&|w| &w.inputs), (b, len, FIELDS), &dev)?;
     let targets = Tensor::from_vec(cat_u(&|w| &w.targets), (b, len, FIELDS), &dev)?;
     let mask = Tensor::from_vec(cat_f(&|w| &w.mask), (b, len, FIELDS), &dev)?;
-    Ok([Some(canvas), reference, Some(inputs), Some(targets), Some(mask)])
+    let glimpses =
+        Tensor::from_vec(glimpse_rows(windows, cfg, len, with_reference), (b, len, cfg.glimpse_len()), &dev)?;
+    Ok([Some(canvas), reference, Some(inputs), Some(targets), Some(glimpses), Some(mask)])
 }
 
-fn loss_of(model: &StrokeTransformer, t: &[Option<Tensor>; 5]) -> candle_core::Result<Tensor> {
-    let [canvas, reference, inputs, targets, mask] = t;
+/// The model's glimpse input per op of each window: canvas views, reference
+/// views (zeros without a reference) and the has-reference flag.
+fn glimpse_rows(windows: &[&Window], cfg: &Config, len: usize, with_reference: bool) -> Vec<f32> {
+    let g = crate::model::inputs::glimpse_len(cfg.glimpse);
+    let mut out = Vec::with_capacity(windows.len() * len * cfg.glimpse_len());
+    for w in windows {
+        for t in 0..len {
+            let row = t * g..(t + 1) * g;
+            out.extend(w.canvas_glimpses[row.clone()].iter().map(|&v| f32::from(v) / 255.0));
+            if with_reference {
+                out.extend(w.reference_glimpses[row].iter().map(|&v| f32::from(v) / 255.0));
+                out.push(1.0);
+            } else {
+                out.extend(std::iter::repeat_n(0.0, g + 1));
+            }
+        }
+    }
+    out
+}
+
+fn loss_of(model: &StrokeTransformer, t: &[Option<Tensor>; 6]) -> candle_core::Result<Tensor> {
+    let [canvas, reference, inputs, targets, glimpses, mask] = t;
     let some = |x: &Option<Tensor>| x.clone().expect("always set");
-    model.loss(&some(canvas), reference.as_ref(), &some(inputs), &some(targets), &some(mask))
+    model.loss(&some(canvas), reference.as_ref(), &some(inputs), &some(targets), &some(glimpses), &some(mask))
+}
+
+/// Windows of the held-out histories (cut from their start), spread over the
+/// sources: taken in turn from each, so that the first 64 are not all one kind.
+pub fn heldout_windows(
+    histories: &[(String, pb::History)],
+    held: &[bool],
+    cfg: &Config,
+    len: usize,
+) -> Vec<Window> {
+    let mut by_source: Vec<(&str, Vec<Window>)> = Vec::new();
+    for ((name, h), &is_held) in histories.iter().zip(held) {
+        if !is_held {
+            continue;
+        }
+        let source = source_of(name);
+        let ws = data::windows(h, cfg, len, 0);
+        match by_source.iter_mut().find(|(s, _)| *s == source) {
+            Some((_, v)) => v.extend(ws),
+            None => by_source.push((source, ws)),
+        }
+    }
+    let mut out = Vec::new();
+    let mut iters: Vec<_> = by_source.into_iter().map(|(_, v)| v.into_iter()).collect();
+    loop {
+        let before = out.len();
+        out.extend(iters.iter_mut().filter_map(Iterator::next));
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 /// Mean loss over (up to 64) held-out windows, half with references.
@@ -180,9 +334,11 @@ impl From<candle_core::Error> for RunError {
     }
 }
 
-/// Trains, checkpointing every `eval_every` steps; `report(step, train_loss, heldout)` after each step.
+/// Trains, checkpointing every `eval_every` steps; `report(step, train_loss, heldout)` after each
+/// step. `describe` gets the data mixture's report first.
 pub fn train(
     o: &TrainOptions,
+    describe: impl FnOnce(&[String]),
     mut report: impl FnMut(usize, f32, Option<f32>),
 ) -> Result<TrainState, RunError> {
     use RunError::{Failed, Input};
@@ -196,14 +352,13 @@ pub fn train(
             histories.len()
         )));
     }
-    let (mut train_w, mut held_w) = (Vec::new(), Vec::new());
-    for ((_, h), held) in histories.iter().zip(held_out(&histories)) {
-        let ws = data::windows(h, &o.config, o.window);
-        if held { held_w.extend(ws) } else { train_w.extend(ws) }
-    }
+    let held = held_out(&histories);
+    let train_w = Mixture::of(&histories, &held, &o.config, o.window);
+    let held_w = heldout_windows(&histories, &held, &o.config, o.window);
     if train_w.is_empty() {
         return Err(Input("no training windows: the histories hold no strokes or fills".into()));
     }
+    describe(&train_w.report());
 
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
@@ -226,8 +381,8 @@ pub fn train(
     while state.step < o.steps {
         // Warm up the learning rate over the first 100 steps.
         opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / 100.0).min(1.0));
-        let chosen: Vec<&Window> = (0..o.batch).map(|_| &train_w[rng.index(train_w.len())]).collect();
         let with_reference = rng.unit() < o.reference_rate;
+        let chosen = train_w.draw(o.batch, with_reference, &mut rng);
         let t = batch(&chosen, &o.config, o.window, with_reference)?;
         let loss = loss_of(&model, &t)?;
         opt.backward_step(&loss)?;

@@ -134,6 +134,8 @@ pub struct Episode {
     reference: Vec<f32>,
     /// `ops[t][g]`: the g-th candidate sampled at op t; `ops[t][0]` was painted.
     ops: Vec<Vec<OpToken>>,
+    /// What the model glimpsed at each candidate's place: `glimpses[t][g]`.
+    glimpses: Vec<Vec<Vec<f32>>>,
     /// Their rewards.
     rewards: Vec<Vec<f32>>,
 }
@@ -172,18 +174,21 @@ pub fn rollout(
             allowed_tools: Vec::new(),
             canvas_at: None,
         },
-    );
+    )
+    .exactly();
     let mut episode = Episode {
         canvas: inputs::picture(&start.canvas, side),
         reference: inputs::picture(&start.reference, side),
         ops: Vec::with_capacity(len),
+        glimpses: Vec::with_capacity(len),
         rewards: Vec::with_capacity(len),
     };
     for _ in 0..len {
         let before = mse(run.canvas(), &start.reference);
-        let (mut tokens, mut rewards, mut painted) = (Vec::new(), Vec::new(), None);
+        let (mut tokens, mut rewards, mut painted, mut glimpses) = (Vec::new(), Vec::new(), None, Vec::new());
         for _ in 0..group {
-            let token = run.sample_token()?;
+            let (token, glimpse) = run.sample_token_and_glimpse()?;
+            glimpses.push(glimpse);
             let op = run.decode(&token);
             let mut trial = Engine::from_canvas(run.canvas().clone());
             trial.apply(&op);
@@ -193,6 +198,7 @@ pub fn rollout(
         }
         run.commit(&tokens[0], &painted.expect("group ≥ 1"));
         episode.ops.push(tokens);
+        episode.glimpses.push(glimpses);
         episode.rewards.push(rewards);
     }
     Ok(episode)
@@ -259,6 +265,7 @@ fn field_log_probs(
     reference: &Tensor,
     inputs: &Tensor,
     targets: &Tensor,
+    glimpses: &Tensor,
     group: usize,
 ) -> candle_core::Result<Vec<Tensor>> {
     let hidden = model.hidden(canvas, Some(reference), inputs)?;
@@ -268,7 +275,7 @@ fn field_log_probs(
     no_start[usize::from(kind::START)] = -1e9;
     let no_start = Tensor::from_vec(no_start, usize::from(kind::COUNT), hidden.device())?;
     model
-        .field_logits(&hidden, targets)?
+        .field_logits(&hidden, targets, glimpses)?
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
@@ -302,10 +309,17 @@ pub fn loss(
         (0..group).flat_map(|g| episodes.iter().flat_map(move |e| e.ops.iter().map(move |c| c[g]))).collect();
     let targets = Tensor::from_vec(inputs::flatten(&sampled), (group * b, len, FIELDS), &dev)?;
     let mask = Tensor::from_vec(inputs::mask(&sampled), (group * b, len, FIELDS), &dev)?;
+    let glimpses: Vec<f32> = (0..group)
+        .flat_map(|g| {
+            episodes.iter().flat_map(move |e| e.glimpses.iter().flat_map(move |c| c[g].iter().copied()))
+        })
+        .collect();
+    let glimpses = Tensor::from_vec(glimpses, (group * b, len, policy.config().glimpse_len()), &dev)?;
     let advantages = Tensor::from_vec(advantages(episodes), (group * b, len), &dev)?;
 
-    let logp = field_log_probs(policy, &canvas, &reference, &inputs, &targets, group)?;
-    let logp_imitation = field_log_probs(imitation, &canvas, &reference, &inputs, &targets, group)?;
+    let logp = field_log_probs(policy, &canvas, &reference, &inputs, &targets, &glimpses, group)?;
+    let logp_imitation =
+        field_log_probs(imitation, &canvas, &reference, &inputs, &targets, &glimpses, group)?;
     let mut op_logp = Tensor::zeros((group * b, len), DType::F32, &dev)?;
     let mut kl = Tensor::zeros((group * b, len), DType::F32, &dev)?;
     for (i, (lp, li)) in logp.iter().zip(&logp_imitation).enumerate() {

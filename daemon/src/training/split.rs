@@ -10,15 +10,30 @@ pub const HELD_OUT_ONE_IN: u64 = 10;
 
 /// What decides a file's side: its name without the extension, and for
 /// photograph crops (`photo-NAME-007`) without the crop number, so that
-/// overlapping crops of one picture never straddle the split.
+/// overlapping crops of one picture never straddle the split (and augmented
+/// characters, `hanzi-4E00-a2`, without the copy number).
 fn split_key(name: &str) -> &str {
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     match stem.rsplit_once('-') {
         Some((photo, crop)) if stem.starts_with("photo-") && crop.bytes().all(|b| b.is_ascii_digit()) => {
             photo
         }
+        // An augmented copy of a character (`hanzi-4E00-a2`) goes with the character.
+        Some((character, copy))
+            if stem.starts_with("hanzi-")
+                && copy.len() > 1
+                && copy.starts_with('a')
+                && copy[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            character
+        }
         _ => stem,
     }
+}
+
+/// A hash of a file name, the same on every machine and every run.
+pub fn name_hash(name: &str) -> u64 {
+    fnv1a(name.as_bytes())
 }
 
 /// FNV-1a: a hash that is the same on every machine and every run.

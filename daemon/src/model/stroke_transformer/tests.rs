@@ -39,6 +39,10 @@ fn pictures(b: usize, cfg: &Config) -> Tensor {
     Tensor::rand(0f32, 1f32, (b, 3, cfg.image_side, cfg.image_side), &Device::Cpu).unwrap()
 }
 
+fn glimpses(b: usize, t: usize, cfg: &Config) -> Tensor {
+    Tensor::rand(0f32, 1f32, (b, t, cfg.glimpse_len()), &Device::Cpu).unwrap()
+}
+
 #[test]
 fn every_parameter_receives_a_gradient() {
     let cfg = Config::tiny();
@@ -47,7 +51,8 @@ fn every_parameter_receives_a_gradient() {
     let (targets, mask) = random_tokens(&mut rng, 2, 5);
     let (inputs, _) = random_tokens(&mut rng, 2, 5);
     for reference in [None, Some(pictures(2, &cfg))] {
-        let loss = m.loss(&pictures(2, &cfg), reference.as_ref(), &inputs, &targets, &mask).unwrap();
+        let g = glimpses(2, 5, &cfg);
+        let loss = m.loss(&pictures(2, &cfg), reference.as_ref(), &inputs, &targets, &g, &mask).unwrap();
         let grads = loss.backward().unwrap();
         let vars = varmap.all_vars();
         let without: Vec<_> = varmap
@@ -101,15 +106,16 @@ fn training_steps_lower_the_loss_on_a_batch() {
     let (targets, mask) = random_tokens(&mut rng, 4, 8);
     let (inputs, _) = random_tokens(&mut rng, 4, 8);
     let canvas = pictures(4, &cfg);
+    let g = glimpses(4, 8, &cfg);
     let mut opt =
         candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 3e-3, ..Default::default() })
             .unwrap();
-    let first = m.loss(&canvas, None, &inputs, &targets, &mask).unwrap().to_scalar::<f32>().unwrap();
+    let first = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap().to_scalar::<f32>().unwrap();
     for _ in 0..30 {
-        let loss = m.loss(&canvas, None, &inputs, &targets, &mask).unwrap();
+        let loss = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap();
         opt.backward_step(&loss).unwrap();
     }
-    let last = m.loss(&canvas, None, &inputs, &targets, &mask).unwrap().to_scalar::<f32>().unwrap();
+    let last = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap().to_scalar::<f32>().unwrap();
     assert!(last < 0.5 * first, "{first} -> {last}");
 }
 
@@ -137,4 +143,25 @@ fn a_bad_config_is_refused_with_a_reason() {
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let err = StrokeTransformer::new(vb, &cfg).err().unwrap().to_string();
     assert!(err.contains("not a multiple of n_heads"), "{err}");
+}
+
+#[test]
+fn the_fields_after_the_place_read_the_glimpse_and_those_before_do_not() {
+    let cfg = Config::tiny();
+    let (_, m) = model(&cfg);
+    let mut rng = Rng::new(5);
+    let (targets, _) = random_tokens(&mut rng, 1, 3);
+    let (inputs, _) = random_tokens(&mut rng, 1, 3);
+    let hidden = m.hidden(&pictures(1, &cfg), None, &inputs).unwrap();
+    let a = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
+    let b = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
+    let differ = |i: usize| {
+        (&a[i] - &b[i]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-6
+    };
+    for f in [Field::Kind, Field::X, Field::Y] {
+        assert!(!differ(f as usize), "{f:?} is decoded before the glimpse");
+    }
+    for f in [Field::Red, Field::Size, Field::Dx1, Field::Tolerance] {
+        assert!(differ(f as usize), "{f:?} should see the glimpse");
+    }
 }

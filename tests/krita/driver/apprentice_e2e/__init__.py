@@ -241,10 +241,15 @@ def run():
         }
         log(name, REPORT["documents"][name])
 
+    # A picture to continue: a blue sky, green ground, and a brown stroke between them.
     doc, view = new_view("continue")
     yield 700
+    for size, rgb, y in [(110, (90, 140, 210), 50), (110, (60, 140, 60), 195)]:
+        brush(view, "b) Basic-5 Size Opacity", size, rgb)
+        yield 50
+        yield from draw(view, wave(-20, 340, y, 0))
     brush(view, "b) Basic-5 Size Opacity", 20, (120, 60, 20))
-    yield from draw(view, wave(40, 280, 200, 10))
+    yield from draw(view, wave(40, 280, 120, 10))
     yield from wait_sent(plugin, doc)
     before = export(doc, "continue-before")
     app.activeWindow().showView(view)
@@ -254,7 +259,8 @@ def run():
     REPORT["docker_status"] = panel.findChildren(QLabel)[0].text()
     REPORT["continue_shortcut"] = app.action("apprentice_continue").shortcut().toString()
     panel.findChildren(QSpinBox)[0].setValue(CONTINUE_OPS)
-    panel.findChildren(QDoubleSpinBox)[0].setValue(0.8)
+    # The temperature is left at "default": the daemon's, as the shortcut uses.
+    REPORT["temperature_shown"] = panel.findChildren(QDoubleSpinBox)[0].text()
     REPORT["continue"] = {
         **(yield from click_continue(panel, plugin, doc)),
         "before": before,
