@@ -69,6 +69,7 @@ impl Painter for Search {
                 inner: TransformerRun::new(model, request),
                 judge: None,
                 brushwork,
+                own: Vec::new(),
                 painted: 0,
                 rng,
             });
@@ -95,8 +96,11 @@ struct Imagining {
     inner: TransformerRun,
     /// Judges against the picture imagined last; `None` until it is (re)imagined.
     judge: Option<Judge>,
-    /// The diameter of the recent brushwork; `None` while nothing is painted.
+    /// The diameter of the history's recent brushwork, which the painter keeps
+    /// to; `None` when nothing was painted before it.
     brushwork: Option<f32>,
+    /// What this run painted, for the brushwork when the history had none.
+    own: Vec<pb::Op>,
     /// Ops painted since the picture was last imagined.
     painted: usize,
     rng: Rng,
@@ -105,37 +109,50 @@ struct Imagining {
 impl OpStream for Imagining {
     fn next_op(&mut self) -> pb::Op {
         if self.painted % REIMAGINE == 0 {
+            if self.brushwork.is_none() {
+                self.brushwork = imagination::brushwork(&self.own.iter().collect::<Vec<_>>());
+            }
             self.judge = self.brushwork.map(|d| Judge::new(imagination::soften(self.inner.canvas(), d)));
         }
         self.painted += 1;
         let op = match &mut self.judge {
-            Some(judge) => best_op(&mut self.inner, judge, &mut self.rng),
+            Some(judge) => best_op(&mut self.inner, judge, &mut self.rng, self.brushwork),
             None => {
                 let token = self.inner.sample_token().expect("the model runs on its own shapes");
                 let op = self.inner.decode(&token);
                 self.inner.commit(&token, &op);
+                self.own.push(op.clone());
                 op
             }
         };
-        // The brushwork follows what is painted (its own strokes join the recent ones).
-        if let Some(pb::op::Kind::Stroke(s)) = &op.kind {
-            let size = crate::ops::Brush::of(s).size;
-            let d = self.brushwork.get_or_insert(size);
-            *d += (size - *d) / imagination::RECENT_STROKES as f32;
-        }
         op
     }
 }
 
 impl OpStream for SearchRun {
     fn next_op(&mut self) -> pb::Op {
-        best_op(&mut self.inner, &mut self.judge, &mut self.rng)
+        best_op(&mut self.inner, &mut self.judge, &mut self.rng, None)
+    }
+}
+
+/// A stroke at brush diameter `size` (`None` for other ops).
+fn resized(op: &pb::Op, size: f32) -> Option<pb::Op> {
+    let mut op = op.clone();
+    match &mut op.kind {
+        Some(pb::op::Kind::Stroke(s)) => {
+            s.brush.get_or_insert_with(Default::default).size =
+                size.clamp(0.5, crate::ops::limits::MAX_BRUSH_SIZE);
+            Some(op)
+        }
+        _ => None,
     }
 }
 
 /// Draws proposals from the model, judges each three ways against the judge's
 /// target, paints the best and feeds it back to the model.
-fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng) -> pb::Op {
+/// With `scale`, each stroke proposal is also tried at that brush diameter,
+/// recoloured: continuing a picture works at the scale of its brushwork.
+fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, scale: Option<f32>) -> pb::Op {
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
     let errors = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL);
     let mut best: Option<(f64, pb::Op)> = None;
@@ -148,7 +165,10 @@ fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng) -> pb::
             let there = moved(recoloured.as_ref().unwrap_or(&proposed), x, y, w, h);
             judge.recoloured(engine, &there).unwrap_or(there)
         });
-        for op in [Some(proposed), recoloured, relocated].into_iter().flatten() {
+        let rescaled = scale
+            .and_then(|d| resized(relocated.as_ref().unwrap_or(&proposed), d))
+            .map(|op| judge.recoloured(engine, &op).unwrap_or(op));
+        for op in [Some(proposed), recoloured, relocated, rescaled].into_iter().flatten() {
             let gain = judge.gain(engine, &op);
             if best.as_ref().is_none_or(|(g, _)| gain < *g) {
                 best = Some((gain, op));
@@ -200,6 +220,13 @@ mod tests {
         Canvas::new(side as usize, side as usize, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 })
     }
 
+    /// A tiny model with random weights.
+    fn untrained() -> Arc<StrokeTransformer> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        Arc::new(StrokeTransformer::new(vb, &Config::tiny()).unwrap())
+    }
+
     /// Paints `ops` ops from white and returns the MSE to the reference.
     fn copy(mut run: Box<dyn OpStream>, side: u32, reference: &Canvas, ops: usize) -> f64 {
         let header = pb::Header { width: side, height: side, ..Default::default() };
@@ -215,14 +242,7 @@ mod tests {
     #[test]
     fn search_keeps_the_candidate_closest_to_the_reference() {
         // Even an untrained model's proposals, judged by the engine, approach the reference.
-        let varmap = VarMap::new();
-        let model = Arc::new(
-            StrokeTransformer::new(
-                VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-                &Config::tiny(),
-            )
-            .unwrap(),
-        );
+        let model = untrained();
         let reference = crate::training::scenes::scene(48, 48, 5);
         let searched = copy(Search::new(model.clone()).start(request(48, &reference, 1)), 48, &reference, 40);
         let sampled = copy(Transformer::new(model).start(request(48, &reference, 1)), 48, &reference, 40);
@@ -232,14 +252,7 @@ mod tests {
 
     #[test]
     fn without_a_reference_search_paints_towards_the_softened_canvas() {
-        let varmap = VarMap::new();
-        let model = Arc::new(
-            StrokeTransformer::new(
-                VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-                &Config::tiny(),
-            )
-            .unwrap(),
-        );
+        let model = untrained();
         // A half-painted scene: the teacher's first 60 ops.
         let scene = crate::training::scenes::scene(64, 64, 3);
         let header = pb::Header { width: 64, height: 64, ..Default::default() };
@@ -275,14 +288,7 @@ mod tests {
 
     #[test]
     fn on_a_blank_canvas_search_without_a_reference_paints_the_models_proposals() {
-        let varmap = VarMap::new();
-        let model = Arc::new(
-            StrokeTransformer::new(
-                VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-                &Config::tiny(),
-            )
-            .unwrap(),
-        );
+        let model = untrained();
         let blank = white(32);
         let plain = |seed| {
             let mut run = Transformer::new(model.clone())
