@@ -85,6 +85,19 @@ impl Judge {
     /// reference (least squares over its coverage); `None` for ops that carry
     /// no colour or cover nothing.
     pub fn recoloured(&mut self, engine: &mut Engine, op: &pb::Op) -> Option<pb::Op> {
+        self.coloured(engine, op, true)
+    }
+
+    /// `op` in the reference's colour where it lands: the mean of the reference
+    /// under the op, weighted by how much paint each pixel gets — a colour
+    /// taken from the picture, never pushed past it to make up for a thin
+    /// stroke (as the least-squares colour may be).
+    pub fn picked(&mut self, engine: &mut Engine, op: &pb::Op) -> Option<pb::Op> {
+        self.coloured(engine, op, false)
+    }
+
+    /// `fit`: the least-squares colour; else the coverage-weighted mean of the reference.
+    fn coloured(&mut self, engine: &mut Engine, op: &pb::Op, fit: bool) -> Option<pb::Op> {
         if !carries_colour(op) {
             return None;
         }
@@ -105,8 +118,13 @@ impl Judge {
             for k in 0..3 {
                 // Painted = black + coverage × colour.
                 let coverage = f64::from(wp[k] - bp[k]);
-                num[k] += coverage * f64::from(self.reference.rgb[k][at] - bp[k]);
-                den[k] += coverage * coverage;
+                if fit {
+                    num[k] += coverage * f64::from(self.reference.rgb[k][at] - bp[k]);
+                    den[k] += coverage * coverage;
+                } else {
+                    num[k] += coverage * f64::from(self.reference.rgb[k][at]);
+                    den[k] += coverage;
+                }
             }
         }
         if den.iter().any(|&d| d < 1e-6) {

@@ -116,7 +116,10 @@ impl OpStream for Imagining {
         }
         self.painted += 1;
         let op = match &mut self.judge {
-            Some(judge) => best_op(&mut self.inner, judge, &mut self.rng, self.brushwork),
+            Some(judge) => {
+                let scale = self.brushwork.expect("a judge is made from the brushwork");
+                best_op(&mut self.inner, judge, &mut self.rng, Colouring::Pick { scale })
+            }
             None => {
                 let token = self.inner.sample_token().expect("the model runs on its own shapes");
                 let op = self.inner.decode(&token);
@@ -131,7 +134,7 @@ impl OpStream for Imagining {
 
 impl OpStream for SearchRun {
     fn next_op(&mut self) -> pb::Op {
-        best_op(&mut self.inner, &mut self.judge, &mut self.rng, None)
+        best_op(&mut self.inner, &mut self.judge, &mut self.rng, Colouring::Fit)
     }
 }
 
@@ -148,11 +151,32 @@ fn resized(op: &pb::Op, size: f32) -> Option<pb::Op> {
     }
 }
 
-/// Draws proposals from the model, judges each three ways against the judge's
-/// target, paints the best and feeds it back to the model.
-/// With `scale`, each stroke proposal is also tried at that brush diameter,
-/// recoloured: continuing a picture works at the scale of its brushwork.
-fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, scale: Option<f32>) -> pb::Op {
+/// How a proposal gets its colour from the target.
+#[derive(Clone, Copy)]
+enum Colouring {
+    /// The least-squares colour (copy mode: the closest copy).
+    Fit,
+    /// The target's colour where the op lands, also tried at the history's
+    /// brush size (continuing: colours from the picture, at its brushwork's scale).
+    Pick { scale: f32 },
+}
+
+fn recolour(
+    judge: &mut Judge,
+    engine: &mut crate::engine::Engine,
+    op: &pb::Op,
+    c: Colouring,
+) -> Option<pb::Op> {
+    match c {
+        Colouring::Fit => judge.recoloured(engine, op),
+        Colouring::Pick { .. } => judge.picked(engine, op),
+    }
+}
+
+/// Draws proposals from the model, judges each (as proposed, recoloured,
+/// moved, and when picking colours at the brushwork's size) against the
+/// judge's target, paints the best and feeds it back to the model.
+fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, colouring: Colouring) -> pb::Op {
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
     let errors = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL);
     let mut best: Option<(f64, pb::Op)> = None;
@@ -160,14 +184,16 @@ fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, scale: 
         let token = inner.sample_token().expect("the model runs on its own shapes");
         let proposed = inner.decode(&token);
         let engine = inner.engine_mut();
-        let recoloured = judge.recoloured(engine, &proposed);
+        let recoloured = recolour(judge, engine, &proposed, colouring);
         let relocated = errors.sample(rng).map(|(x, y)| {
             let there = moved(recoloured.as_ref().unwrap_or(&proposed), x, y, w, h);
-            judge.recoloured(engine, &there).unwrap_or(there)
+            recolour(judge, engine, &there, colouring).unwrap_or(there)
         });
-        let rescaled = scale
-            .and_then(|d| resized(relocated.as_ref().unwrap_or(&proposed), d))
-            .map(|op| judge.recoloured(engine, &op).unwrap_or(op));
+        let rescaled = match colouring {
+            Colouring::Pick { scale } => resized(relocated.as_ref().unwrap_or(&proposed), scale)
+                .map(|op| recolour(judge, engine, &op, colouring).unwrap_or(op)),
+            Colouring::Fit => None,
+        };
         for op in [Some(proposed), recoloured, relocated, rescaled].into_iter().flatten() {
             let gain = judge.gain(engine, &op);
             if best.as_ref().is_none_or(|(g, _)| gain < *g) {
