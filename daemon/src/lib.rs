@@ -16,6 +16,7 @@
 pub mod canvas_view;
 pub mod cli;
 pub mod config;
+pub mod diffusion;
 pub mod engine;
 pub mod eval;
 pub mod jobs;
