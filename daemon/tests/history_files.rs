@@ -72,7 +72,14 @@ fn op() -> impl Strategy<Value = pb::Op> {
         any::<u64>(),
     )
         .prop_map(|(path, radius, guidance, strength, seed)| pb::Op {
-            kind: Some(Kind::MagicBrush(pb::MagicBrush { path, radius, guidance, strength, seed })),
+            kind: Some(Kind::MagicBrush(pb::MagicBrush {
+                path,
+                radius,
+                guidance,
+                strength,
+                seed,
+                result: None,
+            })),
         });
     let patch = (-50..150i32, -50..150i32, 1..6u32, 1..6u32, 0..3i32, any::<u64>()).prop_map(
         |(x, y, width, height, mode, seed)| {

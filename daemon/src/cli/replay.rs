@@ -13,8 +13,8 @@ use crate::engine::{Engine, replay::replay};
 
 /// Render a history to a PNG, as the paint engine sees it.
 ///
-/// Undo and redo are applied as the editor applied them. Magic-brush ops are
-/// skipped (and counted) until the diffusion brush renders them.
+/// Undo and redo are applied as the editor applied them. Magic-brush ops lay down
+/// their recorded pixels; one without them is painted by the built-in brush.
 #[derive(clap::Args)]
 pub struct Args {
     /// History to replay (.jsonl or .binpb).

@@ -5,7 +5,9 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use super::baselines::{composite, harmonic_fill};
 use super::mask::SoftMask;
+use super::picture::Picture;
 use super::sampler::{self, Conditioning};
 use super::style::STYLE_FEATURES;
 use super::unet::{Config, InpaintUnet};
@@ -22,6 +24,43 @@ pub const MAX_STEPS: usize = 50;
 pub struct Brush {
     pub name: String,
     model: InpaintUnet,
+}
+
+/// The model's answer at the canvas's resolution. The model works at its small side, so
+/// only what it changed is taken from it: its answer minus what it started from (the
+/// harmonic fill at full strength, the canvas's pixels at none, a blend between), resized
+/// up and added to the same starting point computed at full resolution. The boundary
+/// of the hole keeps its sharp, exact pixels, and a model that changed nothing gives
+/// exactly the full-resolution harmonic fill.
+fn full_resolution(
+    canvas: &Canvas,
+    mask: &SoftMask,
+    win: Window,
+    view: &window::View,
+    x0: &Tensor,
+    strength: f32,
+) -> candle_core::Result<Picture> {
+    let s = strength.clamp(0.0, 1.0);
+    let pixels = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
+    if s == 0.0 {
+        return Ok(pixels);
+    }
+    let full_mask: Vec<f32> = (0..win.side * win.side)
+        .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
+        .collect();
+    let harmonic = composite(&pixels, &harmonic_fill(&pixels, &full_mask), &full_mask);
+    let base = composite(&pixels, &harmonic, &vec![s; full_mask.len()]);
+    let small_base = composite(&view.pixels, &view.known, &vec![s; view.mask.len()]);
+    let answer = window::from_tensor_unclamped(x0)?;
+    let change = Picture {
+        rgb: answer.rgb.iter().zip(&small_base.rgb).map(|(a, b)| [0, 1, 2].map(|k| a[k] - b[k])).collect(),
+        ..answer
+    }
+    .resized(win.side, win.side);
+    Ok(Picture {
+        rgb: base.rgb.iter().zip(&change.rgb).map(|(b, c)| [0, 1, 2].map(|k| b[k] + c[k])).collect(),
+        ..base
+    })
 }
 
 /// What one dab asks for, besides the canvas and the mask.
@@ -98,7 +137,7 @@ impl Brush {
         else {
             return Ok(None);
         };
-        let result = window::from_tensor(&x0)?.resized(win.side, win.side);
+        let result = full_resolution(canvas, mask, win, &view, &x0, dab.strength)?;
         let mut rgba = Vec::with_capacity(mask.width * mask.height * 4);
         for my in 0..mask.height {
             for mx in 0..mask.width {

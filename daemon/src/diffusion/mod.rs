@@ -10,11 +10,16 @@
 
 pub mod baselines;
 pub mod brush;
+pub mod builtin;
+pub mod eval;
+pub mod examples;
 pub mod mask;
 pub mod metrics;
+pub mod op;
 pub mod picture;
 pub mod sampler;
 pub mod style;
+pub mod train;
 pub mod unet;
 pub mod window;
 

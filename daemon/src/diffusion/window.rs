@@ -77,10 +77,17 @@ pub fn mask_tensor(mask: &[f32], side: usize, device: &Device) -> Result<Tensor>
 
 /// A `(1, 3, h, w)` tensor in [−1, 1] back as a picture in [0, 1].
 pub fn from_tensor(t: &Tensor) -> Result<Picture> {
+    let mut p = from_tensor_unclamped(t)?;
+    p.rgb.iter_mut().for_each(|c| *c = c.map(|v| v.clamp(0.0, 1.0)));
+    Ok(p)
+}
+
+/// The same, values beyond [0, 1] kept (for differences).
+pub fn from_tensor_unclamped(t: &Tensor) -> Result<Picture> {
     let (_, _, h, w) = t.dims4()?;
     let planar = t.flatten_all()?.to_vec1::<f32>()?;
     let n = w * h;
-    let rgb = (0..n).map(|i| [0, 1, 2].map(|k| ((planar[k * n + i] + 1.0) / 2.0).clamp(0.0, 1.0))).collect();
+    let rgb = (0..n).map(|i| [0, 1, 2].map(|k| (planar[k * n + i] + 1.0) / 2.0)).collect();
     Ok(Picture { width: w, height: h, rgb })
 }
 

@@ -1,0 +1,103 @@
+//! A `MagicBrush` op painted: its mask from the path and radius, its guidance
+//! resolved (a style by name from the styles folder; the built-in model reads no
+//! text, so a prompt is reported and the dab painted unguided), and its result.
+
+use std::path::Path;
+
+use super::brush::{Brush, DEFAULT_STEPS, Dab};
+use super::mask::SoftMask;
+use super::style::{self, STYLE_FEATURES};
+use crate::engine::Canvas;
+use crate::ops::pb::{self, magic_brush::Guidance};
+
+/// What the built-in brush says about a prompt it cannot read.
+pub const PROMPT_IGNORED: &str =
+    "the built-in magic brush reads no text: the prompt is ignored and the dab painted from its surroundings";
+
+/// The style vector for an op's guidance, and a note when guidance was not followed.
+pub fn guidance(m: &pb::MagicBrush, styles_dir: Option<&Path>) -> ([f32; STYLE_FEATURES], Option<String>) {
+    match &m.guidance {
+        Some(Guidance::Prompt(p)) if !p.is_empty() => (style::NONE, Some(PROMPT_IGNORED.to_owned())),
+        Some(Guidance::Style(name)) if !name.is_empty() => match styles_dir {
+            Some(dir) => match style::load(dir, name) {
+                Ok(f) => (f, None),
+                Err(e) => (style::NONE, Some(format!("{e}; painted without a style"))),
+            },
+            None => (style::NONE, Some(format!("style {name:?}: no styles folder; painted without a style"))),
+        },
+        _ => (style::NONE, None),
+    }
+}
+
+/// The patch a validated op's dab lays on `canvas` (`None`: the mask misses the canvas,
+/// or `progress` cancelled), with the note about its guidance, if any.
+pub fn result(
+    brush: &Brush,
+    canvas: &Canvas,
+    m: &pb::MagicBrush,
+    style: [f32; STYLE_FEATURES],
+    steps: usize,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> candle_core::Result<Option<pb::RasterPatch>> {
+    let mask = SoftMask::from_path(&m.path, m.radius, canvas.width(), canvas.height());
+    if mask.is_empty() {
+        return Ok(None);
+    }
+    let dab = Dab { style, strength: m.strength, seed: m.seed, steps };
+    brush.paint(canvas, &mask, &dab, progress)
+}
+
+/// Paints an op that has no recorded pixels with the built-in brush, at the default
+/// steps, styles from the default data folder; what it could not follow is logged.
+pub fn paint_unrecorded(canvas: &mut Canvas, m: &pb::MagicBrush) -> Result<(), String> {
+    let styles = crate::config::Paths::resolve(None, None).ok().map(|p| style::styles_dir(&p.data_dir));
+    let (style, note) = guidance(m, styles.as_deref());
+    if let Some(note) = note {
+        tracing::warn!("magic brush: {note}");
+    }
+    let brush = super::builtin::brush();
+    match result(&brush, canvas, m, style, DEFAULT_STEPS, &mut |_, _| true) {
+        Ok(Some(p)) => {
+            crate::engine::patch::paste(canvas, &p);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("magic brush: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(guidance: Option<Guidance>) -> pb::MagicBrush {
+        pb::MagicBrush {
+            path: vec![pb::PathPoint { x: 5.0, y: 5.0 }],
+            radius: 3.0,
+            guidance,
+            strength: 1.0,
+            seed: 1,
+            result: None,
+        }
+    }
+
+    #[test]
+    fn a_prompt_is_reported_not_silently_dropped() {
+        let (s, note) = guidance(&op(Some(Guidance::Prompt("a red barn".into()))), None);
+        assert_eq!(s, style::NONE);
+        assert!(note.unwrap().contains("reads no text"));
+        assert_eq!(guidance(&op(None), None).1, None);
+    }
+
+    #[test]
+    fn a_missing_style_is_reported_and_a_present_one_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, note) = guidance(&op(Some(Guidance::Style("ink".into()))), Some(dir.path()));
+        assert!(note.unwrap().contains("no style \"ink\""));
+        image::RgbaImage::from_pixel(2, 2, image::Rgba([0, 0, 255, 255]))
+            .save(dir.path().join("ink.png"))
+            .unwrap();
+        let (s, note) = guidance(&op(Some(Guidance::Style("ink".into()))), Some(dir.path()));
+        assert_eq!((s[2], note), (1.0, None));
+    }
+}
