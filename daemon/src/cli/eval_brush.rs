@@ -28,6 +28,13 @@ pub struct Args {
     steps: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also write a contact sheet of the first N pictures (.png): the picture, the hole,
+    /// mean colour, harmonic fill, the brush.
+    #[arg(long, value_name = "SHEET.png")]
+    sheet: Option<PathBuf>,
+    /// Rows of the contact sheet.
+    #[arg(long, default_value_t = 6)]
+    sheet_rows: usize,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -44,11 +51,15 @@ pub fn run(args: Args) -> CliResult {
         None => builtin::brush(),
     };
     let sources = Sources::load(args.photos.as_deref(), true).map_err(CliError::input)?;
+    if let Some(sheet) = &args.sheet {
+        super::require_extension(sheet, "png", "--sheet")?;
+    }
+    let keep = if args.sheet.is_some() { args.sheet_rows } else { 0 };
     let options =
-        EvalOptions { pictures: args.pictures, size: args.size, steps: args.steps, seed: args.seed };
+        EvalOptions { pictures: args.pictures, size: args.size, steps: args.steps, seed: args.seed, keep };
     let bar = indicatif::ProgressBar::new(args.pictures as u64);
     let start = std::time::Instant::now();
-    let scores = evaluate(&brush, &sources, &options, |i| bar.set_position(i as u64));
+    let (scores, rows) = evaluate(&brush, &sources, &options, |i| bar.set_position(i as u64));
     bar.finish_and_clear();
     println!(
         "{} held-out pictures ({} held-out photographs, the rest scenes), {}², random masks; inside the mask:",
@@ -61,5 +72,10 @@ pub fn run(args: Args) -> CliResult {
         println!("| {} | {:.2} | {:.4} |", s.method, s.psnr, s.ssim);
     }
     tracing::info!("evaluated in {:.1} s", start.elapsed().as_secs_f32());
+    if let Some(path) = &args.sheet {
+        crate::diffusion::eval::contact_sheet(&rows, 128)
+            .save(path)
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+    }
     Ok(())
 }

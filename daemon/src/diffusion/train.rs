@@ -138,7 +138,7 @@ pub fn train(
     let side = o.config.side;
     let train_sources = Sources::load(o.photos.as_deref(), false).map_err(Input)?;
     let held_sources = Sources::load(o.photos.as_deref(), true).map_err(Input)?;
-    let mut held_rng = Rng::new(0x4e1d_0u64);
+    let mut held_rng = Rng::new(0x0004_e1d0);
     let held: Vec<Example> =
         (0..HELD_OUT).map(|_| examples::example(&held_sources, side, STYLE_RATE, &mut held_rng)).collect();
     let held_levels: Vec<f32> = (0..HELD_OUT).map(|_| level(&mut held_rng, 0.0)).collect();
