@@ -90,6 +90,35 @@ mod tests {
     }
 
     #[test]
+    fn an_unrecorded_op_is_painted_by_the_built_in_brush_the_same_way_twice() {
+        let mut canvas = crate::training::scenes::scene(96, 96, 4);
+        let before = canvas.clone();
+        let m = pb::MagicBrush { path: vec![pb::PathPoint { x: 40.0, y: 50.0 }], radius: 10.0, ..op(None) };
+        paint_unrecorded(&mut canvas, &m).unwrap();
+        let mut again = before.clone();
+        paint_unrecorded(&mut again, &m).unwrap();
+        assert_eq!(canvas, again);
+        for y in 0..96 {
+            for x in 0..96 {
+                if (x as f32 + 0.5 - 40.0).hypot(y as f32 + 0.5 - 50.0) > 10.0 {
+                    assert_eq!(canvas.get(x, y), before.get(x, y), "{x},{y} lies outside the dab");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_pixels_are_validated_under_the_result_field() {
+        let header = pb::Header { width: 10, height: 10, ..Default::default() };
+        let patch = pb::RasterPatch { x: 0, y: 0, width: 2, height: 2, rgba: vec![0; 15], mode: 1 };
+        let bad = pb::Op {
+            kind: Some(pb::op::Kind::MagicBrush(pb::MagicBrush { result: Some(patch), ..op(None) })),
+        };
+        let e = crate::ops::validate::op(&bad, &header).unwrap_err();
+        assert_eq!(e.field, "op.magic_brush.result.rgba");
+    }
+
+    #[test]
     fn a_missing_style_is_reported_and_a_present_one_used() {
         let dir = tempfile::tempdir().unwrap();
         let (_, note) = guidance(&op(Some(Guidance::Style("ink".into()))), Some(dir.path()));
