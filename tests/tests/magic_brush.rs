@@ -274,6 +274,29 @@ fn the_magic_command_repaints_under_the_path_and_names_bad_input() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("reads no text"), "{}", stderr(&out));
 
+    // A style (a picture in the data folder's styles/) colours the fill.
+    std::fs::create_dir_all(tmp.path().join("data/styles")).unwrap();
+    image::RgbaImage::from_pixel(8, 8, image::Rgba([230, 30, 20, 255]))
+        .save(p("data/styles/red.png"))
+        .unwrap();
+    let out = apprentice(&[
+        "magic",
+        &p("in.png"),
+        "--path",
+        "20,20;50,30",
+        "--radius",
+        "6",
+        "--style",
+        "red",
+        "--data-dir",
+        &p("data"),
+        "-o",
+        &p("red.png"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let [r, g, b, _] = image::open(p("red.png")).unwrap().to_rgba8().get_pixel(35, 25).0;
+    assert!(r > 180 && g < 90 && b < 90, "red under the path: {:?}", [r, g, b]);
+
     for (args, field) in [
         (vec!["--path", "20,x", "--radius", "6"], "--path: "),
         (vec!["--path", "20,20", "--radius", "0"], "--radius must be in (0, 1024]"),

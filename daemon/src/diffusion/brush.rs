@@ -137,7 +137,11 @@ impl Brush {
         else {
             return Ok(None);
         };
-        let result = full_resolution(canvas, mask, win, &view, &x0, dab.strength)?;
+        let mut result = full_resolution(canvas, mask, win, &view, &x0, dab.strength)?;
+        let in_mask: Vec<f32> = (0..win.side * win.side)
+            .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
+            .collect();
+        super::style::transfer(&mut result, &in_mask, &dab.style, dab.strength);
         let mut rgba = Vec::with_capacity(mask.width * mask.height * 4);
         for my in 0..mask.height {
             for mx in 0..mask.width {

@@ -35,6 +35,30 @@ pub fn features(pic: &Picture, weights: Option<&[f32]>) -> [f32; STYLE_FEATURES]
     [mean[0] as f32, mean[1] as f32, mean[2] as f32, std[0] as f32, std[1] as f32, std[2] as f32, 1.0]
 }
 
+/// Moves the colours of `pic` where `weights > 0` towards a style's statistics (each
+/// channel's mean and spread, Reinhard-style colour transfer), by `amount` in [0, 1]. The
+/// built-in model reads its style input only faintly, so the brush also does this; a flat
+/// fill (spread under 0.02) only has its mean moved, so that noise is never blown up.
+pub fn transfer(pic: &mut Picture, weights: &[f32], style: &[f32; STYLE_FEATURES], amount: f32) {
+    if style[6] <= 0.0 || amount <= 0.0 {
+        return;
+    }
+    let own = features(pic, Some(weights));
+    if own[6] <= 0.0 {
+        return;
+    }
+    for (c, &w) in pic.rgb.iter_mut().zip(weights) {
+        if w <= 0.0 {
+            continue;
+        }
+        for k in 0..3 {
+            let scale = if own[3 + k] < 0.02 { 1.0 } else { (style[3 + k] / own[3 + k]).clamp(0.25, 4.0) };
+            let moved = (c[k] - own[k]) * scale + style[k];
+            c[k] += (moved - c[k]) * amount;
+        }
+    }
+}
+
 /// Where style pictures live: `DATA_DIR/styles/NAME.png`.
 pub fn styles_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("styles")
@@ -65,6 +89,19 @@ mod tests {
         assert!(f[3..6].iter().all(|s| s.abs() < 1e-3));
         assert_eq!(f[6], 1.0, "present");
         assert_eq!(features(&Picture::new(2, 2, [1.0; 3]), Some(&[0.0; 4])), NONE);
+    }
+
+    #[test]
+    fn transfer_moves_the_masked_colours_to_the_style_and_leaves_the_rest() {
+        let mut pic = Picture::new(4, 1, [0.5, 0.5, 0.5]);
+        pic.rgb[1] = [0.7, 0.5, 0.5];
+        let red = features(&Picture::new(2, 2, [0.9, 0.1, 0.1]), None);
+        transfer(&mut pic, &[1.0, 1.0, 0.0, 0.0], &red, 1.0);
+        assert!(pic.rgb[0][0] > 0.75 && pic.rgb[0][1] < 0.2, "{:?}", pic.rgb[0]);
+        assert_eq!(pic.rgb[2], [0.5; 3], "unmasked pixels keep their colour");
+        let before = pic.clone();
+        transfer(&mut pic, &[1.0; 4], &NONE, 1.0);
+        assert_eq!(pic, before, "no style, no change");
     }
 
     #[test]
