@@ -190,6 +190,24 @@ async fn histories_with_magic_ops_replay_identically_with_or_without_recorded_pi
     let out = apprentice(&["replay", file.to_str().unwrap(), "-o", png.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(image::open(&png).unwrap().to_rgba8(), here);
+
+    // `replay --record` writes the pixels into a history that had none: it replays the same.
+    let bare = tmp.path().join("bare.jsonl");
+    apprentice::ops::history::write_path(&unrecorded, &bare).unwrap();
+    let (kept, kept_png) = (tmp.path().join("kept.jsonl"), tmp.path().join("kept.png"));
+    let out = apprentice(&[
+        "replay",
+        bare.to_str().unwrap(),
+        "-o",
+        kept_png.to_str().unwrap(),
+        "--record",
+        kept.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept = apprentice::ops::history::read_path(&kept).unwrap();
+    assert!(matches!(&kept.ops[3].kind, Some(Kind::MagicBrush(m)) if m.result.is_some()));
+    assert_eq!(render(&mut c2, kept).await, first);
+    assert_eq!(image::open(&kept_png).unwrap().to_rgba8(), first);
 }
 
 #[tokio::test]

@@ -47,23 +47,44 @@ pub fn result(
     brush.paint(canvas, &mask, &dab, progress)
 }
 
-/// Paints an op that has no recorded pixels with the built-in brush, at the default
-/// steps, styles from the default data folder; what it could not follow is logged.
-pub fn paint_unrecorded(canvas: &mut Canvas, m: &pb::MagicBrush) -> Result<(), String> {
+/// The pixels the built-in brush gives an op that has none recorded (`None`: it misses the
+/// canvas), at the default steps, styles from the default data folder; what it could not
+/// follow is logged.
+pub fn unrecorded_result(canvas: &Canvas, m: &pb::MagicBrush) -> Result<Option<pb::RasterPatch>, String> {
     let styles = crate::config::Paths::resolve(None, None).ok().map(|p| style::styles_dir(&p.data_dir));
     let (style, note) = guidance(m, styles.as_deref());
     if let Some(note) = note {
         tracing::warn!("magic brush: {note}");
     }
     let brush = super::builtin::brush();
-    match result(&brush, canvas, m, style, DEFAULT_STEPS, &mut |_, _| true) {
-        Ok(Some(p)) => {
-            crate::engine::patch::paste(canvas, &p);
-            Ok(())
-        }
-        Ok(None) => Ok(()),
-        Err(e) => Err(format!("magic brush: {e}")),
+    result(&brush, canvas, m, style, DEFAULT_STEPS, &mut |_, _| true).map_err(|e| format!("magic brush: {e}"))
+}
+
+/// Paints an op that has no recorded pixels with the built-in brush ([`unrecorded_result`]).
+pub fn paint_unrecorded(canvas: &mut Canvas, m: &pb::MagicBrush) -> Result<(), String> {
+    if let Some(p) = unrecorded_result(canvas, m)? {
+        crate::engine::patch::paste(canvas, &p);
     }
+    Ok(())
+}
+
+/// The history with the pixels of every magic-brush op in effect that has none recorded
+/// filled in, as replay paints them, so that it replays the same anywhere; and how many
+/// were filled. Ops taken back by undo are left as they are.
+pub fn record(history: &pb::History) -> Result<(pb::History, usize), String> {
+    let mut out = history.clone();
+    let mut engine = crate::engine::Engine::new(&history.header.clone().unwrap_or_default());
+    let mut recorded = 0;
+    for i in crate::ops::timeline::effective_indices(&history.ops) {
+        if let Some(pb::op::Kind::MagicBrush(m)) = &mut out.ops[i].kind
+            && m.result.is_none()
+        {
+            m.result = unrecorded_result(engine.canvas(), m)?;
+            recorded += usize::from(m.result.is_some());
+        }
+        engine.apply(&out.ops[i]);
+    }
+    Ok((out, recorded))
 }
 
 #[cfg(test)]
@@ -105,6 +126,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn recording_fills_in_the_pixels_replay_would_paint() {
+        let header = pb::Header { width: 64, height: 48, ..Default::default() };
+        let magic = |x: f32| pb::Op {
+            kind: Some(pb::op::Kind::MagicBrush(pb::MagicBrush {
+                path: vec![pb::PathPoint { x, y: 20.0 }],
+                radius: 6.0,
+                ..op(None)
+            })),
+        };
+        let undo = pb::Op { kind: Some(pb::op::Kind::Undo(pb::Undo { count: None })) };
+        let fill = pb::Op {
+            kind: Some(pb::op::Kind::Fill(pb::Fill {
+                x: 1.0,
+                y: 1.0,
+                color: Some(pb::Color { r: 0.2, g: 0.5, b: 0.9, a: None }),
+                ..Default::default()
+            })),
+        };
+        let h = pb::History { header: Some(header), ops: vec![fill, magic(20.0), magic(40.0), undo] };
+        let (recorded, n) = record(&h).unwrap();
+        assert_eq!(n, 1, "the undone dab is not recorded");
+        let result = |i: usize| match &recorded.ops[i].kind {
+            Some(pb::op::Kind::MagicBrush(m)) => m.result.is_some(),
+            _ => unreachable!(),
+        };
+        assert!(result(1) && !result(2));
+        crate::ops::validate::history(&recorded).unwrap();
+        assert_eq!(crate::engine::render(&recorded).0.canvas(), crate::engine::render(&h).0.canvas());
     }
 
     #[test]
