@@ -261,6 +261,21 @@ async fn magic_brush_is_cancellable_and_checks_its_limits() {
 }
 
 #[test]
+fn the_watch_folder_records_the_pixels_of_magic_brush_dabs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, outbox) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let h = history(vec![pb::Op { kind: Some(Kind::MagicBrush(dab(None))) }]);
+    apprentice::ops::history::write_path(&h, &inbox.join("sky.record.jsonl")).unwrap();
+    let out = apprentice(&["watch", inbox.to_str().unwrap(), outbox.to_str().unwrap(), "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recorded = apprentice::ops::history::read_path(&outbox.join("sky.recorded.jsonl")).unwrap();
+    assert!(matches!(&recorded.ops[3].kind, Some(Kind::MagicBrush(m)) if m.result.is_some()));
+    assert_eq!(recorded.ops[..3], h.ops[..3]);
+    assert!(outbox.join("sky.record.png").exists());
+}
+
+#[test]
 fn the_magic_command_repaints_under_the_path_and_names_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |name: &str| tmp.path().join(name).display().to_string();
