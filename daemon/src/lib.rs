@@ -6,6 +6,7 @@
 //! - [`engine`]: the dab-based raster paint engine that performs ops;
 //! - [`tokenizer`]: ops as one token each, for the stroke transformer;
 //! - [`model`]: the stroke transformer (candle);
+//! - [`diffusion`]: the magic brush (soft masks, the built-in inpainting model, its training);
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
@@ -16,6 +17,7 @@
 pub mod canvas_view;
 pub mod cli;
 pub mod config;
+pub mod diffusion;
 pub mod engine;
 pub mod eval;
 pub mod jobs;

@@ -3,6 +3,8 @@
 //!
 //! - `NAME.jsonl` / `NAME.binpb`: continued by N ops → `NAME.continued.jsonl` and `NAME.png`;
 //! - `NAME.render.jsonl` / `NAME.render.binpb`: rendered only → `NAME.render.png`;
+//! - `NAME.record.jsonl` / `NAME.record.binpb`: magic-brush dabs painted and their pixels
+//!   recorded → `NAME.recorded.jsonl` (replays the same anywhere) and `NAME.record.png`;
 //! - `NAME.png`: painted as a process → `NAME.history.jsonl` and `NAME.painted.png`.
 //!
 //! A job file is taken once its size and modification time have not changed
@@ -78,6 +80,12 @@ fn run_job(path: &Path, options: &WatchOptions) -> Result<(), String> {
         let h = history::read(bytes.as_slice(), Some(format)).map_err(|e| e.to_string())?;
         if stem.ends_with(".render") {
             let (png, _, _) = png_of(&crate::canvas_view::render(&h), 0);
+            return write_result(&options.outbox, &format!("{stem}.png"), &png);
+        }
+        if let Some(base) = stem.strip_suffix(".record") {
+            let (recorded, _) = crate::diffusion::op::record(&h)?;
+            let (png, _, _) = png_of(&crate::canvas_view::render(&recorded), 0);
+            write_result(&options.outbox, &format!("{base}.recorded.jsonl"), &history_bytes(&recorded))?;
             return write_result(&options.outbox, &format!("{stem}.png"), &png);
         }
         let job = JobOptions { ops: options.continue_ops, ..job };

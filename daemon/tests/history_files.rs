@@ -70,9 +70,25 @@ fn op() -> impl Strategy<Value = pb::Op> {
         ],
         unit(),
         any::<u64>(),
+        // Recorded pixels, or none.
+        proptest::option::of((-50..150i32, -50..150i32, 1..6u32, 1..6u32)),
     )
-        .prop_map(|(path, radius, guidance, strength, seed)| pb::Op {
-            kind: Some(Kind::MagicBrush(pb::MagicBrush { path, radius, guidance, strength, seed })),
+        .prop_map(|(path, radius, guidance, strength, seed, result)| pb::Op {
+            kind: Some(Kind::MagicBrush(pb::MagicBrush {
+                path,
+                radius,
+                guidance,
+                strength,
+                seed,
+                result: result.map(|(x, y, width, height)| pb::RasterPatch {
+                    x,
+                    y,
+                    width,
+                    height,
+                    rgba: (0..width * height * 4).map(|i| (i * 37 % 256) as u8).collect(),
+                    mode: pb::PatchMode::Over as i32,
+                }),
+            })),
         });
     let patch = (-50..150i32, -50..150i32, 1..6u32, 1..6u32, 0..3i32, any::<u64>()).prop_map(
         |(x, y, width, height, mode, seed)| {

@@ -52,6 +52,7 @@ def test_methods_are_named_from_the_schema():
         "ListSessions": "list_sessions",
         "Continue": "continue_",  # `continue` is a keyword
         "Render": "render",
+        "MagicBrush": "magic_brush",
         "GetInfo": "get_info",
     }
     methods = [m for ms in schema.SERVICES.values() for m in ms]
@@ -197,6 +198,19 @@ def test_continue_streams_ops(client):
 
     pencils = list(client.continue_({"history": rich_history(), "count": 5, "allowed_tools": ["TOOL_PENCIL"]}))
     assert [e["op"]["stroke"]["tool"] for e in pencils] == ["TOOL_PENCIL"] * 5
+
+
+def test_magic_brush_streams_progress_then_the_op_with_its_pixels(client):
+    dab = {"path": [{"x": 30.0, "y": 20.0}], "radius": 6.0, "strength": 1.0, "seed": 3, "prompt": "a cat"}
+    events = list(client.magic_brush({"history": rich_history(), "dab": dab, "steps": 3}))
+    assert [e["progress"] for e in events[:-1]] == [{"step": i, "steps": 3} for i in range(3)]
+    done = events[-1]["done"]
+    assert done["model"] == "brush (built in)" and "reads no text" in done["note"]
+    result = done["op"]["magic_brush"]["result"]
+    assert len(result["rgba"]) == result["width"] * result["height"] * 4
+    with pytest.raises(RpcError) as e:
+        list(client.magic_brush({"history": rich_history(), "dab": dict(dab, radius=0.0)}))
+    assert e.value.code_name == "INVALID_ARGUMENT" and e.value.message.startswith("dab.radius: ")
 
 
 def test_continue_errors(client):

@@ -29,6 +29,13 @@ pub fn run(args: Args) -> CliResult {
         Err(e) => format!("default (built in); {e}"),
     };
     println!("model:       {model}");
+    let styles = crate::diffusion::style::styles_dir(&paths.data_dir);
+    println!(
+        "brush:       {} (styles: {}{})",
+        crate::diffusion::builtin::NAME,
+        styles.display(),
+        exists(&styles)
+    );
     println!(
         "painters:    {painters} (default: {}; in copy mode: {})",
         crate::painters::default_name(false),

@@ -5,12 +5,15 @@ mod continue_history;
 mod convert;
 mod data;
 mod eval;
+mod eval_brush;
 mod info;
+mod magic;
 mod paint;
 mod reinforce;
 mod replay;
 mod serve;
 mod train;
+mod train_brush;
 mod watch;
 
 use std::path::Path;
@@ -47,11 +50,17 @@ enum Command {
     Replay(replay::Args),
     Continue(continue_history::Args),
     Paint(paint::Args),
+    /// Repaint part of a picture with the magic brush.
+    Magic(magic::Args),
     Serve(serve::Args),
     Data(data::Args),
     Train(train::Args),
+    /// Train the magic brush's built-in inpainting model.
+    TrainBrush(train_brush::Args),
     Reinforce(reinforce::Args),
     Eval(eval::Args),
+    /// Score the magic brush against classical inpainting.
+    EvalBrush(eval_brush::Args),
     Watch(watch::Args),
     Info(info::Args),
     Convert(convert::Args),
@@ -129,11 +138,14 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Continue(args) => continue_history::run(args),
         Command::Paint(args) => paint::run(args),
+        Command::Magic(args) => magic::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Data(args) => data::run(args),
         Command::Train(args) => train::run(args),
+        Command::TrainBrush(args) => train_brush::run(args),
         Command::Reinforce(args) => reinforce::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::EvalBrush(args) => eval_brush::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),

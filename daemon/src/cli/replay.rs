@@ -13,8 +13,8 @@ use crate::engine::{Engine, replay::replay};
 
 /// Render a history to a PNG, as the paint engine sees it.
 ///
-/// Undo and redo are applied as the editor applied them. Magic-brush ops are
-/// skipped (and counted) until the diffusion brush renders them.
+/// Undo and redo are applied as the editor applied them. Magic-brush ops lay down
+/// their recorded pixels; one without them is painted by the built-in brush.
 #[derive(clap::Args)]
 pub struct Args {
     /// History to replay (.jsonl or .binpb).
@@ -37,6 +37,10 @@ pub struct Args {
     /// Time each timelapse frame is shown, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 80, value_parser = clap::value_parser!(u32).range(10..=10_000))]
     gif_delay: u32,
+    /// Also write the history with the pixels of its magic-brush dabs recorded (those that
+    /// had none), so that it replays to this picture anywhere, with any brush model or none.
+    #[arg(long, value_name = "OUT.jsonl")]
+    record: Option<PathBuf>,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
@@ -73,6 +77,9 @@ pub fn run(args: Args) -> CliResult {
     require_extension(&args.output, "png", "output")?;
     if let Some(gif) = &args.gif {
         require_extension(gif, "gif", "--gif")?;
+    }
+    if let Some(path) = &args.record {
+        super::require_history_path(path)?;
     }
     let history = load_history(&args.history)?;
     if let Some(dir) = &args.frames {
@@ -128,6 +135,12 @@ pub fn run(args: Args) -> CliResult {
     );
     for (why, n) in &stats.skipped {
         tracing::warn!("skipped {n} op(s): {why}");
+    }
+    if let Some(path) = &args.record {
+        // Painted again as replay painted them (deterministic), now kept in the ops.
+        let (recorded, n) = crate::diffusion::op::record(&history).map_err(CliError::failure)?;
+        crate::ops::history::write_path(&recorded, path).map_err(|e| write_err(path, e))?;
+        tracing::info!("recorded the pixels of {n} magic-brush op(s) in {}", path.display());
     }
     Ok(())
 }

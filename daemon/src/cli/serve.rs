@@ -86,8 +86,10 @@ pub fn run(args: Args) -> CliResult {
             limits: Limits {
                 max_ops_per_batch: config.server.max_ops_per_batch as usize,
                 max_continue_ops: config.server.max_continue_ops,
+                max_magic_pixels: crate::server::service::MAX_MAGIC_PIXELS,
             },
             max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,
+            styles_dir: Some(crate::diffusion::style::styles_dir(&paths.data_dir)),
         };
         // On SIGINT/SIGTERM: stop accepting, let calls in flight finish, but do
         // not wait more than GRACE for long streams (acknowledged ops are on disk).

@@ -29,7 +29,7 @@ use mask::StrokeMask;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
     Painted,
-    /// Not painted, with the reason (e.g. the diffusion brush is not part of the engine).
+    /// Not painted, with the reason (e.g. an undo marker).
     Skipped(&'static str),
 }
 
@@ -79,9 +79,21 @@ impl Engine {
                 patch::paste(&mut self.canvas, p);
                 Applied::Painted
             }
-            Some(Kind::MagicBrush(_)) => {
-                Applied::Skipped("magic-brush ops are rendered by the diffusion brush, not the engine")
-            }
+            // Recorded pixels make the history replay the same anywhere; without them the
+            // built-in brush paints the dab (deterministic for the same canvas and model).
+            Some(Kind::MagicBrush(m)) => match &m.result {
+                Some(p) => {
+                    patch::paste(&mut self.canvas, p);
+                    Applied::Painted
+                }
+                None => match crate::diffusion::op::paint_unrecorded(&mut self.canvas, m) {
+                    Ok(()) => Applied::Painted,
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                        Applied::Skipped("the magic brush failed")
+                    }
+                },
+            },
             Some(Kind::Undo(_) | Kind::Redo(_)) => {
                 Applied::Skipped("undo/redo markers are resolved before painting")
             }

@@ -125,7 +125,7 @@ pub fn op(o: &pb::Op, header: &pb::Header) -> Result {
         Some(Kind::Stroke(s)) => stroke(s),
         Some(Kind::Fill(f)) => fill(f, header),
         Some(Kind::MagicBrush(m)) => magic_brush(m),
-        Some(Kind::RasterPatch(p)) => raster_patch(p),
+        Some(Kind::RasterPatch(p)) => raster_patch(p, "op.raster_patch"),
         Some(Kind::Undo(u)) => step_count("op.undo.count", u.count),
         Some(Kind::Redo(r)) => step_count("op.redo.count", r.count),
     }
@@ -209,7 +209,8 @@ fn fill(f: &pb::Fill, header: &pb::Header) -> Result {
     in_range("op.fill.tolerance", f.tolerance, 0.0, 1.0)
 }
 
-fn magic_brush(m: &pb::MagicBrush) -> Result {
+/// A magic-brush dab's request: path, radius, strength, guidance (not its recorded result).
+pub fn magic_brush_request(m: &pb::MagicBrush) -> Result {
     point_count("op.magic_brush.path", m.path.len())?;
     for (i, p) in m.path.iter().enumerate() {
         coord(&format!("op.magic_brush.path[{i}].x"), p.x)?;
@@ -229,30 +230,38 @@ fn magic_brush(m: &pb::MagicBrush) -> Result {
     Ok(())
 }
 
-fn raster_patch(p: &pb::RasterPatch) -> Result {
+fn magic_brush(m: &pb::MagicBrush) -> Result {
+    magic_brush_request(m)?;
+    match &m.result {
+        Some(p) => raster_patch(p, "op.magic_brush.result"),
+        None => Ok(()),
+    }
+}
+
+fn raster_patch(p: &pb::RasterPatch, field: &str) -> Result {
     if p.width == 0 || p.height == 0 {
-        return Err(err("op.raster_patch", format!("size {}x{} is empty", p.width, p.height)));
+        return Err(err(field, format!("size {}x{} is empty", p.width, p.height)));
     }
     let pixels = u64::from(p.width) * u64::from(p.height);
     if pixels > MAX_PATCH_PIXELS {
         return Err(too_big(
-            "op.raster_patch",
+            field,
             format!("{}x{} is {pixels} pixels, more than the limit of {MAX_PATCH_PIXELS}", p.width, p.height),
         ));
     }
-    for (name, v) in [("op.raster_patch.x", p.x), ("op.raster_patch.y", p.y)] {
+    for (name, v) in [("x", p.x), ("y", p.y)] {
         if v.unsigned_abs() > MAX_COORD as u32 {
-            return Err(err(name, format!("must be within ±{MAX_COORD}, got {v}")));
+            return Err(err(format!("{field}.{name}"), format!("must be within ±{MAX_COORD}, got {v}")));
         }
     }
     let expected = pixels * 4;
     if p.rgba.len() as u64 != expected {
         return Err(err(
-            "op.raster_patch.rgba",
+            format!("{field}.rgba"),
             format!("holds {} bytes; {}x{} RGBA8 needs {expected}", p.rgba.len(), p.width, p.height),
         ));
     }
-    enum_value::<pb::PatchMode>("op.raster_patch.mode", p.mode)?;
+    enum_value::<pb::PatchMode>(&format!("{field}.mode"), p.mode)?;
     Ok(())
 }
 

@@ -23,6 +23,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Largest request or response in bytes.
     pub max_message_bytes: usize,
+    /// Where magic-brush styles are found by name (none: styles are not found).
+    pub styles_dir: Option<std::path::PathBuf>,
 }
 
 /// Serves until `shutdown` completes, then finishes the calls in flight.
@@ -31,7 +33,10 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    let service = service::Service::new(options.store, options.limits);
+    let mut service = service::Service::new(options.store, options.limits);
+    if let Some(dir) = options.styles_dir {
+        service = service.with_styles(dir);
+    }
     let apprentice = ApprenticeServer::new(service)
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes);

@@ -2,6 +2,7 @@
 //! Every input is checked before it reaches the store or a painter; blocking
 //! work (SQLite, painting) runs on tokio's blocking pool.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::{self, invalid};
 use crate::canvas_view::{canvas_from_png, png_of, render, session_canvas, snapshot_canvas};
+use crate::diffusion::{SoftMask, brush as magic};
 use crate::engine::Canvas;
 use crate::ops::{pb, validate};
 use crate::painters;
@@ -21,16 +23,29 @@ use crate::store::Store;
 pub struct Limits {
     pub max_ops_per_batch: usize,
     pub max_continue_ops: u32,
+    /// Largest region (the bounding box of its mask) one magic-brush dab may repaint.
+    pub max_magic_pixels: u64,
 }
+
+/// The default limit on a magic-brush region: a 2048 × 2048 square, the largest dab.
+pub const MAX_MAGIC_PIXELS: u64 = 2048 * 2048;
 
 pub struct Service {
     store: Arc<Store>,
     limits: Limits,
+    /// Where magic-brush styles are found by name.
+    styles_dir: Option<PathBuf>,
 }
 
 impl Service {
     pub fn new(store: Arc<Store>, limits: Limits) -> Service {
-        Service { store, limits }
+        Service { store, limits, styles_dir: None }
+    }
+
+    /// Magic-brush styles are looked up in `dir`.
+    pub fn with_styles(mut self, dir: PathBuf) -> Service {
+        self.styles_dir = Some(dir);
+        self
     }
 }
 
@@ -89,6 +104,15 @@ impl From<pb::continue_request::Source> for Source {
         match s {
             pb::continue_request::Source::SessionId(id) => Source::Session(id),
             pb::continue_request::Source::History(h) => Source::History(h),
+        }
+    }
+}
+
+impl From<pb::magic_brush_request::Source> for Source {
+    fn from(s: pb::magic_brush_request::Source) -> Source {
+        match s {
+            pb::magic_brush_request::Source::SessionId(id) => Source::Session(id),
+            pb::magic_brush_request::Source::History(h) => Source::History(h),
         }
     }
 }
@@ -328,6 +352,100 @@ impl pb::apprentice_server::Apprentice for Service {
             Ok(Response::new(pb::RenderResponse { png, width, height }))
         })
         .await
+    }
+
+    type MagicBrushStream = ReceiverStream<Result<pb::MagicBrushEvent, Status>>;
+
+    async fn magic_brush(
+        &self,
+        request: Request<pb::MagicBrushRequest>,
+    ) -> Result<Response<Self::MagicBrushStream>, Status> {
+        let deadline = deadline(&request);
+        let r = request.into_inner();
+        let dab = r.dab.ok_or_else(|| invalid("dab", "must be set (path, radius, strength)"))?;
+        // Errors name the request's field: `dab.radius`, not the op's `op.magic_brush.radius`.
+        validate::magic_brush_request(&dab).map_err(|mut e| {
+            e.field = format!("dab{}", e.field.strip_prefix("op.magic_brush").unwrap_or(&e.field));
+            status::field(e)
+        })?;
+        let steps = match r.steps {
+            0 => magic::DEFAULT_STEPS,
+            s if s as usize > magic::MAX_STEPS => {
+                return Err(Status::resource_exhausted(format!(
+                    "steps: {s}, more than the limit of {}",
+                    magic::MAX_STEPS
+                )));
+            }
+            s => s as usize,
+        };
+        let max_pixels = self.limits.max_magic_pixels;
+        let store = self.store.clone();
+        let styles = self.styles_dir.clone();
+        let source = r.source.map(Source::from);
+        let (path, radius) = (dab.path.clone(), dab.radius);
+        let (canvas, mask) = blocking(move || {
+            let (_, canvas) = source_canvas(&store, source)?;
+            let mask = SoftMask::from_path(&path, radius, canvas.width(), canvas.height());
+            let area = mask.width as u64 * mask.height as u64;
+            if area > max_pixels {
+                return Err(Status::resource_exhausted(format!(
+                    "dab: the brushed region is {}x{} = {area} pixels, more than the limit of {max_pixels}",
+                    mask.width, mask.height
+                )));
+            }
+            Ok((canvas, mask))
+        })
+        .await?;
+        let (style, note) = crate::diffusion::op::guidance(&dab, styles.as_deref());
+        let (tx, rx) = mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let brush = crate::diffusion::builtin::brush();
+            let mut stopped = None;
+            let mut progress = |step: usize, steps: usize| {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    stopped = Some(Status::deadline_exceeded("deadline passed while painting"));
+                    return false;
+                }
+                let event = pb::MagicBrushEvent {
+                    event: Some(pb::magic_brush_event::Event::Progress(pb::MagicBrushProgress {
+                        step: step as u32,
+                        steps: steps as u32,
+                    })),
+                };
+                // The client went away (cancelled, or its deadline passed): stop painting.
+                tx.blocking_send(Ok(event)).is_ok()
+            };
+            let dab_params = magic::Dab { style, strength: dab.strength, seed: dab.seed, steps };
+            let result = if mask.is_empty() {
+                Ok(Some(None))
+            } else {
+                brush.paint(&canvas, &mask, &dab_params, &mut progress).map(|p| p.map(Some))
+            };
+            let patch = match result {
+                Ok(Some(patch)) => patch,
+                Ok(None) => {
+                    if let Some(status) = stopped {
+                        let _ = tx.blocking_send(Err(status));
+                    }
+                    tracing::debug!("magic brush cancelled");
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Status::internal(format!("magic brush: {e}"))));
+                    return;
+                }
+            };
+            let op = pb::Op { kind: Some(pb::op::Kind::MagicBrush(pb::MagicBrush { result: patch, ..dab })) };
+            let done = pb::MagicBrushDone {
+                op: Some(op),
+                model: brush.name.clone(),
+                note: note.unwrap_or_default(),
+            };
+            let _ = tx.blocking_send(Ok(pb::MagicBrushEvent {
+                event: Some(pb::magic_brush_event::Event::Done(done)),
+            }));
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn get_info(&self, _request: Request<pb::GetInfoRequest>) -> Result<Response<pb::Info>, Status> {

@@ -137,6 +137,13 @@ MESSAGES = {
             {"name": "style", "json_name": "style", "number": 4, "type": "string", "oneof": "guidance"},
             {"name": "strength", "json_name": "strength", "number": 5, "type": "float"},
             {"name": "seed", "json_name": "seed", "number": 6, "type": "uint64"},
+            {
+                "name": "result",
+                "json_name": "result",
+                "number": 7,
+                "type": "message",
+                "type_name": "apprentice.v1.RasterPatch",
+            },
         ),
         "oneofs": ("guidance",),
     },
@@ -420,6 +427,64 @@ MESSAGES = {
         ),
         "oneofs": (),
     },
+    "apprentice.v1.MagicBrushRequest": {
+        "fields": (
+            {"name": "session_id", "json_name": "sessionId", "number": 1, "type": "string", "oneof": "source"},
+            {
+                "name": "history",
+                "json_name": "history",
+                "number": 2,
+                "type": "message",
+                "type_name": "apprentice.v1.History",
+                "oneof": "source",
+            },
+            {
+                "name": "dab",
+                "json_name": "dab",
+                "number": 3,
+                "type": "message",
+                "type_name": "apprentice.v1.MagicBrush",
+            },
+            {"name": "steps", "json_name": "steps", "number": 4, "type": "uint32"},
+        ),
+        "oneofs": ("source",),
+    },
+    "apprentice.v1.MagicBrushProgress": {
+        "fields": (
+            {"name": "step", "json_name": "step", "number": 1, "type": "uint32"},
+            {"name": "steps", "json_name": "steps", "number": 2, "type": "uint32"},
+        ),
+        "oneofs": (),
+    },
+    "apprentice.v1.MagicBrushDone": {
+        "fields": (
+            {"name": "op", "json_name": "op", "number": 1, "type": "message", "type_name": "apprentice.v1.Op"},
+            {"name": "model", "json_name": "model", "number": 2, "type": "string"},
+            {"name": "note", "json_name": "note", "number": 3, "type": "string"},
+        ),
+        "oneofs": (),
+    },
+    "apprentice.v1.MagicBrushEvent": {
+        "fields": (
+            {
+                "name": "progress",
+                "json_name": "progress",
+                "number": 1,
+                "type": "message",
+                "type_name": "apprentice.v1.MagicBrushProgress",
+                "oneof": "event",
+            },
+            {
+                "name": "done",
+                "json_name": "done",
+                "number": 2,
+                "type": "message",
+                "type_name": "apprentice.v1.MagicBrushDone",
+                "oneof": "event",
+            },
+        ),
+        "oneofs": ("event",),
+    },
     "apprentice.v1.GetInfoRequest": {"fields": (), "oneofs": ()},
     "apprentice.v1.Info": {
         "fields": (
@@ -503,6 +568,20 @@ SERVICES = {
             "client_streaming": False,
             "server_streaming": False,
             "doc": ("Renders a history or a session to PNG.",),
+        },
+        {
+            "name": "MagicBrush",
+            "path": "/apprentice.v1.Apprentice/MagicBrush",
+            "input": "apprentice.v1.MagicBrushRequest",
+            "output": "apprentice.v1.MagicBrushEvent",
+            "client_streaming": False,
+            "server_streaming": True,
+            "doc": (
+                "Paints one magic-brush dab on a session's or a history's canvas: streams",
+                "progress (step i of n), then the op with its pixels recorded in",
+                "`magic_brush.result`, ready to append. Stops between steps when the client",
+                "cancels or its deadline passes.",
+            ),
         },
         {
             "name": "GetInfo",

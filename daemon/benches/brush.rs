@@ -1,0 +1,71 @@
+//! How fast the magic brush paints, printed as a table:
+//! `cargo bench -p apprentice --bench brush` (`cargo test --all-targets` runs a
+//! smoke pass: one repetition, a few training steps).
+//!
+//! The built-in model on a 1024² scene: a 64 px dab (radius 32) and a 512² region
+//! at the default 8 steps and at 1 step, then training steps of the shipped size.
+//! Goal (issue 11): at most 250 ms per 64 px dab on 2 CPU cores.
+
+use std::time::Instant;
+
+use apprentice::diffusion::brush::{DEFAULT_STEPS, Dab};
+use apprentice::diffusion::train::{BrushTrainOptions, train};
+use apprentice::diffusion::unet::Config;
+use apprentice::diffusion::{SoftMask, builtin, style};
+use apprentice::ops::pb;
+
+fn main() {
+    apprentice::tuning::allocator();
+    // SAFETY: no other thread runs yet.
+    unsafe { apprentice::tuning::threads(None) };
+    let full = std::env::args().any(|a| a == "--bench");
+    let reps = if full { 10 } else { 1 };
+    let canvas = apprentice::training::scenes::scene(1024, 1024, 7);
+    let brush = builtin::brush();
+    let dab_mask = SoftMask::from_path(&[pb::PathPoint { x: 500.0, y: 600.0 }], 32.0, 1024, 1024);
+    let region = SoftMask::from_path(
+        &[pb::PathPoint { x: 300.0, y: 300.0 }, pb::PathPoint { x: 556.0, y: 556.0 }],
+        128.0,
+        1024,
+        1024,
+    );
+    println!("magic brush, built-in model, 1024x1024 canvas, {reps} repetitions each");
+    println!("{:<34} {:>6} {:>12}", "what", "steps", "ms per dab");
+    for (what, mask) in [("64 px dab (radius 32)", &dab_mask), ("region (radius 128 sweep)", &region)] {
+        for steps in [DEFAULT_STEPS, 1] {
+            let dab = Dab { style: style::NONE, strength: 1.0, seed: 1, steps };
+            brush.paint(&canvas, mask, &dab, &mut |_, _| true).unwrap(); // warm-up
+            let start = Instant::now();
+            for _ in 0..reps {
+                std::hint::black_box(brush.paint(&canvas, mask, &dab, &mut |_, _| true).unwrap());
+            }
+            let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
+            let label = format!("{what}, {}x{}", mask.width, mask.height);
+            println!("{label:<34} {steps:>6} {ms:>12.1}");
+        }
+    }
+
+    let dir = std::env::temp_dir().join(format!("apprentice-brush-bench-{}", std::process::id()));
+    let steps = if full { 20 } else { 2 };
+    let options = BrushTrainOptions {
+        photos: None,
+        out: dir.join("bench.safetensors"),
+        config: Config::small(),
+        steps,
+        batch: 8,
+        lr: 1e-3,
+        seed: 1,
+        eval_every: usize::MAX,
+        resume: false,
+        init: None,
+        full_noise_share: 0.5,
+    };
+    let start = Instant::now();
+    train(&options, |_, _| {}).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "training, shipped size, batch 8: {:.2} s per step ({steps} steps, with one held-out pass)",
+        secs / steps as f64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

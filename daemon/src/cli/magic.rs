@@ -1,0 +1,167 @@
+//! `apprentice magic`: one magic-brush dab on a picture, for batch jobs.
+
+use std::path::{Path, PathBuf};
+
+use super::{CliError, CliResult, Dirs, require_extension};
+use crate::diffusion::brush::{Brush, DEFAULT_STEPS, Dab, MAX_STEPS};
+use crate::diffusion::{SoftMask, builtin, op, style};
+use crate::engine::{Canvas, patch};
+use crate::ops::limits::{MAX_COORD, MAX_MAGIC_RADIUS, MAX_PROMPT_BYTES};
+use crate::ops::pb;
+
+/// Repaint part of a picture with the magic brush: under a mask picture (white = repaint),
+/// or along a path at a radius.
+///
+/// The built-in model fills the region from its surroundings, guided by a style picture
+/// (DATA_DIR/styles/NAME.png, by its colours) when given; it reads no text, so a prompt
+/// is reported and ignored.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The picture (.png).
+    input: PathBuf,
+    /// The result (.png).
+    #[arg(short, long, value_name = "OUT.png")]
+    output: PathBuf,
+    /// Mask picture of the same size: white repaints, black keeps, grey blends.
+    #[arg(long, value_name = "M.png", conflicts_with_all = ["path", "radius"], required_unless_present = "path")]
+    mask: Option<PathBuf>,
+    /// The brush path in pixels: "x,y;x,y;…".
+    #[arg(long, value_name = "X,Y;X,Y", requires = "radius")]
+    path: Option<String>,
+    /// The brush radius in pixels, (0, 1024].
+    #[arg(long, value_name = "PX")]
+    radius: Option<f32>,
+    /// A text prompt (the built-in model reads none: reported and ignored).
+    #[arg(long, conflicts_with = "style")]
+    prompt: Option<String>,
+    /// A style picture's name (DATA_DIR/styles/NAME.png).
+    #[arg(long)]
+    style: Option<String>,
+    /// How far the result may depart from the pixels under the mask, [0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampler steps at full strength, 1 to 50.
+    #[arg(long, default_value_t = DEFAULT_STEPS)]
+    steps: usize,
+    /// A brush model (FILE.safetensors with its FILE.json) instead of the built-in one.
+    #[arg(long, value_name = "FILE.safetensors")]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    dirs: Dirs,
+}
+
+/// `"x,y;x,y"` as path points; errors name `--path`.
+fn parse_path(text: &str) -> Result<Vec<pb::PathPoint>, CliError> {
+    let bad = |why: String| CliError::input(format!("--path: {why} (expected \"x,y;x,y;…\")"));
+    let mut points = Vec::new();
+    for (i, pair) in text.split(';').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+        let (x, y) = pair.split_once(',').ok_or_else(|| bad(format!("point {i} {pair:?} is not x,y")))?;
+        let num = |v: &str| v.trim().parse::<f32>().ok().filter(|v| v.is_finite() && v.abs() <= MAX_COORD);
+        match (num(x), num(y)) {
+            (Some(x), Some(y)) => points.push(pb::PathPoint { x, y }),
+            _ => return Err(bad(format!("point {i} {pair:?} is not two numbers within ±{MAX_COORD}"))),
+        }
+    }
+    if points.is_empty() {
+        return Err(bad("no points".into()));
+    }
+    Ok(points)
+}
+
+fn read_png(path: &Path, what: &str) -> Result<image::RgbaImage, CliError> {
+    crate::training::photos::load(path).map_err(|e| CliError::input(format!("{what}: {e}")))
+}
+
+pub fn run(args: Args) -> CliResult {
+    require_extension(&args.output, "png", "output")?;
+    if !(0.0..=1.0).contains(&args.strength) {
+        return Err(CliError::input(format!("--strength must be in [0, 1], got {}", args.strength)));
+    }
+    if args.steps == 0 || args.steps > MAX_STEPS {
+        return Err(CliError::input(format!("--steps must be in [1, {MAX_STEPS}], got {}", args.steps)));
+    }
+    if args.prompt.as_ref().is_some_and(|p| p.len() > MAX_PROMPT_BYTES) {
+        return Err(CliError::input(format!("--prompt is longer than {MAX_PROMPT_BYTES} bytes")));
+    }
+    let img = read_png(&args.input, "input")?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let canvas = Canvas::from_rgba8(w, h, img.as_raw());
+    let mask = match (&args.mask, &args.path, args.radius) {
+        (Some(m), _, _) => {
+            let m_img = read_png(m, "--mask")?;
+            if m_img.dimensions() != img.dimensions() {
+                return Err(CliError::input(format!(
+                    "--mask: {} is {}x{}, the picture {w}x{h}",
+                    m.display(),
+                    m_img.width(),
+                    m_img.height()
+                )));
+            }
+            SoftMask::from_image(m_img.as_raw(), w, h)
+        }
+        (None, Some(path), Some(r)) => {
+            if !(r > 0.0 && r <= MAX_MAGIC_RADIUS) {
+                return Err(CliError::input(format!("--radius must be in (0, {MAX_MAGIC_RADIUS}], got {r}")));
+            }
+            SoftMask::from_path(&parse_path(path)?, r, w, h)
+        }
+        _ => return Err(CliError::input("--mask or --path with --radius: say where to paint")),
+    };
+    if mask.is_empty() {
+        return Err(CliError::input(
+            "the mask covers no pixel of the picture (--mask is black, or --path is off it)",
+        ));
+    }
+    let brush = match &args.model {
+        Some(path) => {
+            std::sync::Arc::new(Brush::from_file(path).map_err(|e| CliError::input(format!("--model: {e}")))?)
+        }
+        None => builtin::brush(),
+    };
+    let style_vec = match (&args.prompt, &args.style) {
+        (Some(_), _) => {
+            tracing::warn!("{}", op::PROMPT_IGNORED);
+            style::NONE
+        }
+        (_, Some(name)) => style::load(&style::styles_dir(&args.dirs.paths()?.data_dir), name)
+            .map_err(|e| CliError::input(format!("--{e}")))?,
+        _ => style::NONE,
+    };
+    let dab = Dab { style: style_vec, strength: args.strength, seed: args.seed, steps: args.steps };
+    let patch = brush
+        .paint(&canvas, &mask, &dab, &mut |_, _| true)
+        .map_err(|e| CliError::failure(format!("magic brush: {e}")))?
+        .expect("not cancelled");
+    let mut out = canvas;
+    patch::paste(&mut out, &patch);
+    std::fs::write(&args.output, crate::canvas_view::png_of(&out, 0).0)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    tracing::info!(
+        "painted {}x{} px at ({}, {}) with {} in {} steps; wrote {}",
+        patch.width,
+        patch.height,
+        patch.x,
+        patch.y,
+        brush.name,
+        crate::diffusion::sampler::steps_for(args.steps, args.strength),
+        args.output.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_and_bad_ones_are_named() {
+        let p = parse_path("1,2; 3.5,4").unwrap();
+        assert_eq!((p[1].x, p[1].y), (3.5, 4.0));
+        for bad in ["", "1", "1,x", "1,2;nan,3", "1,1e9"] {
+            let e = parse_path(bad).unwrap_err();
+            assert!(e.code == 2 && e.message.starts_with("--path: "), "{bad}: {}", e.message);
+        }
+    }
+}
