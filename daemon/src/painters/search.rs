@@ -115,7 +115,7 @@ impl OpStream for Imagining {
             self.judge = self.brushwork.map(|d| Judge::new(imagination::soften(self.inner.canvas(), d)));
         }
         self.painted += 1;
-        let op = match &mut self.judge {
+        match &mut self.judge {
             Some(judge) => {
                 let scale = self.brushwork.expect("a judge is made from the brushwork");
                 best_op(&mut self.inner, judge, &mut self.rng, Colouring::Pick { scale })
@@ -127,8 +127,7 @@ impl OpStream for Imagining {
                 self.own.push(op.clone());
                 op
             }
-        };
-        op
+        }
     }
 }
 
