@@ -40,6 +40,10 @@ pub struct Args {
     /// Share of batches trained in copy mode (with the reference picture).
     #[arg(long, default_value_t = 0.5)]
     reference_rate: f32,
+    /// The characters' share of copy-mode batches [default: the same as each other source's].
+    /// (Without a reference they always get 10 %: ink on white is not what Continue should do.)
+    #[arg(long, value_parser = share)]
+    copy_character_share: Option<f32>,
     #[arg(long, default_value_t = 200)]
     eval_every: usize,
     /// Continue from OUT if it exists.
@@ -79,6 +83,7 @@ pub fn run(args: Args) -> CliResult {
         lr: args.lr,
         seed: args.seed,
         reference_rate: args.reference_rate,
+        copy_character_share: args.copy_character_share,
         eval_every: args.eval_every.max(1),
         resume: args.resume,
         init: args.init,
@@ -107,4 +112,11 @@ pub fn run(args: Args) -> CliResult {
         options.out.display()
     );
     Ok(())
+}
+
+fn share(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a share in [0, 1], got {text:?}")),
+    }
 }

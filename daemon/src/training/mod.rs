@@ -36,6 +36,8 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Share of batches trained in copy mode (with the reference).
     pub reference_rate: f32,
+    /// The characters' share of copy-mode batches (`None`: as much as any other source).
+    pub copy_character_share: Option<f32>,
     pub eval_every: usize,
     /// Continue from `out` and its training state, if there.
     pub resume: bool,
@@ -90,31 +92,25 @@ pub fn source_of(name: &str) -> &str {
 /// ink on white) must not become what Continue does to a picture.
 const FREE_CHARACTER_SHARE: f32 = 0.1;
 
-/// The sampling share of each source (in `sources`' order): equal shares in
-/// copy mode; without a reference the characters get [`FREE_CHARACTER_SHARE`]
-/// and the other sources share the rest (all of it when there is nothing else).
-pub fn mixture(sources: &[&str], with_reference: bool) -> Vec<f32> {
+/// The sampling share of each source (in `sources`' order): the characters get
+/// `character_share` and the other sources share the rest equally; with no
+/// share given, or when the characters are all there is or absent, every
+/// source gets an equal share.
+pub fn mixture(sources: &[&str], character_share: Option<f32>) -> Vec<f32> {
     let n = sources.len() as f32;
     let characters = sources.iter().filter(|s| **s == "hanzi").count() as f32;
-    if with_reference || characters == 0.0 || characters == n {
+    let Some(share) = character_share.filter(|_| characters > 0.0 && characters < n) else {
         return vec![1.0 / n; sources.len()];
-    }
+    };
     let others = n - characters;
-    sources
-        .iter()
-        .map(|s| {
-            if *s == "hanzi" {
-                FREE_CHARACTER_SHARE / characters
-            } else {
-                (1.0 - FREE_CHARACTER_SHARE) / others
-            }
-        })
-        .collect()
+    sources.iter().map(|s| if *s == "hanzi" { share / characters } else { (1.0 - share) / others }).collect()
 }
 
 /// Training windows grouped by source, sampled by [`mixture`].
 pub struct Mixture {
     pub sources: Vec<(String, Vec<Window>)>,
+    /// The characters' share of copy-mode batches (`None`: an equal share).
+    pub copy_character_share: Option<f32>,
 }
 
 impl Mixture {
@@ -136,7 +132,7 @@ impl Mixture {
             };
             sources[i].1.extend(data::windows(h, cfg, len, offset));
         }
-        Mixture { sources }
+        Mixture { sources, copy_character_share: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,7 +142,7 @@ impl Mixture {
     /// One line per source: its ops and its share of free and copy batches.
     pub fn report(&self) -> Vec<String> {
         let names: Vec<&str> = self.sources.iter().map(|(s, _)| s.as_str()).collect();
-        let (free, copy) = (mixture(&names, false), mixture(&names, true));
+        let (free, copy) = (self.shares(&names, false), self.shares(&names, true));
         self.sources
             .iter()
             .enumerate()
@@ -162,10 +158,14 @@ impl Mixture {
             .collect()
     }
 
+    fn shares(&self, names: &[&str], with_reference: bool) -> Vec<f32> {
+        mixture(names, if with_reference { self.copy_character_share } else { Some(FREE_CHARACTER_SHARE) })
+    }
+
     /// `n` windows drawn by the mixture for batches with or without a reference.
     pub fn draw(&self, n: usize, with_reference: bool, rng: &mut Rng) -> Vec<&Window> {
         let names: Vec<&str> = self.sources.iter().map(|(s, _)| s.as_str()).collect();
-        let shares = mixture(&names, with_reference);
+        let shares = self.shares(&names, with_reference);
         (0..n)
             .map(|_| {
                 let mut r = rng.unit();
@@ -353,7 +353,8 @@ pub fn train(
         )));
     }
     let held = held_out(&histories);
-    let train_w = Mixture::of(&histories, &held, &o.config, o.window);
+    let mut train_w = Mixture::of(&histories, &held, &o.config, o.window);
+    train_w.copy_character_share = o.copy_character_share;
     let held_w = heldout_windows(&histories, &held, &o.config, o.window);
     if train_w.is_empty() {
         return Err(Input("no training windows: the histories hold no strokes or fills".into()));
@@ -413,6 +414,19 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mixture_keeps_the_characters_to_their_share_whatever_their_number() {
+        let sources = ["hanzi", "photo", "scene"];
+        assert_eq!(mixture(&sources, None), vec![1.0 / 3.0; 3]);
+        assert_eq!(mixture(&sources, Some(0.1)), vec![0.1, 0.45, 0.45]);
+        assert_eq!(mixture(&sources, Some(0.7)), vec![0.7, 0.15, 0.15]);
+        // Characters alone (or none): nothing to balance against.
+        assert_eq!(mixture(&["hanzi"], Some(0.1)), vec![1.0]);
+        assert_eq!(mixture(&["scene", "session"], Some(0.1)), vec![0.5, 0.5]);
+        assert_eq!(source_of("hanzi-04E00-a1.binpb"), "hanzi");
+        assert_eq!(source_of("photo-chelsea-003.binpb"), "photo");
+    }
 
     #[test]
     fn resuming_reads_the_progress_file_and_refuses_one_that_does_not_parse() {
