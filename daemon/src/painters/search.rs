@@ -101,7 +101,7 @@ struct Imagining {
     brushwork: Option<f32>,
     /// What this run painted, for the brushwork when the history had none.
     own: Vec<pb::Op>,
-    /// Ops painted since the picture was last imagined.
+    /// Ops painted so far (the picture is imagined again every [`REIMAGINE`]).
     painted: usize,
     rng: Rng,
 }
