@@ -19,6 +19,8 @@ use crate::ops::pb;
 pub const RECENT_STROKES: usize = 32;
 /// The blur's standard deviation as a share of the brushwork's diameter.
 const SOFTEN_SHARE: f32 = 0.25;
+/// Up to this standard deviation (px) the blur is an exact Gaussian.
+const EXACT_SIGMA: f32 = 6.0;
 
 /// The median diameter of the last [`RECENT_STROKES`] strokes among `ops`
 /// (undo/redo already resolved), or `None` when there are none.
@@ -40,11 +42,47 @@ pub fn brushwork(ops: &[&pb::Op]) -> Option<f32> {
 }
 
 /// The canvas softened to the scale of brushwork `diameter` pixels wide (at
-/// least 1 px of blur, at most 1/32 of the canvas's longer side).
+/// least 1 px of blur, at most 1/32 of the canvas's longer side). Past
+/// [`EXACT_SIGMA`] three box blurs stand for the Gaussian: their cost does not
+/// grow with its width, so a big canvas with big brushes is softened as fast
+/// as a small one (the boxes come in whole pixels, too coarse for fine brushwork).
 pub fn soften(canvas: &Canvas, diameter: f32) -> Picture {
     let longest = canvas.width().max(canvas.height()) as f32;
     let sigma = (SOFTEN_SHARE * diameter).clamp(1.0, (longest / 32.0).max(1.0));
-    Picture::of(canvas).blurred(sigma)
+    let mut picture = Picture::of(canvas);
+    if sigma <= EXACT_SIGMA {
+        return picture.blurred(sigma);
+    }
+    // Three boxes of width b have the variance of a Gaussian of σ² = 3 (b² − 1) / 12.
+    let radius = (((4.0 * sigma * sigma + 1.0).sqrt() - 1.0) / 2.0).round().max(1.0) as usize;
+    let (w, h) = (picture.width, picture.height);
+    for plane in picture.rgb.iter_mut() {
+        for _ in 0..3 {
+            box_blur(plane, w, h, radius);
+        }
+    }
+    picture
+}
+
+/// A box blur of `radius` in place, rows then columns (edges clamped), by running sums.
+fn box_blur(plane: &mut [f32], w: usize, h: usize, radius: usize) {
+    let mut line = Vec::new();
+    let mut pass = |len: usize, count: usize, at: &dyn Fn(usize, usize) -> usize, plane: &mut [f32]| {
+        for k in 0..count {
+            line.clear();
+            line.extend((0..len).map(|i| plane[at(k, i)]));
+            let get = |i: isize| line[i.clamp(0, len as isize - 1) as usize];
+            let r = radius as isize;
+            let mut sum: f32 = (-r..=r).map(get).sum();
+            let n = (2 * radius + 1) as f32;
+            for i in 0..len as isize {
+                plane[at(k, i as usize)] = sum / n;
+                sum += get(i + r + 1) - get(i - r);
+            }
+        }
+    };
+    pass(w, h, &|y, x| y * w + x, plane);
+    pass(h, w, &|x, y| y * w + x, plane);
 }
 
 #[cfg(test)]
@@ -72,6 +110,24 @@ mod tests {
         let refs: Vec<&pb::Op> = ops[40..].iter().collect();
         assert_eq!(brushwork(&refs), Some(10.0));
         assert_eq!(brushwork(&[]), None);
+    }
+
+    #[test]
+    fn softening_is_close_to_a_gaussian_blur_of_the_same_width() {
+        let canvas = crate::training::scenes::scene(480, 400, 7);
+        for diameter in [6.0, 40.0, 100.0] {
+            let soft = soften(&canvas, diameter);
+            let sigma = (SOFTEN_SHARE * diameter).clamp(1.0, 15.0);
+            let exact = Picture::of(&canvas).blurred(sigma);
+            let worst = (0..3)
+                .flat_map(|k| soft.rgb[k].iter().zip(&exact.rgb[k]).map(|(a, b)| (a - b).abs()))
+                .fold(0.0f32, f32::max);
+            let mean = (0..3)
+                .flat_map(|k| soft.rgb[k].iter().zip(&exact.rgb[k]).map(|(a, b)| (a - b).abs()))
+                .sum::<f32>()
+                / (3 * 480 * 400) as f32;
+            assert!(mean < 0.01 && worst < 0.15, "diameter {diameter}: mean {mean}, worst {worst}");
+        }
     }
 
     #[test]
