@@ -19,7 +19,7 @@ use super::style::STYLE_FEATURES;
 use super::unet::{Config, InpaintUnet};
 use super::window;
 use crate::painters::rng::Rng;
-use crate::training::{RunError, read_progress};
+use crate::training::{RunError, adamw, starting_point};
 
 #[derive(Clone, Debug)]
 pub struct BrushTrainOptions {
@@ -146,17 +146,9 @@ pub fn train(
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = InpaintUnet::new(vb, &o.config)?;
-    let mut state = BrushTrainState::default();
-    if o.resume && o.out.exists() {
-        varmap.load(&o.out).map_err(|e| Input(format!("cannot resume from {}: {e}", o.out.display())))?;
-        state = read_progress(&o.out).map_err(Input)?.unwrap_or_default();
-    } else if let Some(init) = &o.init {
-        varmap.load(init).map_err(|e| Input(format!("cannot start from {}: {e}", init.display())))?;
-    }
-    let mut opt = candle_nn::AdamW::new(
-        varmap.all_vars(),
-        candle_nn::ParamsAdamW { lr: o.lr, weight_decay: 0.01, ..Default::default() },
-    )?;
+    let mut state: BrushTrainState =
+        starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
+    let mut opt = adamw(&varmap, o.lr)?;
     let heldout = |model: &InpaintUnet| -> candle_core::Result<(f32, f32)> {
         let (mut total, mut harmonic) = (0.0, 0.0);
         for (i, chunk) in held.chunks(16).enumerate() {

@@ -302,6 +302,33 @@ pub fn read_progress<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Optio
     }
 }
 
+/// Where a run starts in `varmap`: the weights at `out` and their progress
+/// when resuming (and `out` exists), else `init`'s weights (fine-tuning), else
+/// the random ones already there with a fresh progress.
+pub fn starting_point<T: serde::de::DeserializeOwned + Default>(
+    varmap: &mut VarMap,
+    out: &Path,
+    resume: bool,
+    init: Option<&Path>,
+) -> Result<T, String> {
+    if resume && out.exists() {
+        varmap.load(out).map_err(|e| format!("cannot resume from {}: {e}", out.display()))?;
+        return Ok(read_progress(out)?.unwrap_or_default());
+    }
+    if let Some(init) = init {
+        varmap.load(init).map_err(|e| format!("cannot start from {}: {e}", init.display()))?;
+    }
+    Ok(T::default())
+}
+
+/// The optimizer of every training loop: AdamW with a little weight decay.
+pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<candle_nn::AdamW> {
+    candle_nn::AdamW::new(
+        varmap.all_vars(),
+        candle_nn::ParamsAdamW { lr, weight_decay: 0.01, ..Default::default() },
+    )
+}
+
 /// Writes the weights (atomically), their config and the run's progress (`NAME.train.json`).
 pub(crate) fn save(varmap: &VarMap, cfg: &Config, state: &impl Serialize, out: &Path) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
@@ -364,17 +391,9 @@ pub fn train(
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = StrokeTransformer::new(vb, &o.config)?;
-    let mut state = TrainState::default();
-    if o.resume && o.out.exists() {
-        varmap.load(&o.out).map_err(|e| Input(format!("cannot resume from {}: {e}", o.out.display())))?;
-        state = read_progress(&o.out).map_err(Input)?.unwrap_or_default();
-    } else if let Some(init) = &o.init {
-        varmap.load(init).map_err(|e| Input(format!("cannot start from {}: {e}", init.display())))?;
-    }
-    let mut opt = candle_nn::AdamW::new(
-        varmap.all_vars(),
-        candle_nn::ParamsAdamW { lr: o.lr, weight_decay: 0.01, ..Default::default() },
-    )?;
+    let mut state: TrainState =
+        starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
+    let mut opt = adamw(&varmap, o.lr)?;
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     let first_step = state.step;
