@@ -112,15 +112,29 @@ fn continue_and_paint_work_offline_with_the_built_in_models() {
 }
 
 #[test]
-fn eval_prints_held_out_loss_and_copy_fidelity_for_every_painter() {
+fn eval_prints_held_out_loss_continuation_and_copy_fidelity_for_every_painter() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let run = apprentice(&["data", "--out", s(&data), "--scenes", "3", "--size", "32", "--ops", "20"]);
     assert!(run.status.success(), "{}", stderr(&run));
-    let run = apprentice(&["eval", "--data", s(&data), "--pictures", "1", "--sizes", "32", "--ops", "5,10"]);
+    let mut args = vec!["eval", "--data", s(&data), "--pictures", "1", "--sizes", "32", "--ops", "5,10"];
+    args.extend(["--continuation", "1", "--continuation-size", "32", "--process-ops", "40"]);
+    args.extend(["--continue-ops", "5", "--cuts", "0.5"]);
+    let run = apprentice(&args);
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout);
     assert!(table.contains("held-out next-op loss:"), "{table}");
+    // The continuation rows: each painter at the default temperature, the oracle, doing nothing.
+    for row in [
+        "| search (imagine, then paint), temperature 0.7 | 50 % |",
+        "| teacher's own next ops (oracle) | 50 % |",
+    ] {
+        assert!(table.contains(row), "{row} in {table}");
+    }
+    assert!(table.contains("| doing nothing | 50 % | 1.000 | 1.000 |"), "{table}");
+    let run = apprentice(&["eval", "--pictures", "0", "--cuts", "0.5,1.5"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--cuts") && stderr(&run).contains("1.5"), "{}", stderr(&run));
     for painter in ["transformer", "search", "teacher", "sketch"] {
         let row = table
             .lines()

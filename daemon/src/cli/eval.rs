@@ -77,6 +77,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     check_temperature(args.temperature)?;
+    for &t in &args.temperatures {
+        check_temperature(t)?;
+    }
+    // Checked before any test runs, so a bad flag is not found minutes in.
+    if let Some(bad) = args.cuts.iter().find(|c| !(0.0..=1.0).contains(*c)) {
+        return Err(CliError::input(format!("--cuts: each must be a share of the ops in [0, 1], got {bad}")));
+    }
     let model = match &args.model {
         Some(path) => std::sync::Arc::new(
             checkpoint::load_file(path, &candle_core::Device::Cpu).map_err(CliError::input)?,
@@ -174,29 +181,24 @@ fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError>
 }
 
 fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliResult {
+    let temperatures =
+        if args.temperatures.is_empty() { vec![args.temperature] } else { args.temperatures.clone() };
     let pictures = continuation_pictures(args)?;
     let processes: Vec<continuation::Process> = pictures
         .iter()
         .enumerate()
         .map(|(i, (name, c))| continuation::process(name, c, args.process_ops, i as u64))
         .collect();
-    let temperatures =
-        if args.temperatures.is_empty() { vec![args.temperature] } else { args.temperatures.clone() };
-    for &t in &temperatures {
-        check_temperature(t)?;
-    }
     let search = crate::painters::search::Search::new(model.clone());
     let transformer = crate::painters::transformer::Transformer::new(model.clone());
     let sketch = crate::painters::sketch::Sketch;
+    let sampled: [(&str, &dyn crate::painters::Painter); 3] =
+        [("search (imagine, then paint)", &search), ("transformer", &transformer), ("sketch", &sketch)];
     let mut painters: Vec<(String, Option<&dyn crate::painters::Painter>, f32)> = Vec::new();
-    for &t in &temperatures {
-        painters.push((format!("search (imagine, then paint), temperature {t}"), Some(&search), t));
-    }
-    for &t in &temperatures {
-        painters.push((format!("transformer, temperature {t}"), Some(&transformer), t));
-    }
-    for &t in &temperatures {
-        painters.push((format!("sketch, temperature {t}"), Some(&sketch), t));
+    for (label, painter) in sampled {
+        for &t in &temperatures {
+            painters.push((format!("{label}, temperature {t}"), Some(painter), t));
+        }
     }
     painters.push(("teacher's own next ops (oracle)".into(), None, 0.0));
     println!(
