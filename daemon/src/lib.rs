@@ -11,6 +11,7 @@
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
 //! - [`training`]: data and the training loop; [`eval`]: evaluation;
+//! - [`files`]: atomic writes that never lose a user's file (used by every layer that writes);
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod diffusion;
 pub mod engine;
 pub mod eval;
+pub mod files;
 pub mod jobs;
 pub mod model;
 pub mod ops;

@@ -13,6 +13,13 @@
 //! under such a name, then rename). Links are never followed. A finished job
 //! moves to `INBOX/done/`, a failed one to `INBOX/failed/` with
 //! `OUTBOX/NAME.error.txt` saying why; nothing dropped in is ever deleted.
+//!
+//! Nothing is ever replaced either: a job whose name is already taken in `done/`
+//! (or `failed/`) is moved under a numbered name (`a-1.jsonl`), and a job whose
+//! results would replace earlier results gets numbered results (`a-1.png`,
+//! `a-1.continued.jsonl`). Results are written atomically. The inbox and the outbox
+//! must differ (results would become jobs), and a job file larger than the size
+//! limit fails without being read.
 
 use std::collections::HashMap;
 use std::fs;
@@ -23,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 use notify::{RecursiveMode, Watcher};
 
 use crate::canvas_view::png_of;
+use crate::files;
 use crate::jobs::{self, JobOptions};
 use crate::ops::{HistoryFormat, history};
 
@@ -37,7 +45,12 @@ pub struct WatchOptions {
     pub painter: String,
     /// Do what is in the inbox now, then return.
     pub once: bool,
+    /// A job file larger than this fails unread (it would be held in memory whole).
+    pub max_job_bytes: u64,
 }
+
+/// The default size limit of a job file: far above any real history or picture.
+pub const DEFAULT_MAX_JOB_BYTES: u64 = 256 << 20;
 
 /// What became of one job.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,13 +63,18 @@ fn ignored_name(name: &str) -> bool {
     name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") || name.ends_with('~')
 }
 
-/// Writes `bytes` to `dir/name` atomically (temporary file, then rename).
-fn write_result(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
-    fs::write(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Writes a job's result files to `dir` atomically, under their names or, when any of
+/// them is taken, all under the first free numbered names (so they stay a set).
+fn write_results(dir: &Path, results: &[(String, Vec<u8>)]) -> Result<(), String> {
+    let taken = |n: u32| {
+        results.iter().any(|(name, _)| fs::symlink_metadata(dir.join(files::numbered(name, n))).is_ok())
+    };
+    let n = (0..u32::MAX).find(|&n| !taken(n)).ok_or("no free result name")?;
+    for (name, bytes) in results {
+        let path = dir.join(files::numbered(name, n));
+        files::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn history_bytes(h: &crate::ops::History) -> Vec<u8> {
@@ -65,9 +83,16 @@ fn history_bytes(h: &crate::ops::History) -> Vec<u8> {
     out
 }
 
-/// Does one job; the result files go to `outbox`.
-fn run_job(path: &Path, options: &WatchOptions) -> Result<(), String> {
+/// Does one job: the result files it makes, `(name, bytes)`.
+fn run_job(path: &Path, options: &WatchOptions) -> Result<Vec<(String, Vec<u8>)>, String> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or("the file name is not UTF-8")?;
+    let size = fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?.len();
+    if size > options.max_job_bytes {
+        return Err(format!(
+            "the file is {size} bytes, more than the watch folder's limit of {} (--max-job-bytes)",
+            options.max_job_bytes
+        ));
+    }
     let job = JobOptions {
         painter: options.painter.clone(),
         ops: 0,
@@ -78,56 +103,67 @@ fn run_job(path: &Path, options: &WatchOptions) -> Result<(), String> {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(name);
         let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
         let h = history::read(bytes.as_slice(), Some(format)).map_err(|e| e.to_string())?;
+        drop(bytes);
         if stem.ends_with(".render") {
             let (png, _, _) = png_of(&crate::canvas_view::render(&h), 0);
-            return write_result(&options.outbox, &format!("{stem}.png"), &png);
+            return Ok(vec![(format!("{stem}.png"), png)]);
         }
         if let Some(base) = stem.strip_suffix(".record") {
             let (recorded, _) = crate::diffusion::op::record(&h)?;
             let (png, _, _) = png_of(&crate::canvas_view::render(&recorded), 0);
-            write_result(&options.outbox, &format!("{base}.recorded.jsonl"), &history_bytes(&recorded))?;
-            return write_result(&options.outbox, &format!("{stem}.png"), &png);
+            return Ok(vec![
+                (format!("{base}.recorded.jsonl"), history_bytes(&recorded)),
+                (format!("{stem}.png"), png),
+            ]);
         }
         let job = JobOptions { ops: options.continue_ops, ..job };
         let continued = jobs::continue_history(&h, &job, |_| {})?;
         let (png, _, _) = png_of(&crate::canvas_view::render(&continued), 0);
-        write_result(&options.outbox, &format!("{stem}.continued.jsonl"), &history_bytes(&continued))?;
-        return write_result(&options.outbox, &format!("{stem}.png"), &png);
+        return Ok(vec![
+            (format!("{stem}.continued.jsonl"), history_bytes(&continued)),
+            (format!("{stem}.png"), png),
+        ]);
     }
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(name);
-        let img = image::open(path).map_err(|e| format!("not a readable PNG: {e}"))?.to_rgba8();
+        let img = crate::training::photos::load(path).map_err(|e| format!("not a readable PNG: {e}"))?;
         let job = JobOptions { ops: options.paint_ops, ..job };
         let (h, canvas) = jobs::paint_picture(&img, stem, &job, |_| {})?;
-        write_result(&options.outbox, &format!("{stem}.history.jsonl"), &history_bytes(&h))?;
-        return write_result(&options.outbox, &format!("{stem}.painted.png"), &png_of(&canvas, 0).0);
+        return Ok(vec![
+            (format!("{stem}.history.jsonl"), history_bytes(&h)),
+            (format!("{stem}.painted.png"), png_of(&canvas, 0).0),
+        ]);
     }
     Err("unsupported job: drop a history (.jsonl, .binpb) or a picture (.png)".to_owned())
 }
 
-/// Moves a finished job aside (never deletes it) and records a failure.
-fn file_away(path: &Path, options: &WatchOptions, result: Result<(), String>) -> Outcome {
+/// Moves a finished job aside (never deletes or replaces anything) and records a failure.
+/// Returns the outcome and whether the job file left the inbox.
+fn file_away(path: &Path, options: &WatchOptions, result: Result<(), String>) -> (Outcome, bool) {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let folder = options.inbox.join(if result.is_ok() { "done" } else { "failed" });
-    let moved = fs::create_dir_all(&folder).and_then(|()| fs::rename(path, folder.join(&name)));
-    if let Err(e) = moved {
-        tracing::error!("cannot move {} aside: {e}", path.display());
+    let moved = files::move_into(path, &folder);
+    if let Err(e) = &moved {
+        tracing::error!(
+            "cannot move {} aside: {e} (it stays, and is not taken again while unchanged)",
+            path.display()
+        );
     }
-    match result {
+    let outcome = match result {
         Ok(()) => {
             tracing::info!("done: {name}");
             Outcome::Done(path.to_owned())
         }
         Err(message) => {
             tracing::warn!("failed: {name}: {message}");
-            let _ = write_result(
-                &options.outbox,
-                &format!("{name}.error.txt"),
-                format!("{name}: {message}\n").as_bytes(),
-            );
+            let report = format!("{name}: {message}\n").into_bytes();
+            if let Err(e) = write_results(&options.outbox, &[(format!("{name}.error.txt"), report)]) {
+                tracing::error!("{e}");
+            }
             Outcome::Failed(path.to_owned(), message)
         }
-    }
+    };
+    (outcome, moved.is_ok())
 }
 
 /// Files in the inbox that look like jobs: regular files, not links, not hidden.
@@ -157,6 +193,12 @@ pub fn run(options: &WatchOptions, mut on_outcome: impl FnMut(&Outcome)) -> Resu
     for dir in [&options.inbox, &options.outbox] {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    if files::same_file(&options.inbox, &options.outbox) {
+        return Err(format!(
+            "the inbox and the outbox are one folder ({}): results would be taken as new jobs; use two folders",
+            options.inbox.display()
+        ));
+    }
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |_event| {
         let _ = tx.send(());
@@ -168,13 +210,19 @@ pub fn run(options: &WatchOptions, mut on_outcome: impl FnMut(&Outcome)) -> Resu
 
     // Each file's last seen (size, mtime) and since when it has not changed.
     let mut seen: HashMap<PathBuf, (u64, SystemTime, Instant)> = HashMap::new();
+    // Jobs done that could not be moved aside: not taken again unless they change.
+    let mut stuck: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
     let mut outcomes = Vec::new();
     loop {
         let now = Instant::now();
-        let files = candidates(&options.inbox);
-        seen.retain(|p, _| files.iter().any(|(f, _, _)| f == p));
+        let found = candidates(&options.inbox);
+        seen.retain(|p, _| found.iter().any(|(f, _, _)| f == p));
+        stuck.retain(|p, v| found.iter().any(|(f, size, mtime)| f == p && *v == (*size, *mtime)));
         let mut pending = false;
-        for (path, size, mtime) in files {
+        for (path, size, mtime) in found {
+            if stuck.contains_key(&path) {
+                continue;
+            }
             let entry = seen.entry(path.clone()).or_insert((size, mtime, now));
             if (entry.0, entry.1) != (size, mtime) {
                 *entry = (size, mtime, now);
@@ -184,7 +232,11 @@ pub fn run(options: &WatchOptions, mut on_outcome: impl FnMut(&Outcome)) -> Resu
                 pending = true;
                 continue;
             }
-            let outcome = file_away(&path, options, run_job(&path, options));
+            let result = run_job(&path, options).and_then(|results| write_results(&options.outbox, &results));
+            let (outcome, moved) = file_away(&path, options, result);
+            if !moved {
+                stuck.insert(path.clone(), (size, mtime));
+            }
             seen.remove(&path);
             on_outcome(&outcome);
             outcomes.push(outcome);

@@ -110,3 +110,59 @@ fn the_watcher_waits_for_files_to_settle_and_keeps_going_after_a_bad_job() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn nothing_dropped_in_or_made_before_is_ever_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, outbox) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let hello = examples_dir().join("hello.jsonl");
+    let run = |inbox: &Path| apprentice(&["watch", s(inbox), s(&outbox), "--once", "--continue-ops", "2"]);
+
+    std::fs::copy(&hello, inbox.join("a.jsonl")).unwrap();
+    assert!(run(&inbox).status.success());
+    // The same name again, different content: the first job and its results stay as they were.
+    let mut second = std::fs::read_to_string(&hello).unwrap();
+    second.push_str("{\"op\":{\"undo\":{\"count\":1}}}\n");
+    std::fs::write(inbox.join("a.jsonl"), &second).unwrap();
+    let first_result = std::fs::read(outbox.join("a.png")).unwrap();
+    assert!(run(&inbox).status.success());
+    assert_eq!(std::fs::read(inbox.join("done/a.jsonl")).unwrap(), std::fs::read(&hello).unwrap());
+    assert_eq!(std::fs::read_to_string(inbox.join("done/a-1.jsonl")).unwrap(), second);
+    assert_eq!(std::fs::read(outbox.join("a.png")).unwrap(), first_result);
+    assert!(outbox.join("a-1.png").exists() && outbox.join("a-1.continued.jsonl").exists());
+
+    // A folder where the job would be filed: the job goes beside it, done once, not again and again.
+    std::fs::create_dir_all(inbox.join("done/b.jsonl")).unwrap();
+    std::fs::copy(&hello, inbox.join("b.jsonl")).unwrap();
+    let out = run(&inbox);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(inbox.join("done/b-1.jsonl").is_file() && !inbox.join("b.jsonl").exists());
+}
+
+#[test]
+fn one_folder_for_inbox_and_outbox_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("jobs");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(examples_dir().join("hello.jsonl"), folder.join("a.jsonl")).unwrap();
+    let respelled = folder.join(".");
+    let out = apprentice(&["watch", s(&folder), s(&respelled), "--once"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("one folder"), "{}", stderr(&out));
+    assert!(folder.join("a.jsonl").exists(), "the job is left where it was");
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1, "and nothing was made");
+}
+
+#[test]
+fn a_job_file_over_the_size_limit_fails_unread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, outbox) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(examples_dir().join("still-life.jsonl"), inbox.join("big.jsonl")).unwrap();
+    let out = apprentice(&["watch", s(&inbox), s(&outbox), "--once", "--max-job-bytes", "1000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let why = std::fs::read_to_string(outbox.join("big.jsonl.error.txt")).unwrap();
+    assert!(why.contains("--max-job-bytes"), "{why}");
+    assert!(inbox.join("failed/big.jsonl").exists());
+}

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, check_temperature, load_history, progress_bar, require_history_path};
+use super::{
+    CliError, CliResult, check_temperature, load_history, progress_bar, refuse_clobbering,
+    require_history_path, write_history, write_output,
+};
 use crate::jobs::{self, JobOptions};
-use crate::ops::history;
 use crate::painters::transformer::DEFAULT_TEMPERATURE;
 
 /// Continue a history: the painter adds --steps ops after the last one.
@@ -42,6 +44,9 @@ pub fn run(args: Args) -> CliResult {
         super::require_extension(png, "png", "--png")?;
     }
     check_temperature(args.temperature)?;
+    let mut outputs = vec![("-o", args.output.as_path())];
+    outputs.extend(args.png.as_deref().map(|p| ("--png", p)));
+    refuse_clobbering(&outputs, &[("HISTORY", &args.history)])?;
     let h = load_history(&args.history)?;
     let options =
         JobOptions { painter: args.painter, ops: args.steps, temperature: args.temperature, seed: args.seed };
@@ -49,12 +54,10 @@ pub fn run(args: Args) -> CliResult {
     let continued =
         jobs::continue_history(&h, &options, |i| bar.set_position(u64::from(i))).map_err(CliError::input)?;
     bar.finish_and_clear();
-    history::write_path(&continued, &args.output)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    write_history(&continued, &args.output)?;
     if let Some(png) = &args.png {
         let canvas = crate::canvas_view::render(&continued);
-        std::fs::write(png, crate::canvas_view::png_of(&canvas, 0).0)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", png.display())))?;
+        write_output(png, &crate::canvas_view::png_of(&canvas, 0).0)?;
     }
     tracing::info!("added {} ops to {} → {}", args.steps, args.history.display(), args.output.display());
     Ok(())

@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, load_history};
-use crate::ops::history;
+use super::{CliResult, load_history};
 
 /// Convert a history between JSON Lines (.jsonl) and binary records (.binpb).
 ///
@@ -18,7 +17,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     super::require_history_path(&args.output)?;
+    super::refuse_clobbering(&[("OUTPUT", &args.output)], &[("INPUT", &args.input)])?;
     let h = load_history(&args.input)?;
-    history::write_path(&h, &args.output)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))
+    super::write_history(&h, &args.output)
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{CliError, CliResult, progress_bar};
 use crate::jobs::{self, JobOptions};
-use crate::ops::{history, pb};
+use crate::ops::pb;
 use crate::painters::rng::Rng;
 use crate::training::{hanzi, photos, scenes};
 
@@ -112,8 +112,7 @@ pub fn run(args: Args) -> CliResult {
 }
 
 fn write(h: &pb::History, path: &Path) -> CliResult {
-    history::write_path(h, path)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
+    super::write_history(h, path)
 }
 
 /// The painter's history of `picture`, written to `path`.

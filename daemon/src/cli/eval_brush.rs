@@ -73,9 +73,12 @@ pub fn run(args: Args) -> CliResult {
     }
     tracing::info!("evaluated in {:.1} s", start.elapsed().as_secs_f32());
     if let Some(path) = &args.sheet {
-        crate::diffusion::eval::contact_sheet(&rows, 128)
-            .save(path)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+        let sheet = crate::diffusion::eval::contact_sheet(&rows, 128);
+        let mut png = Vec::new();
+        sheet
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| CliError::failure(format!("cannot encode {}: {e}", path.display())))?;
+        super::write_output(path, &png)?;
     }
     Ok(())
 }

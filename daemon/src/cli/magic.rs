@@ -85,6 +85,9 @@ pub fn run(args: Args) -> CliResult {
     if args.prompt.as_ref().is_some_and(|p| p.len() > MAX_PROMPT_BYTES) {
         return Err(CliError::input(format!("--prompt is longer than {MAX_PROMPT_BYTES} bytes")));
     }
+    let mut inputs = vec![("INPUT", args.input.as_path())];
+    inputs.extend(args.mask.as_deref().map(|p| ("--mask", p)));
+    super::refuse_clobbering(&[("-o", &args.output)], &inputs)?;
     let img = read_png(&args.input, "input")?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let canvas = Canvas::from_rgba8(w, h, img.as_raw());
@@ -136,8 +139,7 @@ pub fn run(args: Args) -> CliResult {
         .expect("not cancelled");
     let mut out = canvas;
     patch::paste(&mut out, &patch);
-    std::fs::write(&args.output, crate::canvas_view::png_of(&out, 0).0)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    super::write_output(&args.output, &crate::canvas_view::png_of(&out, 0).0)?;
     tracing::info!(
         "painted {}x{} px at ({}, {}) with {} in {} steps; wrote {}",
         patch.width,

@@ -183,12 +183,29 @@ fn require_history_path(path: &Path) -> CliResult {
     }
 }
 
-/// Refuses a sampling temperature outside [0, 4] (NaN included).
 /// Whether two paths name one file, however spelled (`m.safetensors`, `./m.safetensors`).
 fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+    crate::files::same_file(a, b)
 }
 
+/// Refuses, before any work, outputs that are inputs (or each other): `(flag, path)` pairs.
+fn refuse_clobbering(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> CliResult {
+    crate::files::refuse_clobbering(outputs, inputs).map_err(CliError::input)
+}
+
+/// Writes an output file atomically; a failure leaves what was there whole.
+fn write_output(path: &Path, bytes: &[u8]) -> CliResult {
+    crate::files::write(path, bytes)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes a history output atomically, in the format its extension names.
+fn write_history(h: &pb::History, path: &Path) -> CliResult {
+    history::write_path(h, path)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Refuses a sampling temperature outside [0, 4] (NaN included).
 fn check_temperature(t: f32) -> CliResult {
     if (0.0..=4.0).contains(&t) {
         Ok(())

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, CliResult, check_temperature, progress_bar, require_extension, require_history_path};
+use super::{
+    CliError, CliResult, check_temperature, progress_bar, refuse_clobbering, require_extension,
+    require_history_path, write_history, write_output,
+};
 use crate::jobs::{self, JobOptions};
-use crate::ops::history;
 
 /// Paint a copy of a picture, stroke by stroke, on a white canvas of its size.
 ///
@@ -38,6 +40,9 @@ pub fn run(args: Args) -> CliResult {
         require_history_path(h)?;
     }
     check_temperature(args.temperature)?;
+    let mut outputs = vec![("-o", args.output.as_path())];
+    outputs.extend(args.history.as_deref().map(|p| ("--history", p)));
+    refuse_clobbering(&outputs, &[("PICTURE", &args.reference)])?;
     let img = image::open(&args.reference)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", args.reference.display())))?
         .to_rgba8();
@@ -48,11 +53,9 @@ pub fn run(args: Args) -> CliResult {
     let (h, canvas) = jobs::paint_picture(&img, &title, &options, |i| bar.set_position(u64::from(i)))
         .map_err(CliError::input)?;
     bar.finish_and_clear();
-    std::fs::write(&args.output, crate::canvas_view::png_of(&canvas, 0).0)
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", args.output.display())))?;
+    write_output(&args.output, &crate::canvas_view::png_of(&canvas, 0).0)?;
     if let Some(path) = &args.history {
-        history::write_path(&h, path)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+        write_history(&h, path)?;
     }
     Ok(())
 }

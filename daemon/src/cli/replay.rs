@@ -1,8 +1,10 @@
 //! `apprentice replay`: render a history to a picture, with process frames and a timelapse.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame};
@@ -48,28 +50,84 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
 }
 
 fn save_png(engine: &Engine, path: &Path) -> CliResult {
-    image_of(engine.canvas(), 0).save(path).map_err(|e| write_err(path, e))
+    super::write_output(path, &crate::canvas_view::png_of(engine.canvas(), 0).0)
 }
 
+/// A file that remembers a failed write: the GIF encoder writes its trailer and last
+/// buffered bytes when dropped, where an error could not be returned.
+struct Noting {
+    file: File,
+    failed: Arc<AtomicBool>,
+}
+
+impl Write for Noting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buf);
+        self.failed.fetch_or(written.is_err(), Ordering::Relaxed);
+        written
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let flushed = self.file.flush();
+        self.failed.fetch_or(flushed.is_err(), Ordering::Relaxed);
+        flushed
+    }
+}
+
+/// The GIF is encoded into a temporary file that takes its name once complete, so a
+/// failed replay never leaves a truncated GIF where a good one was.
 struct Timelapse {
-    encoder: GifEncoder<BufWriter<File>>,
+    encoder: Option<GifEncoder<BufWriter<Noting>>>,
+    failed: Arc<AtomicBool>,
+    tmp: PathBuf,
     path: PathBuf,
     max_side: u32,
 }
 
 impl Timelapse {
     fn create(path: &Path, max_side: u32) -> Result<Timelapse, CliError> {
-        let file = File::create(path).map_err(|e| write_err(path, e))?;
+        let tmp = crate::files::temporary_for(path).map_err(|e| write_err(path, e))?;
+        let file = File::create_new(&tmp).map_err(|e| write_err(path, e))?;
         // Speed 10 of 30: good colours at a few ms per frame.
-        let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), 10);
+        let failed = Arc::new(AtomicBool::new(false));
+        let noting = Noting { file, failed: failed.clone() };
+        let encoder = GifEncoder::new_with_speed(BufWriter::new(noting), 10);
+        // Made first, so that a failure from here on removes the temporary file.
+        let mut timelapse =
+            Timelapse { encoder: Some(encoder), failed, tmp, path: path.to_owned(), max_side };
+        let encoder = timelapse.encoder.as_mut().expect("just made");
         encoder.set_repeat(Repeat::Infinite).map_err(|e| write_err(path, e))?;
-        Ok(Timelapse { encoder, path: path.to_owned(), max_side })
+        Ok(timelapse)
+    }
+
+    /// Ends the GIF and gives it its name.
+    fn finish(mut self) -> CliResult {
+        // Dropping the encoder writes the GIF trailer and flushes.
+        drop(self.encoder.take());
+        let committed = match self.failed.load(Ordering::Relaxed) {
+            true => Err(std::io::Error::other("writing the end of the GIF failed")),
+            false => crate::files::commit(&self.tmp, &self.path),
+        };
+        if committed.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        committed.map_err(|e| write_err(&self.path, e))
     }
 
     fn add(&mut self, engine: &Engine, delay_ms: u32) -> CliResult {
         let img = image_of(engine.canvas(), self.max_side);
         let frame = Frame::from_parts(img, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
-        self.encoder.encode_frame(frame).map_err(|e| write_err(&self.path, e))
+        let encoder = self.encoder.as_mut().expect("only finish takes the encoder");
+        encoder.encode_frame(frame).map_err(|e| write_err(&self.path, e))
+    }
+}
+
+impl Drop for Timelapse {
+    fn drop(&mut self) {
+        // Not finished (a failure): the old GIF, if any, stays; the partial one goes.
+        if self.encoder.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -81,6 +139,10 @@ pub fn run(args: Args) -> CliResult {
     if let Some(path) = &args.record {
         super::require_history_path(path)?;
     }
+    let mut outputs = vec![("-o", args.output.as_path())];
+    outputs.extend(args.gif.as_deref().map(|p| ("--gif", p)));
+    outputs.extend(args.record.as_deref().map(|p| ("--record", p)));
+    super::refuse_clobbering(&outputs, &[("HISTORY", &args.history)])?;
     let history = load_history(&args.history)?;
     if let Some(dir) = &args.frames {
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
@@ -123,7 +185,9 @@ pub fn run(args: Args) -> CliResult {
             t.add(&engine, args.gif_delay.max(2000))?;
         }
     }
-    drop(timelapse);
+    if let Some(t) = timelapse {
+        t.finish()?;
+    }
     save_png(&engine, &args.output)?;
 
     tracing::info!(
@@ -139,7 +203,7 @@ pub fn run(args: Args) -> CliResult {
     if let Some(path) = &args.record {
         // Painted again as replay painted them (deterministic), now kept in the ops.
         let (recorded, n) = crate::diffusion::op::record(&history).map_err(CliError::failure)?;
-        crate::ops::history::write_path(&recorded, path).map_err(|e| write_err(path, e))?;
+        super::write_history(&recorded, path)?;
         tracing::info!("recorded the pixels of {n} magic-brush op(s) in {}", path.display());
     }
     Ok(())

@@ -12,7 +12,8 @@ use crate::watch::{self, WatchOptions};
 /// A history (.jsonl, .binpb) is continued (NAME.continued.jsonl and NAME.png);
 /// NAME.render.jsonl is only rendered (NAME.render.png); a picture (.png) is
 /// painted as a process (NAME.history.jsonl and NAME.painted.png). Finished jobs
-/// move to INBOX/done, failed ones to INBOX/failed with OUTBOX/NAME.error.txt.
+/// move to INBOX/done, failed ones to INBOX/failed with OUTBOX/NAME.error.txt;
+/// nothing is deleted or replaced (a name already taken gets a number: a-1.png).
 /// Write job files under a name ending in .part and rename them when complete,
 /// or let them settle: a file is taken once it has not changed for --settle-ms.
 #[derive(clap::Args)]
@@ -34,6 +35,9 @@ pub struct Args {
     /// Do the jobs in the inbox now, then exit (exit code 2 if any failed).
     #[arg(long)]
     once: bool,
+    /// A job file larger than this many bytes fails without being read.
+    #[arg(long, value_name = "BYTES", default_value_t = watch::DEFAULT_MAX_JOB_BYTES)]
+    max_job_bytes: u64,
     #[command(flatten)]
     dirs: Dirs,
 }
@@ -49,6 +53,7 @@ pub fn run(args: Args) -> CliResult {
         paint_ops: args.paint_ops.unwrap_or(config.watch.paint_ops),
         painter: args.painter,
         once: args.once,
+        max_job_bytes: args.max_job_bytes,
     };
     // Any painter will do here (pictures are jobs too); the name must exist.
     crate::painters::choose(&options.painter, true)

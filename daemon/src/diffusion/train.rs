@@ -114,17 +114,12 @@ fn level(rng: &mut Rng, full_noise_share: f32) -> f32 {
 }
 
 fn save(varmap: &VarMap, cfg: &Config, state: &BrushTrainState, out: &Path) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-    }
-    let tmp = out.with_extension("safetensors.tmp");
-    varmap.save(&tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, out).map_err(|e| err(&e))?;
-    std::fs::write(out.with_extension("json"), serde_json::to_string_pretty(cfg).expect("serializes"))
-        .map_err(|e| err(&e))?;
-    std::fs::write(out.with_extension("train.json"), serde_json::to_string_pretty(state).expect("serializes"))
-        .map_err(|e| err(&e))
+    let beside = [
+        (out.with_extension("json"), serde_json::to_string_pretty(cfg).expect("serializes")),
+        (out.with_extension("train.json"), serde_json::to_string_pretty(state).expect("serializes")),
+    ];
+    crate::files::write_model(out, |tmp| varmap.save(tmp).map_err(std::io::Error::other), &beside)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
 /// Trains, checkpointing every `eval_every` steps; `report(state, evaluated)` after each step.

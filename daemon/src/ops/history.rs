@@ -217,9 +217,9 @@ pub fn write(history: &pb::History, mut out: impl Write, format: HistoryFormat) 
     out.flush()
 }
 
-/// Writes a history to `path` in the format its extension names (JSON Lines if none).
+/// Writes a history to `path` in the format its extension names (JSON Lines if none),
+/// atomically: a failed write leaves the file that was there whole.
 pub fn write_path(history: &pb::History, path: &Path) -> io::Result<()> {
     let format = HistoryFormat::from_path(path).unwrap_or(HistoryFormat::JsonLines);
-    let file = io::BufWriter::new(std::fs::File::create(path)?);
-    write(history, file, format)
+    crate::files::write_with(path, |out| write(history, out, format))
 }

@@ -331,17 +331,12 @@ pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<candle_nn::AdamW> 
 
 /// Writes the weights (atomically), their config and the run's progress (`NAME.train.json`).
 pub(crate) fn save(varmap: &VarMap, cfg: &Config, state: &impl Serialize, out: &Path) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", out.display());
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-    }
-    let tmp = out.with_extension("safetensors.tmp");
-    varmap.save(&tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, out).map_err(|e| err(&e))?;
-    let json = serde_json::to_string_pretty(cfg).expect("config serializes");
-    std::fs::write(config_path(out), json).map_err(|e| err(&e))?;
-    let state_json = serde_json::to_string_pretty(state).expect("state serializes");
-    std::fs::write(out.with_extension("train.json"), state_json).map_err(|e| err(&e))
+    let beside = [
+        (config_path(out), serde_json::to_string_pretty(cfg).expect("config serializes")),
+        (out.with_extension("train.json"), serde_json::to_string_pretty(state).expect("state serializes")),
+    ];
+    crate::files::write_model(out, |tmp| varmap.save(tmp).map_err(std::io::Error::other), &beside)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
 /// Why a training run stopped.
