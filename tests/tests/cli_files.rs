@@ -16,7 +16,8 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     let photo = tmp.path().join("photo.png");
     image::RgbaImage::from_pixel(16, 16, image::Rgba([200, 30, 30, 255])).save(&photo).unwrap();
     let before = std::fs::read(&photo).unwrap();
-    let out = apprentice(&["paint", s(&photo), "--ops", "5", "-o", s(&tmp.path().join(".").join("photo.png"))]);
+    let out =
+        apprentice(&["paint", s(&photo), "--ops", "5", "-o", s(&tmp.path().join(".").join("photo.png"))]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("same file as PICTURE"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&photo).unwrap(), before);
@@ -52,7 +53,8 @@ fn a_write_that_fails_on_a_full_disk_leaves_the_earlier_output_whole() {
     let still_life = examples_dir().join("still-life.jsonl");
     assert!(std::fs::metadata(&still_life).unwrap().len() > 8 * 1024, "the new output must pass the limit");
 
-    let out = apprentice_on_a_full_disk(8, &["continue", s(&still_life), "--steps", "3", "-o", s(&out_jsonl)]);
+    let out =
+        apprentice_on_a_full_disk(8, &["continue", s(&still_life), "--steps", "3", "-o", s(&out_jsonl)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&out_jsonl).unwrap(), good_history, "the earlier file is untouched");

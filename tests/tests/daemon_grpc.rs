@@ -339,6 +339,24 @@ async fn health_and_reflection_answer_like_any_grpc_server() {
         names.contains(&"apprentice.v1.Apprentice") && names.contains(&"grpc.health.v1.Health"),
         "{names:?}"
     );
+
+    // v1alpha too: what grpcio's Python reflection client speaks.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut reflection = alpha::server_reflection_client::ServerReflectionClient::new(
+        Channel::from_shared(d.url()).unwrap().connect().await.unwrap(),
+    );
+    let request = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut responses =
+        reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list")
+    };
+    assert!(list.service.iter().any(|s| s.name == "apprentice.v1.Apprentice"));
 }
 
 #[tokio::test]

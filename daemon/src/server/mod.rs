@@ -33,6 +33,8 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    // A damaged store is reported to health checks (NOT_SERVING) rather than found by users.
+    let store_damage = options.store.check().err();
     let mut service = service::Service::new(options.store, options.limits);
     if let Some(dir) = options.styles_dir {
         service = service.with_styles(dir);
@@ -41,12 +43,22 @@ pub async fn serve(
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes);
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<ApprenticeServer<service::Service>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(apprentice_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor sets are valid");
+    match store_damage {
+        None => health_reporter.set_serving::<ApprenticeServer<service::Service>>().await,
+        Some(e) => {
+            tracing::error!("the store is damaged ({e}): reporting NOT_SERVING; back up the data folder");
+            health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            health_reporter.set_not_serving::<ApprenticeServer<service::Service>>().await;
+        }
+    }
+    // Both reflection versions: grpcurl speaks v1, grpcio's Python tooling v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(apprentice_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptor sets are valid");
 
     Server::builder()
         .accept_http1(true)
@@ -54,7 +66,8 @@ pub async fn serve(
         .layer(tonic::service::InterceptorLayer::new(auth::check(options.token)))
         .add_service(apprentice)
         .add_service(health)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }

@@ -321,7 +321,8 @@ impl pb::apprentice_server::Apprentice for Service {
 
         let (tx, rx) = mpsc::channel(4);
         let count = r.count;
-        tokio::task::spawn_blocking(move || {
+        let watcher = tx.clone();
+        let painting = tokio::task::spawn_blocking(move || {
             let mut ops = painter.start(request);
             for index in 0..count {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -335,6 +336,13 @@ impl pb::apprentice_server::Apprentice for Service {
                     tracing::debug!("continue cancelled after {index} ops");
                     return;
                 }
+            }
+        });
+        // A painter that panics (a bug) ends the stream with INTERNAL, never with OK after
+        // fewer ops than asked for.
+        tokio::spawn(async move {
+            if let Err(e) = painting.await {
+                let _ = watcher.send(Err(status::task(e))).await;
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))

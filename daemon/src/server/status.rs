@@ -28,9 +28,14 @@ pub fn store(e: StoreError) -> Status {
         }
         StoreError::SequenceReused(_) => Status::failed_precondition(format!("sequence: {e}")),
         StoreError::CanvasChanged { .. } => Status::failed_precondition(format!("header: {e}")),
+        StoreError::Full(_) => {
+            tracing::error!("store: {e}");
+            Status::resource_exhausted(e.to_string())
+        }
         StoreError::NewerSchema(_)
         | StoreError::OlderSchema(_)
         | StoreError::Corrupt(_)
+        | StoreError::InUse(..)
         | StoreError::Sqlite(_) => {
             tracing::error!("store: {e}");
             Status::internal(e.to_string())

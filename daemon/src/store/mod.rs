@@ -72,6 +72,12 @@ pub enum StoreError {
     OlderSchema(i64),
     #[error("a stored record is damaged: {0}")]
     Corrupt(String),
+    /// Another daemon holds the data folder: two writers would fail each other's appends.
+    #[error("{0} is in use by another Apprentice daemon{1}: stop it, or give this one another --data-dir")]
+    InUse(String, String),
+    /// The disk is full: nothing of the batch was stored.
+    #[error("the disk holding the store is full: free some space, then resend ({0})")]
+    Full(rusqlite::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -92,6 +98,8 @@ pub struct Appended {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The single-instance lock on the data folder's store, held while the store is open.
+    _lock: Option<std::fs::File>,
 }
 
 fn now_ms() -> i64 {
@@ -102,10 +110,50 @@ fn decode<M: Message + Default>(what: &str, bytes: &[u8]) -> Result<M> {
     M::decode(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// A full disk is its own error (the client may retry later); anything else stays SQLite's.
+fn sqlite(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e),
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Takes the store's single-instance lock (`PATH.lock`, an advisory lock the kernel drops
+/// when the process ends, however it ends), naming the holder's pid when it is taken.
+fn lock(path: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let lock_path = path.with_extension("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Corrupt(format!("cannot open {}: {e}", lock_path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own; no memory is touched.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
+            return Err(StoreError::InUse(path.display().to_string(), who));
+        }
+    }
+    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|_| write!(file, "{}", std::process::id()));
+    Ok(file)
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path`.
+    /// Only one process opens a store this way at a time: a second gets [`StoreError::InUse`].
     pub fn open(path: &Path) -> Result<Store> {
-        Store::init(Connection::open(path)?)
+        let lock = lock(path)?;
+        let mut store = Store::init(Connection::open(path)?)?;
+        store._lock = Some(lock);
+        Ok(store)
     }
 
     /// Opens an existing store for reading only (`apprentice data --sessions`, beside a
@@ -119,7 +167,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
-            SCHEMA_VERSION => Ok(Store { conn: Mutex::new(conn) }),
+            SCHEMA_VERSION => Ok(Store { conn: Mutex::new(conn), _lock: None }),
             v if v > SCHEMA_VERSION => Err(StoreError::NewerSchema(v)),
             v => Err(StoreError::OlderSchema(v)),
         }
@@ -131,17 +179,29 @@ impl Store {
     }
 
     fn init(conn: Connection) -> Result<Store> {
+        // First, so that even switching the journal waits for a reader instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema(version));
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(Store { conn: Mutex::new(conn), _lock: None })
+    }
+
+    /// SQLite's own check of the database file (`PRAGMA quick_check`): `Corrupt` naming
+    /// the first problem when the file is damaged.
+    pub fn check(&self) -> Result<()> {
+        let conn = self.conn();
+        let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        match verdict.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::Corrupt(verdict)),
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -195,7 +255,9 @@ impl Store {
     /// (0, 1, 2, …); a batch already stored is acknowledged again unchanged.
     pub fn append(&self, session_id: &str, sequence: u64, ops: &[pb::Op]) -> Result<Appended> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // IMMEDIATE: the write lock is taken up front (waiting for busy_timeout), so a reader
+        // that started first can never make the commit fail halfway with "database is locked".
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (next, count): (u64, u64) = tx
             .query_row("SELECT next_sequence, op_count FROM sessions WHERE id = ?1", [session_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -209,7 +271,8 @@ impl Store {
                 params![session_id, sequence],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let stored = load_ops(&tx, session_id, first, first + n)?;
+            let header = session_info(&tx, session_id)?.header.unwrap_or_default();
+            let stored = load_ops(&tx, session_id, &header, first, first + n)?;
             if stored.as_slice() != ops {
                 return Err(StoreError::SequenceReused(sequence));
             }
@@ -225,19 +288,21 @@ impl Store {
             for (i, op) in ops.iter().enumerate() {
                 buf.clear();
                 op.encode(&mut buf).expect("Vec grows as needed");
-                insert.execute(params![session_id, count + i as u64, buf])?;
+                insert.execute(params![session_id, count + i as u64, buf]).map_err(sqlite)?;
             }
         }
         let new_count = count + ops.len() as u64;
         tx.execute(
             "INSERT INTO batches (session_id, sequence, first_op, op_count) VALUES (?1, ?2, ?3, ?4)",
             params![session_id, sequence, count, ops.len() as u64],
-        )?;
+        )
+        .map_err(sqlite)?;
         tx.execute(
             "UPDATE sessions SET next_sequence = ?2, op_count = ?3, updated_ms = ?4 WHERE id = ?1",
             params![session_id, sequence + 1, new_count, now_ms()],
-        )?;
-        tx.commit()?;
+        )
+        .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
         Ok(Appended { next_sequence: sequence + 1, op_count: new_count, duplicate: false })
     }
 
@@ -249,8 +314,9 @@ impl Store {
     pub fn history(&self, session_id: &str) -> Result<pb::History> {
         let conn = self.conn();
         let info = session_info(&conn, session_id)?;
-        let ops = load_ops(&conn, session_id, 0, info.op_count)?;
-        Ok(pb::History { header: info.header, ops })
+        let header = info.header.unwrap_or_default();
+        let ops = load_ops(&conn, session_id, &header, 0, info.op_count)?;
+        Ok(pb::History { header: Some(header), ops })
     }
 
     /// Every session, most recently updated first.
@@ -268,7 +334,8 @@ impl Store {
         conn.execute(
             "INSERT OR REPLACE INTO snapshots (session_id, op_count, png, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![session_id, op_count, png, now_ms()],
-        )?;
+        )
+        .map_err(sqlite)?;
         Ok(())
     }
 
@@ -308,10 +375,14 @@ fn session_info(conn: &Connection, id: &str) -> Result<SessionInfo> {
         .optional()?
         .ok_or_else(|| StoreError::UnknownSession(id.to_owned()))?;
     let (document_id, header, editor, editor_version, created_ms, updated_ms, next_sequence, op_count) = row;
+    let header: pb::Header = decode("session header", &header)?;
+    // Checked as on the way in: a damaged or hand-edited record must not reach the engine.
+    crate::ops::validate::header(&header)
+        .map_err(|e| StoreError::Corrupt(format!("session {id}: stored header: {e}")))?;
     Ok(SessionInfo {
         session_id: id.to_owned(),
         document_id,
-        header: Some(decode("session header", &header)?),
+        header: Some(header),
         editor,
         editor_version,
         op_count,
@@ -321,7 +392,13 @@ fn session_info(conn: &Connection, id: &str) -> Result<SessionInfo> {
     })
 }
 
-fn load_ops(conn: &Connection, session_id: &str, from: u64, to: u64) -> Result<Vec<pb::Op>> {
+fn load_ops(
+    conn: &Connection,
+    session_id: &str,
+    header: &pb::Header,
+    from: u64,
+    to: u64,
+) -> Result<Vec<pb::Op>> {
     let mut stmt = conn.prepare_cached(
         "SELECT idx, op FROM ops WHERE session_id = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
     )?;
@@ -333,7 +410,10 @@ fn load_ops(conn: &Connection, session_id: &str, from: u64, to: u64) -> Result<V
         if idx != expected {
             return Err(StoreError::Corrupt(format!("session {session_id}: op {expected} is missing")));
         }
-        ops.push(decode(&format!("session {session_id} op {idx}"), &bytes)?);
+        let op: pb::Op = decode(&format!("session {session_id} op {idx}"), &bytes)?;
+        crate::ops::validate::op(&op, header)
+            .map_err(|e| StoreError::Corrupt(format!("session {session_id} op {idx}: {e}")))?;
+        ops.push(op);
     }
     if ops.len() as u64 != to - from {
         return Err(StoreError::Corrupt(format!(

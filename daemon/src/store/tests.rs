@@ -112,3 +112,74 @@ fn a_read_only_store_reads_what_was_stored_and_names_a_schema_it_cannot_read() {
     assert!(matches!(err, StoreError::OlderSchema(0)), "{err}");
     assert!(err.to_string().contains("run `apprentice serve` once"), "{err}");
 }
+
+#[test]
+fn only_one_process_opens_a_store_for_writing_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let first = Store::open(&path).unwrap();
+    // flock locks are per open file description: a second open in this process is
+    // refused just as a second daemon's would be.
+    match Store::open(&path) {
+        Err(e @ StoreError::InUse(..)) => {
+            let message = e.to_string();
+            assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+            assert!(message.contains("another Apprentice daemon"), "{message}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // Readers beside the daemon are welcome (`apprentice data --sessions`).
+    Store::open_read_only(&path).unwrap();
+    drop(first);
+    Store::open(&path).expect("free again once the first is closed");
+}
+
+/// Overwrites a stored column directly, as damage or a hand edit would.
+fn tamper(path: &std::path::Path, sql: &str, value: Vec<u8>) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute(sql, [value]).unwrap();
+}
+
+#[test]
+fn stored_records_are_checked_again_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let store = Store::open(&path).unwrap();
+    let id = store.open_session("doc", &header(64, 64), "cli", "").unwrap().session_id;
+    store.append(&id, 0, &batch(1, 2)).unwrap();
+
+    // An op that validation would never have let in (undo count 0).
+    tamper(&path, "UPDATE ops SET op = ?1 WHERE idx = 1", undo(0).encode_to_vec());
+    match store.history(&id) {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("op 1") && why.contains("undo.count"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // A header asking for a canvas no engine should allocate (100000²).
+    tamper(&path, "UPDATE sessions SET header = ?1", header(100_000, 100_000).encode_to_vec());
+    match store.session(&id) {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("stored header"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.check().is_ok(), "the file itself is sound: only records are wrong");
+}
+
+#[test]
+fn a_damaged_database_file_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        let id = store.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+        for seq in 0..40 {
+            store.append(&id, seq, &batch(1, 50)).unwrap();
+        }
+    }
+    // Scribble over a page in the middle of the file (past the header page).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    assert!(len > 3 * 4096, "{len}");
+    bytes[2 * 4096..3 * 4096].fill(0xA5);
+    std::fs::write(&path, bytes).unwrap();
+    let damaged = Store::open(&path).and_then(|s| s.check());
+    assert!(matches!(damaged, Err(StoreError::Corrupt(_) | StoreError::Sqlite(_))), "{damaged:?}");
+}
