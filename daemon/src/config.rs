@@ -74,6 +74,12 @@ pub struct ServerConfig {
     pub max_ops_per_batch: u32,
     /// Most ops one Continue call may ask for.
     pub max_continue_ops: u32,
+    /// Host names the daemon answers to without a token, besides loopback names
+    /// (a guard against DNS rebinding; see `server/origin.rs`).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins (`https://app.example`) allowed to call over gRPC-Web, besides
+    /// loopback ones; they get CORS answers.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +90,8 @@ impl Default for ServerConfig {
             max_message_mib: 64,
             max_ops_per_batch: 10_000,
             max_continue_ops: 100_000,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -121,12 +129,59 @@ impl Config {
     }
 }
 
-/// The token in `path`, created (random, owner-only permissions) if missing.
+/// A token any client can send: an HTTP header value (gRPC-Web), so visible ASCII only.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    match token.chars().find(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "must be printable ASCII without spaces (a header value every client can send), found {c:?}"
+        )),
+    }
+}
+
+/// Refuses a token file others could read or swap: a link, not a plain file, not ours,
+/// or readable or writable by group or others.
+fn check_token_file(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
+    let name = path.display();
+    if meta.file_type().is_symlink() {
+        return Err(format!("token file {name} is a link: replace it with the file itself (mode 600)"));
+    }
+    if !meta.is_file() {
+        return Err(format!("token file {name} is not a plain file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(format!(
+                "token file {name} belongs to another user (uid {}): it must be yours",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(format!(
+                "token file {name} can be read or changed by others (mode {:o}): run `chmod 600` on it, or delete it for a new one",
+                meta.mode() & 0o777
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The token in `path`, created (random, owner-only permissions) if missing or empty.
+/// An unsafe file (see [`check_token_file`]) or an unusable token in it is refused.
 pub fn ensure_token(path: &Path) -> Result<String, String> {
     let err = |e: std::io::Error| format!("token file {}: {e}", path.display());
-    if let Ok(text) = fs::read_to_string(path) {
-        let token = text.trim().to_owned();
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        check_token_file(path, &meta)?;
+        let token = fs::read_to_string(path).map_err(err)?.trim().to_owned();
         if !token.is_empty() {
+            check_token(&token).map_err(|e| format!("the token in {}: {e}", path.display()))?;
             return Ok(token);
         }
     }
@@ -134,12 +189,21 @@ pub fn ensure_token(path: &Path) -> Result<String, String> {
         fs::create_dir_all(dir).map_err(err)?;
     }
     let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    // Written owner-only under a temporary name, then renamed: never readable by others,
+    // even for a moment, whatever the umask.
+    let tmp = crate::files::temporary_for(path).map_err(err)?;
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(err)?;
-    file.write_all(token.as_bytes()).and_then(|()| file.sync_all()).map_err(err)?;
+    let written = options
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(token.as_bytes()))
+        .and_then(|()| crate::files::commit(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(err)?;
     Ok(token)
 }
 
@@ -170,6 +234,41 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unsafe_token_file_is_refused_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Empty and world-readable: the token would land where others can read it.
+        let open = dir.path().join("token");
+        fs::write(&open, "").unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = ensure_token(&open).unwrap_err();
+        assert!(e.contains("mode 644") && e.contains("chmod 600"), "{e}");
+        assert_eq!(fs::read_to_string(&open).unwrap(), "", "nothing written into it");
+        // A link is not followed.
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(ensure_token(&link).unwrap_err().contains("is a link"));
+        assert_eq!(fs::read_to_string(&target).unwrap(), "");
+        // A private file with a token no client could send.
+        let spaced = dir.path().join("spaced");
+        fs::write(&spaced, "abc def").unwrap();
+        fs::set_permissions(&spaced, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(ensure_token(&spaced).unwrap_err().contains("printable ASCII"));
+    }
+
+    #[test]
+    fn tokens_are_visible_ascii() {
+        assert!(check_token("s3cret-Token_1").is_ok());
+        for bad in ["", "abc ", "tökén", "a\tb"] {
+            assert!(check_token(bad).is_err(), "{bad:?}");
         }
     }
 }

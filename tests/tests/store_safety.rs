@@ -107,7 +107,9 @@ async fn damaged_records_get_a_status_and_the_daemon_stays_up() {
     };
     let outcome = match c.r#continue(request).await {
         Err(e) => Err(e),
-        Ok(stream) => stream.into_inner().collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>(),
+        Ok(stream) => {
+            stream.into_inner().collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>()
+        }
     };
     let e = outcome.expect_err("a damaged session cannot be continued");
     assert!(e.message().contains("damaged"), "{e:?}");

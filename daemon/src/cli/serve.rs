@@ -44,12 +44,15 @@ pub fn run(args: Args) -> CliResult {
     }
     let address: SocketAddr = config.address().map_err(CliError::input)?;
     let token = match config.server.token.clone() {
-        Some(t) if t.trim().is_empty() => return Err(CliError::input("--token: must not be empty")),
-        Some(t) => Some(t),
+        Some(t) => {
+            config::check_token(&t)
+                .map_err(|e| CliError::input(format!("--token (or server.token): {e}")))?;
+            Some(t)
+        }
         None if address.ip().is_loopback() => None,
         None => {
             let file = paths.token_file();
-            let t = config::ensure_token(&file).map_err(CliError::failure)?;
+            let t = config::ensure_token(&file).map_err(CliError::input)?;
             tracing::info!("listening beyond loopback: clients need the token in {}", file.display());
             Some(t)
         }
@@ -90,6 +93,8 @@ pub fn run(args: Args) -> CliResult {
             },
             max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,
             styles_dir: Some(crate::diffusion::style::styles_dir(&paths.data_dir)),
+            allowed_hosts: config.server.allowed_hosts.clone(),
+            allowed_origins: config.server.allowed_origins.clone(),
         };
         // On SIGINT/SIGTERM: stop accepting, let calls in flight finish, but do
         // not wait more than GRACE for long streams (acknowledged ops are on disk).

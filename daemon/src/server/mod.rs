@@ -2,6 +2,7 @@
 //! standard health and reflection services, so stock gRPC tools work.
 
 mod auth;
+mod origin;
 pub mod service;
 mod status;
 
@@ -25,6 +26,10 @@ pub struct ServeOptions {
     pub max_message_bytes: usize,
     /// Where magic-brush styles are found by name (none: styles are not found).
     pub styles_dir: Option<std::path::PathBuf>,
+    /// Host names accepted without a token besides loopback ones (`server.allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted besides loopback ones (`server.allowed_origins`).
+    pub allowed_origins: Vec<String>,
 }
 
 /// Serves until `shutdown` completes, then finishes the calls in flight.
@@ -60,8 +65,15 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1().expect("the embedded descriptor sets are valid");
     let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptor sets are valid");
 
+    let policy = origin::Policy {
+        check_host: options.token.is_none(),
+        allowed_hosts: options.allowed_hosts,
+        listening: listener.local_addr().ok().map(|a| a.ip()),
+        allowed_origins: options.allowed_origins,
+    };
     Server::builder()
         .accept_http1(true)
+        .layer(origin::OriginLayer(Arc::new(policy)))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(tonic::service::InterceptorLayer::new(auth::check(options.token)))
         .add_service(apprentice)
