@@ -7,13 +7,35 @@ use crate::store::{Store, StoreError};
 
 /// Decodes a PNG into a canvas of exactly `width × height`, or says why not.
 pub fn canvas_from_png(png: &[u8], width: u32, height: u32) -> Result<Canvas, String> {
-    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
-        .map_err(|e| format!("not a readable PNG: {e}"))?
-        .to_rgba8();
-    if img.dimensions() != (width, height) {
-        return Err(format!("{}x{} image for a {width}x{height} canvas", img.width(), img.height()));
+    let (w, h) = png_size(png)?;
+    // Checked before decoding: a small file can declare a huge picture.
+    if (w, h) != (width, height) {
+        return Err(format!("{w}x{h} image for a {width}x{height} canvas"));
     }
+    let img = decode_png(png, u64::from(width) * u64::from(height))?;
     Ok(Canvas::from_rgba8(width as usize, height as usize, img.as_raw()))
+}
+
+/// The size a PNG declares, read from its header alone.
+pub fn png_size(png: &[u8]) -> Result<(u32, u32), String> {
+    image::ImageReader::with_format(std::io::Cursor::new(png), image::ImageFormat::Png)
+        .into_dimensions()
+        .map_err(|e| format!("not a readable PNG: {e}"))
+}
+
+/// Decodes a PNG to RGBA8, refusing before any pixel is decoded one that declares more
+/// than `max_pixels` (a 500 KiB file can declare 11585², a gigabyte decoded).
+pub fn decode_png(png: &[u8], max_pixels: u64) -> Result<image::RgbaImage, String> {
+    let (w, h) = png_size(png)?;
+    if u64::from(w) * u64::from(h) > max_pixels {
+        return Err(format!("the PNG is {w}x{h}, more than the limit of {max_pixels} pixels"));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(png), image::ImageFormat::Png);
+    let mut limits = image::Limits::default();
+    // The decoder's own guard too (16-bit and palette PNGs expand while decoding).
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
+    reader.limits(limits);
+    Ok(reader.decode().map_err(|e| format!("not a readable PNG: {e}"))?.to_rgba8())
 }
 
 /// A canvas as straight RGBA8, scaled down (triangle filter) so that its
@@ -45,14 +67,24 @@ pub fn render(history: &pb::History) -> Canvas {
     crate::engine::render(history).0.into_canvas()
 }
 
-/// A session's history and its current canvas. The latest snapshot that
-/// undo/redo since has not reached back before is used.
-pub fn session_canvas(store: &Store, session_id: &str) -> Result<(pb::History, Canvas), StoreError> {
+/// [`render`], unless `stop()` says so between ops (`None`).
+pub fn render_until(history: &pb::History, stop: &dyn Fn() -> bool) -> Option<Canvas> {
+    crate::engine::replay::replay_until(history, |_, _, _| {}, stop).map(|(engine, _)| engine.into_canvas())
+}
+
+/// A session's history and its current canvas (`None` for the canvas when `stop()`
+/// said so while replaying). The latest snapshot that undo/redo since has not reached
+/// back before is used.
+pub fn session_canvas(
+    store: &Store,
+    session_id: &str,
+    stop: &dyn Fn() -> bool,
+) -> Result<(pb::History, Option<Canvas>), StoreError> {
     let history = store.history(session_id)?;
     let n = timeline::effective_indices(&history.ops).len();
     let canvas = match snapshot_canvas(store, session_id, &history, n)? {
-        Some(canvas) => canvas,
-        None => render(&history),
+        Some(canvas) => Some(canvas),
+        None => render_until(&history, stop),
     };
     Ok((history, canvas))
 }
@@ -144,8 +176,8 @@ mod tests {
             }
         }
         assert!(snapshot_canvas(&store, &id, &h, 9).unwrap().is_none(), "past the end");
-        let (_, now) = session_canvas(&store, &id).unwrap();
+        let (_, now) = session_canvas(&store, &id, &|| false).unwrap();
         let want = render(&h).to_rgba8();
-        assert!(now.to_rgba8().iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+        assert!(now.unwrap().to_rgba8().iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
     }
 }

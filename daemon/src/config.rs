@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub max_ops_per_batch: u32,
     /// Most ops one Continue call may ask for.
     pub max_continue_ops: u32,
+    /// Working memory all heavy calls (Render, Continue, MagicBrush, snapshots) may hold
+    /// at once, in MiB; calls beyond it wait their turn.
+    pub max_work_mib: u32,
     /// Host names the daemon answers to without a token, besides loopback names
     /// (a guard against DNS rebinding; see `server/origin.rs`).
     pub allowed_hosts: Vec<String>,
@@ -90,6 +93,8 @@ impl Default for ServerConfig {
             max_message_mib: 64,
             max_ops_per_batch: 10_000,
             max_continue_ops: 100_000,
+            // One 64-megapixel Render at a time (24 B/px), many small calls at once.
+            max_work_mib: 1536,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
         }

@@ -25,22 +25,32 @@ impl ReplayStats {
 
 /// Replays a validated history; `after_op(i, n, engine)` runs after the `i`-th
 /// of `n` effective ops (0-based) — for progress bars and process frames.
-pub fn replay(
+pub fn replay(history: &pb::History, after_op: impl FnMut(usize, usize, &Engine)) -> (Engine, ReplayStats) {
+    replay_until(history, after_op, || false).expect("never stopped")
+}
+
+/// [`replay`], asking `stop()` before each op: `None` once it says stop (the caller
+/// went away or ran out of time), so long replays end early.
+pub fn replay_until(
     history: &pb::History,
     mut after_op: impl FnMut(usize, usize, &Engine),
-) -> (Engine, ReplayStats) {
+    stop: impl Fn() -> bool,
+) -> Option<(Engine, ReplayStats)> {
     let header = history.header.clone().unwrap_or_default();
     let mut engine = Engine::new(&header);
     let ops = timeline::effective(&history.ops);
     let mut stats = ReplayStats { recorded: history.ops.len(), effective: ops.len(), ..Default::default() };
     for (i, op) in ops.iter().enumerate() {
+        if stop() {
+            return None;
+        }
         match engine.apply(op) {
             Applied::Painted => stats.painted += 1,
             Applied::Skipped(why) => stats.skip(why),
         }
         after_op(i, ops.len(), &engine);
     }
-    (engine, stats)
+    Some((engine, stats))
 }
 
 /// The final picture of a validated history.

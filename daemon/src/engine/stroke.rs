@@ -28,6 +28,10 @@ pub const MIN_SPACING_PX: f32 = 0.5;
 /// Most dabs in one stroke. A longer path spreads its dabs further apart, so
 /// that no valid stroke can stall the engine.
 pub const MAX_DABS_PER_STROKE: f64 = 4_000_000.0;
+/// Most pixels one stroke's dabs may cover together (counting overlaps): the work of a
+/// stroke is its dab count times the dab's area, so a huge brush gets fewer dabs. About a
+/// second of a core; a 2048 px brush across a 16k canvas needs a sixteenth of it.
+pub const MAX_STROKE_AREA: f64 = 4.0e9;
 
 /// Where a dab lands and with what pen state.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,11 +57,13 @@ pub fn place_dabs(points: &[pb::Point], brush: &Brush, mut emit: impl FnMut(DabP
     let length: f64 = points.windows(2).map(|w| f64::from((w[1].x - w[0].x).hypot(w[1].y - w[0].y))).sum();
     let min_pressure = points.iter().map(pressure).fold(1.0f32, f32::min);
     let tightest = f64::from(spacing_px(brush, brush.size * min_pressure));
-    let dist_scale = (length / tightest / MAX_DABS_PER_STROKE).max(1.0) as f32;
+    let dab_area = f64::from(brush.size).powi(2).max(1.0);
+    let max_dabs = MAX_DABS_PER_STROKE.min(MAX_STROKE_AREA / dab_area).max(1.0);
+    let dist_scale = (length / tightest / max_dabs).max(1.0) as f32;
     let airbrush = brush.tool == Tool::Airbrush;
     let duration = f64::from(points.last().map_or(0, |p| p.time_ms) - first.time_ms);
-    let interval = AIRBRUSH_INTERVAL_MS
-        * (duration / f64::from(AIRBRUSH_INTERVAL_MS) / MAX_DABS_PER_STROKE).max(1.0) as f32;
+    let interval =
+        AIRBRUSH_INTERVAL_MS * (duration / f64::from(AIRBRUSH_INTERVAL_MS) / max_dabs).max(1.0) as f32;
 
     let (mut since_dist, mut since_time) = (0.0f32, 0.0f32);
     for w in points.windows(2) {
@@ -144,5 +150,43 @@ pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
             });
         }
         Tool::Unspecified => {}
+    }
+}
+
+#[cfg(test)]
+mod work_bound_tests {
+    use super::*;
+
+    fn zigzag(n: usize, size: f32) -> pb::Stroke {
+        // Back and forth across a 16k canvas: a long path in a small request.
+        let points = (0..n)
+            .map(|i| pb::Point { x: if i % 2 == 0 { 0.0 } else { 16_000.0 }, y: 100.0, ..Default::default() })
+            .collect();
+        pb::Stroke {
+            tool: Tool::Brush as i32,
+            brush: Some(pb::BrushState { size, ..Default::default() }),
+            points,
+        }
+    }
+
+    fn dab_count(stroke: &pb::Stroke) -> f64 {
+        let mut n = 0.0;
+        place_dabs(&stroke.points, &Brush::of(stroke), |_| n += 1.0);
+        n
+    }
+
+    #[test]
+    fn a_huge_brush_on_a_huge_path_is_bounded_by_the_area_it_stamps() {
+        let stroke = zigzag(100_000, 2048.0);
+        let dabs = dab_count(&stroke);
+        assert!(dabs * 2048.0 * 2048.0 <= MAX_STROKE_AREA * 1.01, "{dabs} dabs of 2048 px");
+        assert!(dabs > 100.0, "still painted along the path: {dabs}");
+    }
+
+    #[test]
+    fn ordinary_strokes_keep_their_spacing() {
+        // 40 px brush, 10 % spacing: a dab every 4 px along 16,000 px.
+        let dabs = dab_count(&zigzag(2, 40.0));
+        assert!((dabs - 4001.0).abs() <= 1.0, "{dabs}");
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod origin;
 pub mod service;
 mod status;
+mod work;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -11,7 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::status::{self, invalid};
-use crate::canvas_view::{canvas_from_png, png_of, render, session_canvas, snapshot_canvas};
+use super::work::{self, Budget, Stop, deadline};
+use crate::canvas_view::{canvas_from_png, png_of, render_until, session_canvas, snapshot_canvas};
 use crate::diffusion::{SoftMask, brush as magic};
 use crate::engine::Canvas;
 use crate::ops::{pb, validate};
@@ -25,6 +26,8 @@ pub struct Limits {
     pub max_continue_ops: u32,
     /// Largest region (the bounding box of its mask) one magic-brush dab may repaint.
     pub max_magic_pixels: u64,
+    /// Working memory all heavy calls together may hold, in MiB (see `work.rs`).
+    pub max_work_mib: u32,
 }
 
 /// The default limit on a magic-brush region: a 2048 × 2048 square, the largest dab.
@@ -33,13 +36,14 @@ pub const MAX_MAGIC_PIXELS: u64 = 2048 * 2048;
 pub struct Service {
     store: Arc<Store>,
     limits: Limits,
+    budget: Arc<Budget>,
     /// Where magic-brush styles are found by name.
     styles_dir: Option<PathBuf>,
 }
 
 impl Service {
     pub fn new(store: Arc<Store>, limits: Limits) -> Service {
-        Service { store, limits, styles_dir: None }
+        Service { store, limits, budget: Arc::new(Budget::new(limits.max_work_mib)), styles_dir: None }
     }
 
     /// Magic-brush styles are looked up in `dir`.
@@ -63,34 +67,64 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Status> 
     Ok(())
 }
 
-/// The client's deadline (`grpc-timeout` metadata: digits and a unit, H M S m u n).
-fn deadline<T>(request: &Request<T>) -> Option<Instant> {
-    let raw = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
-    let n: u64 = digits.parse().ok()?;
-    let d = match unit {
-        "H" => Duration::from_secs(n.saturating_mul(3600)),
-        "M" => Duration::from_secs(n.saturating_mul(60)),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    };
-    Instant::now().checked_add(d)
-}
-
-/// The history and canvas a Continue or Render call is about.
-fn source_canvas(store: &Store, source: Option<Source>) -> Result<(pb::History, Canvas), Status> {
-    match source {
-        None => Err(invalid("source", "set session_id or history")),
-        Some(Source::Session(id)) => session_canvas(store, &id).map_err(status::store),
+/// The history and canvas a Continue or Render call is about; replaying stops early
+/// (with the status that says why) when `stop` fires.
+fn source_canvas(
+    store: &Store,
+    source: Option<Source>,
+    stop: &Stop,
+) -> Result<(pb::History, Canvas), Status> {
+    let (history, canvas) = match source {
+        None => return Err(invalid("source", "set session_id or history")),
+        Some(Source::Session(id)) => session_canvas(store, &id, &|| stop.now()).map_err(status::store)?,
         Some(Source::History(h)) => {
             validate::history(&h).map_err(|e| status::field(e.under("history")))?;
-            let canvas = render(&h);
-            Ok((h, canvas))
+            let canvas = render_until(&h, &|| stop.now());
+            (h, canvas)
         }
+    };
+    Ok((history, canvas.ok_or_else(|| stop.status("replaying the history"))?))
+}
+
+/// The canvas size of a call's source, known before anything is painted (for the budget).
+fn source_pixels(store: &Store, source: Option<&Source>) -> Result<u64, Status> {
+    let header = match source {
+        None => return Err(invalid("source", "set session_id or history")),
+        Some(Source::Session(id)) => store.session(id).map_err(status::store)?.header.unwrap_or_default(),
+        Some(Source::History(h)) => {
+            let header = h.header.clone().ok_or_else(|| invalid("history.header", "must be set"))?;
+            validate::header(&header).map_err(|e| status::field(e.under("history")))?;
+            header
+        }
+    };
+    Ok(u64::from(header.width) * u64::from(header.height))
+}
+
+/// Runs `work` on the blocking pool, answering DEADLINE_EXCEEDED at the deadline even if
+/// the work has not noticed yet (it stops at its next check of the same deadline).
+async fn blocking_until<T: Send + 'static>(
+    deadline: Option<Instant>,
+    what: &str,
+    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    let work = blocking(work);
+    match deadline {
+        None => work.await,
+        Some(d) => tokio::time::timeout_at(d.into(), work)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded(format!("deadline passed while {what}")))),
     }
+}
+
+/// How long a streaming call's painter waits for a client that stops reading before it
+/// gives up (and frees the canvas it holds).
+const STALLED_CLIENT: Duration = Duration::from_secs(60);
+
+/// Sends from a blocking task; false when the client is gone or has not read for
+/// [`STALLED_CLIENT`].
+fn send_blocking<T>(tx: &mpsc::Sender<T>, item: T) -> bool {
+    let runtime = tokio::runtime::Handle::current();
+    runtime.block_on(tx.send_timeout(item, STALLED_CLIENT)).is_ok()
 }
 
 /// Continue and Render name their source the same way.
@@ -128,9 +162,8 @@ impl From<pb::render_request::Source> for Source {
 
 /// A reference picture of any size, scaled to the canvas.
 fn reference_canvas(png: &[u8], width: u32, height: u32) -> Result<Canvas, Status> {
-    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
-        .map_err(|e| invalid("reference_png", format!("not a readable PNG: {e}")))?
-        .to_rgba8();
+    let img = crate::canvas_view::decode_png(png, crate::ops::limits::MAX_CANVAS_PIXELS)
+        .map_err(|e| Status::resource_exhausted(format!("reference_png: {e}")))?;
     let img = if img.dimensions() == (width, height) {
         img
     } else {
@@ -197,9 +230,15 @@ impl pb::apprentice_server::Apprentice for Service {
         request: Request<pb::UploadSnapshotRequest>,
     ) -> Result<Response<pb::UploadSnapshotResponse>, Status> {
         use pb::upload_snapshot_request::Image;
+        let deadline = deadline(&request);
         let r = request.into_inner();
         let store = self.store.clone();
+        let id = r.session_id.clone();
+        let pixels = blocking(move || source_pixels(&store, Some(&Source::Session(id)))).await?;
+        let permit = self.budget.admit("snapshot", pixels * work::SNAPSHOT_BYTES_PER_PIXEL, deadline).await?;
+        let store = self.store.clone();
         blocking(move || {
+            let _permit = permit;
             let info = store.session(&r.session_id).map_err(status::store)?;
             let h = info.header.unwrap_or_default();
             if r.op_count > info.op_count {
@@ -297,12 +336,30 @@ impl pb::apprentice_server::Apprentice for Service {
         })?;
         let store = self.store.clone();
         let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
-        let request = blocking(move || {
+        let reference_pixels = match reference_png.is_empty() {
+            true => 0,
+            false => {
+                let (w, h) =
+                    crate::canvas_view::png_size(&reference_png).map_err(|e| invalid("reference_png", e))?;
+                u64::from(w) * u64::from(h)
+            }
+        };
+        let (source, pixels) = blocking(move || {
+            let pixels = source_pixels(&store, source.as_ref())?;
+            Ok((source, pixels))
+        })
+        .await?;
+        // The reference is decoded (RGBA8) and scaled to the canvas.
+        let bytes = pixels * work::CONTINUE_BYTES_PER_PIXEL + reference_pixels * 8;
+        let permit = self.budget.admit("continue", bytes, deadline).await?;
+        let (stop, _call) = Stop::new(deadline);
+        let store = self.store.clone();
+        let request = blocking_until(deadline, "setting up", move || {
             let session = match &source {
                 Some(Source::Session(id)) => Some(id.clone()),
                 _ => None,
             };
-            let (history, canvas) = source_canvas(&store, source)?;
+            let (history, canvas) = source_canvas(&store, source, &stop)?;
             // The transformer's context starts from an earlier canvas: from a snapshot, not a replay.
             let canvas_at = session.map(|id| {
                 let history = history.clone();
@@ -323,6 +380,7 @@ impl pb::apprentice_server::Apprentice for Service {
         let count = r.count;
         let watcher = tx.clone();
         let painting = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut ops = painter.start(request);
             for index in 0..count {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -331,8 +389,8 @@ impl pb::apprentice_server::Apprentice for Service {
                     return;
                 }
                 let event = pb::ContinueEvent { op: Some(ops.next_op()), index };
-                // The client went away (cancelled, or its deadline passed): stop painting.
-                if tx.blocking_send(Ok(event)).is_err() {
+                // The client went away (cancelled, deadline passed, or stopped reading): stop painting.
+                if !send_blocking(&tx, Ok(event)) {
                     tracing::debug!("continue cancelled after {index} ops");
                     return;
                 }
@@ -352,10 +410,21 @@ impl pb::apprentice_server::Apprentice for Service {
         &self,
         request: Request<pb::RenderRequest>,
     ) -> Result<Response<pb::RenderResponse>, Status> {
+        let deadline = deadline(&request);
         let r = request.into_inner();
         let store = self.store.clone();
-        blocking(move || {
-            let (_, canvas) = source_canvas(&store, r.source.map(Source::from))?;
+        let source = r.source.map(Source::from);
+        let (source, pixels) = blocking(move || {
+            let pixels = source_pixels(&store, source.as_ref())?;
+            Ok((source, pixels))
+        })
+        .await?;
+        let permit = self.budget.admit("render", pixels * work::RENDER_BYTES_PER_PIXEL, deadline).await?;
+        let (stop, _call) = Stop::new(deadline);
+        let store = self.store.clone();
+        blocking_until(deadline, "rendering", move || {
+            let _permit = permit;
+            let (_, canvas) = source_canvas(&store, source, &stop)?;
             let (png, width, height) = png_of(&canvas, r.max_side);
             Ok(Response::new(pb::RenderResponse { png, width, height }))
         })
@@ -390,9 +459,17 @@ impl pb::apprentice_server::Apprentice for Service {
         let store = self.store.clone();
         let styles = self.styles_dir.clone();
         let source = r.source.map(Source::from);
+        let (source, pixels) = blocking(move || {
+            let pixels = source_pixels(&store, source.as_ref())?;
+            Ok((source, pixels))
+        })
+        .await?;
+        let permit = self.budget.admit("magic brush", pixels * work::MAGIC_BYTES_PER_PIXEL, deadline).await?;
+        let (stop, _call) = Stop::new(deadline);
+        let store = self.store.clone();
         let (path, radius) = (dab.path.clone(), dab.radius);
-        let (canvas, mask) = blocking(move || {
-            let (_, canvas) = source_canvas(&store, source)?;
+        let (canvas, mask) = blocking_until(deadline, "setting up", move || {
+            let (_, canvas) = source_canvas(&store, source, &stop)?;
             let mask = SoftMask::from_path(&path, radius, canvas.width(), canvas.height());
             let area = mask.width as u64 * mask.height as u64;
             if area > max_pixels {
@@ -407,6 +484,7 @@ impl pb::apprentice_server::Apprentice for Service {
         let (style, note) = crate::diffusion::op::guidance(&dab, styles.as_deref());
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let brush = crate::diffusion::builtin::brush();
             let mut stopped = None;
             let mut progress = |step: usize, steps: usize| {
@@ -420,8 +498,8 @@ impl pb::apprentice_server::Apprentice for Service {
                         steps: steps as u32,
                     })),
                 };
-                // The client went away (cancelled, or its deadline passed): stop painting.
-                tx.blocking_send(Ok(event)).is_ok()
+                // The client went away (cancelled, deadline passed, or stopped reading): stop painting.
+                send_blocking(&tx, Ok(event))
             };
             let dab_params = magic::Dab { style, strength: dab.strength, seed: dab.seed, steps };
             let result = if mask.is_empty() {

@@ -44,9 +44,8 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Reads a PNG as RGBA (grey and palette pictures are converted); errors name the file.
 pub fn load(path: &Path) -> Result<RgbaImage, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-        .map_err(|e| format!("{}: not a readable PNG: {e}", path.display()))?;
-    Ok(img.to_rgba8())
+    crate::canvas_view::decode_png(&bytes, crate::ops::limits::MAX_CANVAS_PIXELS)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A random square crop (35–100 % of the shorter side, anywhere, mirrored half
