@@ -100,6 +100,16 @@ fn source_pixels(store: &Store, source: Option<&Source>) -> Result<u64, Status> 
     Ok(u64::from(header.width) * u64::from(header.height))
 }
 
+/// The source with its canvas size in pixels, looked up off the async threads.
+async fn sized(store: &Arc<Store>, source: Option<Source>) -> Result<(Option<Source>, u64), Status> {
+    let store = store.clone();
+    blocking(move || {
+        let pixels = source_pixels(&store, source.as_ref())?;
+        Ok((source, pixels))
+    })
+    .await
+}
+
 /// Runs `work` on the blocking pool, answering DEADLINE_EXCEEDED at the deadline even if
 /// the work has not noticed yet (it stops at its next check of the same deadline).
 async fn blocking_until<T: Send + 'static>(
@@ -334,7 +344,6 @@ impl pb::apprentice_server::Apprentice for Service {
             painters::ChoiceError::Unknown { .. } => invalid("painter", e),
             painters::ChoiceError::NeedsReference(_) => invalid("reference_png", e),
         })?;
-        let store = self.store.clone();
         let (source, reference_png, seed) = (r.source.map(Source::from), r.reference_png, r.seed);
         let reference_pixels = match reference_png.is_empty() {
             true => 0,
@@ -344,11 +353,7 @@ impl pb::apprentice_server::Apprentice for Service {
                 u64::from(w) * u64::from(h)
             }
         };
-        let (source, pixels) = blocking(move || {
-            let pixels = source_pixels(&store, source.as_ref())?;
-            Ok((source, pixels))
-        })
-        .await?;
+        let (source, pixels) = sized(&self.store, source).await?;
         // The reference is decoded (RGBA8) and scaled to the canvas.
         let bytes = pixels * work::CONTINUE_BYTES_PER_PIXEL + reference_pixels * 8;
         let permit = self.budget.admit("continue", bytes, deadline).await?;
@@ -412,13 +417,8 @@ impl pb::apprentice_server::Apprentice for Service {
     ) -> Result<Response<pb::RenderResponse>, Status> {
         let deadline = deadline(&request);
         let r = request.into_inner();
-        let store = self.store.clone();
         let source = r.source.map(Source::from);
-        let (source, pixels) = blocking(move || {
-            let pixels = source_pixels(&store, source.as_ref())?;
-            Ok((source, pixels))
-        })
-        .await?;
+        let (source, pixels) = sized(&self.store, source).await?;
         let permit = self.budget.admit("render", pixels * work::RENDER_BYTES_PER_PIXEL, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
@@ -456,14 +456,9 @@ impl pb::apprentice_server::Apprentice for Service {
             s => s as usize,
         };
         let max_pixels = self.limits.max_magic_pixels;
-        let store = self.store.clone();
         let styles = self.styles_dir.clone();
         let source = r.source.map(Source::from);
-        let (source, pixels) = blocking(move || {
-            let pixels = source_pixels(&store, source.as_ref())?;
-            Ok((source, pixels))
-        })
-        .await?;
+        let (source, pixels) = sized(&self.store, source).await?;
         let permit = self.budget.admit("magic brush", pixels * work::MAGIC_BYTES_PER_PIXEL, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
