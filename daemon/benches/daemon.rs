@@ -8,7 +8,10 @@
 //!   a fresh session and for one holding 10,000 ops (its canvas is replayed),
 //!   then with a snapshot uploaded as the editors do;
 //! - the daemon's memory (resident set, and its peak) with 64 sessions of
-//!   10,000 ops each.
+//!   10,000 ops each;
+//! - eight concurrent Render calls of a 64-megapixel canvas (8192²), on a fresh
+//!   daemon: how each was answered, the wall time, and the daemon's peak memory
+//!   (its working-memory budget queues them).
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -162,7 +165,10 @@ async fn main() {
 
     // As the Krita plug-in does (one every 50 ops): snapshots of the canvas, here
     // the last two that matter — before the transformer's context and now.
-    let history = c.get_history(pb::GetHistoryRequest { session_id: ids[0].clone() }).await.unwrap();
+    let history = c
+        .get_history(pb::GetHistoryRequest { session_id: ids[0].clone(), ..Default::default() })
+        .await
+        .unwrap();
     let history = history.into_inner();
     for op_count in [ops_per_session - 150, ops_per_session] {
         let upto = pb::History { ops: history.ops[..op_count as usize].to_vec(), ..history.clone() };
@@ -179,4 +185,48 @@ async fn main() {
     let (rss, peak) = memory_mib(daemon.child.id());
     let label = format!("memory with {sessions} sessions x {ops_per_session} ops");
     println!("{label:<52} {rss:>10.1} MiB resident, {peak:.1} MiB peak");
+
+    drop(daemon);
+
+    // Eight 64-megapixel Render calls at once, each a ~100-byte request.
+    let (calls, side) = if full { (8, 8192) } else { (2, 1024) };
+    let daemon = start();
+    let c = ApprenticeClient::connect(daemon.url.clone()).await.unwrap();
+    let history = pb::History {
+        // A white background: every pixel of the canvas is written, as in a real picture.
+        header: Some(pb::Header {
+            width: side,
+            height: side,
+            background: Some(pb::Color { r: 1.0, g: 1.0, b: 1.0, a: None }),
+            ..Default::default()
+        }),
+        ops: (0..4).map(stroke).collect(),
+    };
+    let start = Instant::now();
+    let handles: Vec<_> = (0..calls)
+        .map(|_| {
+            let (mut c, history) = (c.clone(), history.clone());
+            tokio::spawn(async move {
+                let source = Some(pb::render_request::Source::History(history));
+                c.render(pb::RenderRequest { source, max_side: 256 }).await.map(|_| ())
+            })
+        })
+        .collect();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for h in handles {
+        let code = match h.await.unwrap() {
+            Ok(()) => "rendered".to_owned(),
+            Err(e) => format!("{:?}", e.code()),
+        };
+        *outcomes.entry(code).or_insert(0) += 1;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let (_, peak) = memory_mib(daemon.child.id());
+    let channel = Channel::from_shared(daemon.url.clone()).unwrap().connect().await.unwrap();
+    let healthy = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .is_ok();
+    let label = format!("{calls} concurrent Render calls of {side}x{side}");
+    println!("{label:<52} {outcomes:?} in {wall:.1} s, {peak:.0} MiB peak, healthy after: {healthy}");
 }

@@ -50,6 +50,7 @@ def test_methods_are_named_from_the_schema():
         "UploadSnapshot": "upload_snapshot",
         "GetHistory": "get_history",
         "ListSessions": "list_sessions",
+        "DeleteSession": "delete_session",
         "Continue": "continue_",  # `continue` is a keyword
         "Render": "render",
         "MagicBrush": "magic_brush",

@@ -71,8 +71,12 @@ async fn acknowledged_ops_survive_sigkill_mid_stream() {
 
         let daemon = Daemon::start_in(home.clone(), &[]);
         let mut c = ApprenticeClient::connect(daemon.url()).await.unwrap();
-        let stored =
-            c.get_history(pb::GetHistoryRequest { session_id: id.clone() }).await.unwrap().into_inner().ops;
+        let stored = c
+            .get_history(pb::GetHistoryRequest { session_id: id.clone(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner()
+            .ops;
         let n = stored.len() as u64;
         eprintln!("round {round}: {acked} ops acknowledged before SIGKILL, {n} stored");
         assert!(n >= acked, "round {round}: {n} ops stored, {acked} acknowledged");

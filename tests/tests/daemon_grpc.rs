@@ -78,7 +78,11 @@ async fn a_session_stores_batches_in_order_and_retries_do_not_duplicate() {
     assert!(gap.message().contains("next expected sequence is 2"), "{}", gap.message());
     assert_eq!(gap.metadata().get("apprentice-expected-sequence").unwrap(), "2");
 
-    let history = c.get_history(pb::GetHistoryRequest { session_id: id.clone() }).await.unwrap().into_inner();
+    let history = c
+        .get_history(pb::GetHistoryRequest { session_id: id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(history.ops, [batch(1.0), batch(2.0)].concat());
     assert_eq!(history.header, Some(header(64, 64)));
 
@@ -125,7 +129,11 @@ async fn bad_input_gets_a_status_that_names_the_field() {
     assert_eq!(e.code(), Code::ResourceExhausted);
     assert!(e.message().starts_with("ops[0].stroke.points"), "{}", e.message());
     assert_eq!(append(&mut c, "no-such-session", 0, vec![]).await.unwrap_err().code(), Code::NotFound);
-    let history = c.get_history(pb::GetHistoryRequest { session_id: id.clone() }).await.unwrap().into_inner();
+    let history = c
+        .get_history(pb::GetHistoryRequest { session_id: id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(history.ops.is_empty(), "refused batches store nothing");
 
     let e = c
@@ -450,4 +458,43 @@ async fn copy_mode_continue_paints_towards_the_reference_with_the_teacher() {
     let (left, right) = (img.get_pixel(10, 24).0, img.get_pixel(54, 24).0);
     assert!(left[0] > 180 && left[2] < 90, "left is orange: {left:?}");
     assert!(right[2] > 150 && right[0] < 100, "right is blue: {right:?}");
+}
+
+#[tokio::test]
+async fn long_histories_come_in_pages_and_sessions_can_be_deleted() {
+    let home = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    // A 1 MiB message limit, so that a modest session is "too big" to send whole.
+    std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_message_mib = 1\n").unwrap();
+    let d = Daemon::start_in(home, &[]);
+    let mut c = client(&d).await;
+    let id = open(&mut c, "doc", header(64, 48)).await;
+    for sequence in 0..30 {
+        let ops = (0..1000).map(|i| dab(i as f32 % 50.0, 10.0)).collect();
+        append(&mut c, &id, sequence, ops).await.unwrap();
+    }
+    let whole = pb::GetHistoryRequest { session_id: id.clone(), ..Default::default() };
+    let e = c.get_history(whole).await.unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    assert!(e.message().contains("start_op, max_ops"), "the status says how: {e:?}");
+
+    let mut ops = Vec::new();
+    loop {
+        let page =
+            pb::GetHistoryRequest { session_id: id.clone(), start_op: ops.len() as u64, max_ops: 5000 };
+        let page = c.get_history(page).await.unwrap().into_inner();
+        assert_eq!(page.header, Some(header(64, 48)));
+        if page.ops.is_empty() {
+            break;
+        }
+        ops.extend(page.ops);
+    }
+    assert_eq!(ops.len(), 30_000);
+    assert_eq!(ops[29_999], dab(999.0 % 50.0, 10.0));
+
+    let deleted = c.delete_session(pb::DeleteSessionRequest { session_id: id.clone() }).await.unwrap();
+    assert_eq!(deleted.into_inner().ops_deleted, 30_000);
+    let e = c.get_history(pb::GetHistoryRequest { session_id: id, ..Default::default() }).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    assert!(c.list_sessions(pb::ListSessionsRequest {}).await.unwrap().into_inner().sessions.is_empty());
 }

@@ -63,7 +63,11 @@ async fn recorded_sessions_are_written_as_training_histories_while_the_daemon_ru
     assert!(run.status.success(), "{}", stderr(&run));
 
     let written = apprentice::ops::history::read_path(&out.join(format!("session-{long}.binpb"))).unwrap();
-    let stored = c.get_history(pb::GetHistoryRequest { session_id: long }).await.unwrap().into_inner();
+    let stored = c
+        .get_history(pb::GetHistoryRequest { session_id: long, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(written, stored);
     assert!(!out.join(format!("session-{short}.binpb")).exists());
     // The two long sessions, and no procedural scenes mixed in.

@@ -28,6 +28,8 @@ pub struct Limits {
     pub max_magic_pixels: u64,
     /// Working memory all heavy calls together may hold, in MiB (see `work.rs`).
     pub max_work_mib: u32,
+    /// Largest response (GetHistory says to page beyond it).
+    pub max_message_bytes: usize,
 }
 
 /// The default limit on a magic-brush region: a 2048 × 2048 square, the largest dab.
@@ -289,9 +291,37 @@ impl pb::apprentice_server::Apprentice for Service {
         &self,
         request: Request<pb::GetHistoryRequest>,
     ) -> Result<Response<pb::History>, Status> {
+        let r = request.into_inner();
+        let store = self.store.clone();
+        let limit = self.limits.max_message_bytes;
+        blocking(move || {
+            let page = store.history_page(&r.session_id, r.start_op, r.max_ops).map_err(status::store)?;
+            let bytes = prost::Message::encoded_len(&page);
+            if bytes > limit {
+                return Err(Status::out_of_range(format!(
+                    "the history from op {} is {bytes} bytes, more than the message limit of {limit}: \
+                     ask for pages (start_op, max_ops), e.g. max_ops = {}",
+                    r.start_op,
+                    (page.ops.len() as u64 * limit as u64 / bytes as u64 / 2).max(1)
+                )));
+            }
+            Ok(Response::new(page))
+        })
+        .await
+    }
+
+    async fn delete_session(
+        &self,
+        request: Request<pb::DeleteSessionRequest>,
+    ) -> Result<Response<pb::DeleteSessionResponse>, Status> {
         let id = request.into_inner().session_id;
         let store = self.store.clone();
-        blocking(move || store.history(&id).map(Response::new).map_err(status::store)).await
+        blocking(move || {
+            let (ops_deleted, snapshots_deleted) = store.delete_session(&id).map_err(status::store)?;
+            tracing::info!("deleted session {id}: {ops_deleted} ops, {snapshots_deleted} snapshots");
+            Ok(Response::new(pb::DeleteSessionResponse { ops_deleted, snapshots_deleted }))
+        })
+        .await
     }
 
     async fn list_sessions(

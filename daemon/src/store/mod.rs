@@ -14,6 +14,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ops::pb;
 
+/// Snapshots kept per session (the newest).
+pub const SNAPSHOTS_KEPT: u32 = 8;
+
 /// Bumped when the schema changes; older databases are migrated, newer ones refused.
 const SCHEMA_VERSION: i64 = 1;
 
@@ -319,6 +322,30 @@ impl Store {
         Ok(pb::History { header: Some(header), ops })
     }
 
+    /// Ops `start..start + max` of the session (`max` 0: to the end), with its header.
+    pub fn history_page(&self, session_id: &str, start: u64, max: u64) -> Result<pb::History> {
+        let conn = self.conn();
+        let info = session_info(&conn, session_id)?;
+        let header = info.header.unwrap_or_default();
+        let from = start.min(info.op_count);
+        let to = if max == 0 { info.op_count } else { from.saturating_add(max).min(info.op_count) };
+        let ops = load_ops(&conn, session_id, &header, from, to)?;
+        Ok(pb::History { header: Some(header), ops })
+    }
+
+    /// Deletes a session with everything stored for it: `(ops, snapshots)` removed.
+    pub fn delete_session(&self, session_id: &str) -> Result<(u64, u64)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        session_info(&tx, session_id)?;
+        let ops = tx.execute("DELETE FROM ops WHERE session_id = ?1", [session_id])?;
+        let snapshots = tx.execute("DELETE FROM snapshots WHERE session_id = ?1", [session_id])?;
+        tx.execute("DELETE FROM batches WHERE session_id = ?1", [session_id])?;
+        tx.execute("DELETE FROM sessions WHERE id = ?1", [session_id])?;
+        tx.commit().map_err(sqlite)?;
+        Ok((ops as u64, snapshots as u64))
+    }
+
     /// Every session, most recently updated first.
     pub fn list(&self) -> Result<Vec<SessionInfo>> {
         let conn = self.conn();
@@ -327,15 +354,24 @@ impl Store {
         ids.iter().map(|id| session_info(&conn, id)).collect()
     }
 
-    /// Keeps a PNG of the editor's canvas as it stood after `op_count` ops.
+    /// Keeps a PNG of the editor's canvas as it stood after `op_count` ops; only the
+    /// newest [`SNAPSHOTS_KEPT`] of a session are kept (they are caches of what its ops
+    /// paint, so pruning loses nothing a plugin stored).
     pub fn put_snapshot(&self, session_id: &str, op_count: u64, png: &[u8]) -> Result<()> {
-        let conn = self.conn();
-        session_info(&conn, session_id)?;
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        session_info(&tx, session_id)?;
+        tx.execute(
             "INSERT OR REPLACE INTO snapshots (session_id, op_count, png, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![session_id, op_count, png, now_ms()],
         )
         .map_err(sqlite)?;
+        tx.execute(
+            "DELETE FROM snapshots WHERE session_id = ?1 AND op_count NOT IN
+             (SELECT op_count FROM snapshots WHERE session_id = ?1 ORDER BY op_count DESC LIMIT ?2)",
+            params![session_id, SNAPSHOTS_KEPT],
+        )?;
+        tx.commit().map_err(sqlite)?;
         Ok(())
     }
 

@@ -183,3 +183,39 @@ fn a_damaged_database_file_fails_the_check() {
     let damaged = Store::open(&path).and_then(|s| s.check());
     assert!(matches!(damaged, Err(StoreError::Corrupt(_) | StoreError::Sqlite(_))), "{damaged:?}");
 }
+
+#[test]
+fn histories_come_in_pages_and_a_deleted_session_is_gone_whole() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+    s.append(&id, 0, &batch(1, 10)).unwrap();
+    assert_eq!(s.history_page(&id, 0, 4).unwrap().ops, batch(1, 4));
+    assert_eq!(s.history_page(&id, 8, 4).unwrap().ops, batch(9, 2), "the last page is short");
+    assert_eq!(s.history_page(&id, 3, 0).unwrap().ops, batch(4, 7), "0: to the end");
+    assert!(s.history_page(&id, 99, 4).unwrap().ops.is_empty());
+    s.put_snapshot(&id, 5, b"png").unwrap();
+
+    let other = s.open_session("other", &header(8, 8), "cli", "").unwrap().session_id;
+    s.append(&other, 0, &batch(1, 2)).unwrap();
+    assert_eq!(s.delete_session(&id).unwrap(), (10, 1));
+    assert!(matches!(s.history(&id), Err(StoreError::UnknownSession(_))));
+    assert!(matches!(s.delete_session(&id), Err(StoreError::UnknownSession(_))));
+    assert_eq!(s.history(&other).unwrap().ops, batch(1, 2), "other sessions untouched");
+    // The document can start afresh.
+    let again = s.open_session("doc", &header(16, 16), "cli", "").unwrap();
+    assert_eq!((again.op_count, again.next_sequence), (0, 0));
+}
+
+#[test]
+fn only_the_newest_snapshots_of_a_session_are_kept() {
+    let s = Store::in_memory().unwrap();
+    let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
+    s.append(&id, 0, &batch(1, 100)).unwrap();
+    for n in 1..=20u64 {
+        s.put_snapshot(&id, n * 5, format!("png {n}").as_bytes()).unwrap();
+    }
+    let kept: Vec<u64> = (0..=100).filter_map(|n| s.snapshot_at(&id, n).unwrap().map(|(k, _)| k)).collect();
+    let oldest_kept = 100 - 5 * (u64::from(SNAPSHOTS_KEPT) - 1);
+    assert_eq!(kept.iter().min(), Some(&oldest_kept), "{kept:?}");
+    assert_eq!(s.snapshot_at(&id, 100).unwrap().unwrap().1, b"png 20");
+}

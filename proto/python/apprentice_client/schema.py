@@ -332,7 +332,22 @@ MESSAGES = {
     },
     "apprentice.v1.UploadSnapshotResponse": {"fields": (), "oneofs": ()},
     "apprentice.v1.GetHistoryRequest": {
+        "fields": (
+            {"name": "session_id", "json_name": "sessionId", "number": 1, "type": "string"},
+            {"name": "start_op", "json_name": "startOp", "number": 2, "type": "uint64"},
+            {"name": "max_ops", "json_name": "maxOps", "number": 3, "type": "uint64"},
+        ),
+        "oneofs": (),
+    },
+    "apprentice.v1.DeleteSessionRequest": {
         "fields": ({"name": "session_id", "json_name": "sessionId", "number": 1, "type": "string"},),
+        "oneofs": (),
+    },
+    "apprentice.v1.DeleteSessionResponse": {
+        "fields": (
+            {"name": "ops_deleted", "json_name": "opsDeleted", "number": 1, "type": "uint64"},
+            {"name": "snapshots_deleted", "json_name": "snapshotsDeleted", "number": 2, "type": "uint64"},
+        ),
         "oneofs": (),
     },
     "apprentice.v1.ListSessionsRequest": {"fields": (), "oneofs": ()},
@@ -528,7 +543,10 @@ SERVICES = {
             "output": "apprentice.v1.UploadSnapshotResponse",
             "client_streaming": False,
             "server_streaming": False,
-            "doc": ("Re-syncs the daemon's view of the canvas with the editor's real pixels.",),
+            "doc": (
+                "Re-syncs the daemon's view of the canvas with the editor's real pixels. The",
+                "daemon keeps each session's newest 8 snapshots.",
+            ),
         },
         {
             "name": "GetHistory",
@@ -537,7 +555,10 @@ SERVICES = {
             "output": "apprentice.v1.History",
             "client_streaming": False,
             "server_streaming": False,
-            "doc": (),
+            "doc": (
+                "A session's history, whole or a page of its ops (start_op, max_ops): a history",
+                "bigger than the message limit must be paged (OUT_OF_RANGE says so).",
+            ),
         },
         {
             "name": "ListSessions",
@@ -547,6 +568,18 @@ SERVICES = {
             "client_streaming": False,
             "server_streaming": False,
             "doc": (),
+        },
+        {
+            "name": "DeleteSession",
+            "path": "/apprentice.v1.Apprentice/DeleteSession",
+            "input": "apprentice.v1.DeleteSessionRequest",
+            "output": "apprentice.v1.DeleteSessionResponse",
+            "client_streaming": False,
+            "server_streaming": False,
+            "doc": (
+                "Deletes a session: its ops, batches and snapshots. The only call that removes",
+                "anything a plugin stored.",
+            ),
         },
         {
             "name": "Continue",
