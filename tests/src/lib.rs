@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: find (or build) the real `apprentice`
 //! binary of this build profile and run it as a user would.
 
+pub mod fuzz;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
