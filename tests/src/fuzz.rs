@@ -210,7 +210,8 @@ pub fn pngs(budget: Duration, max_inputs: u64, findings: &Path, seed: u64) -> Re
     drive("png", budget, max_inputs, findings, make, one, seed)
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// PNG's CRC-32 (also used by tests that craft PNG headers).
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in bytes {
         crc ^= u32::from(b);

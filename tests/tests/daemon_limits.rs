@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apprentice_e2e::Daemon;
+use apprentice_e2e::fuzz::crc32;
 use apprentice_proto::v1 as pb;
 use pb::apprentice_client::ApprenticeClient;
 use pb::op::Kind;
@@ -14,17 +15,6 @@ use tonic::transport::Channel;
 
 async fn client(d: &Daemon) -> ApprenticeClient<Channel> {
     ApprenticeClient::connect(d.url()).await.unwrap().max_decoding_message_size(256 << 20)
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 /// A few dozen bytes that claim to be a `side`² RGBA picture: the header a
