@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check 'ruff==0.17.*' -r tests/python/requirements.txt
 
+# Debian's nginx for the load-balancer test (two daemons behind grpc_pass).
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+    SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+    $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q nginx-light
+fi
+export PATH="$PATH:/usr/sbin"
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 python3 -m ruff check .
