@@ -109,6 +109,8 @@ class ApprenticeDocker(DockWidget):
             app.magic_brush(self.prompt.text(), "" if style == NO_STYLE else style, self.strength.value())
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.brush_progress.setText(str(e))
+            return
+        self.update_view()  # Cancel works at once, not at the next refresh
 
     def _show_styles(self, styles):
         known = [self.style.itemText(i) for i in range(1, self.style.count())]

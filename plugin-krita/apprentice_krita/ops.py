@@ -255,13 +255,13 @@ def cover_path(x, y, width, height):
     for i in range(rows):
         row_y = top + (bottom - top) * i / max(1, rows - 1)
         ends = (left, right) if i % 2 == 0 else (right, left)
-        path.extend({"x": float(px), "y": float(row_y), "pressure": 1.0} for px in ends)
+        path.extend({"x": float(px), "y": float(row_y)} for px in ends)
     return path, radius
 
 
 def disc_path(cx, cy, brush_size):
     """(path, radius): one brush-sized dab at (cx, cy) (at least MAGIC_RADIUS[0] wide)."""
-    return [{"x": float(cx), "y": float(cy), "pressure": 1.0}], max(MAGIC_RADIUS[0], float(brush_size) / 2.0)
+    return [{"x": float(cx), "y": float(cy)}], max(MAGIC_RADIUS[0], float(brush_size) / 2.0)
 
 
 def magic_dab(path, radius, prompt="", style="", strength=1.0, seed=0):
