@@ -34,6 +34,10 @@ EXPECTED_TOOLS = {
 def krita(request, daemon):
     """One Krita run per Krita version; the report, with `root` and `version` added."""
     root = krita_env.ROOTS[request.param]
+    # A style picture for the magic brush: the daemon lists it, the docker offers it.
+    styles = daemon.log_path.parent / "data" / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (230, 120, 40)).save(styles / "dusk.png")
     report, log = krita_env.run_krita(root, daemon.address, continue_ops=CONTINUE_OPS)
     assert "error" not in report, f"the driver failed in Krita:\n{report['error']}\n{log[-4000:]}"
     assert report.get("ok"), f"the driver did not finish; Krita's output:\n{log[-4000:]}"
@@ -318,6 +322,7 @@ def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_
     assert [next(iter(op)) for op in ops] == ["magic_brush", "undo", "magic_brush"]
     first = ops[0]["magic_brush"]
     assert first["prompt"] == "a red barn" and first["strength"] == 1.0
+    assert ops[2]["magic_brush"]["style"] == "dusk"
     # Its pixels as painted: cut to the selection.
     x, y, w, h = m["selection"]
     r = first["result"]
@@ -339,6 +344,9 @@ def test_without_a_selection_the_magic_brush_repaints_a_brush_sized_dab_at_the_v
     dab = m["no_selection_dab"]
     assert dab["radius"] == 20.0  # the brush's size was 40
     [centre] = dab["path"]
+    # Guided by the style the docker offered, which the daemon found (no note).
+    assert m["styles_listed"] == ["(none)", "dusk"]
+    assert m["no_selection_shown"] == "painted by brush (built in) on a new layer", m["no_selection_shown"]
     assert 0 <= centre["x"] < 320 and 0 <= centre["y"] < 240
     changed = changed_pixels(krita_png(krita, m["no_selection_before"]), krita_png(krita, m["no_selection_after"]))
     assert changed

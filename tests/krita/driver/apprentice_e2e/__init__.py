@@ -462,9 +462,13 @@ def magic_brush(app, plugin, docker):
         cancelled=[cancelled.cancelled, cancelled.finished, docker.brush_progress.text()],
         layers_cancelled=layer_names(doc),
     )
-    # No selection: a dab the brush's size at the centre of the view.
+    # No selection: a dab the brush's size at the centre of the view, guided by a style the
+    # daemon lists (the test put "dusk" in its styles folder).
     doc.setSelection(None)
     box.findChildren(QLineEdit)[0].setText("")
+    styles = box.findChildren(QComboBox)[0]
+    out["styles_listed"] = [styles.itemText(i) for i in range(styles.count())]
+    styles.setCurrentText("dusk")
     view.setBrushSize(40.0)
     yield 300
     out["no_selection_before"] = export(doc, "magic-noselection-before")
