@@ -80,10 +80,10 @@ class ApprenticeDocker(DockWidget):
         self.prompt.setPlaceholderText("optional; or a style")
         form.addRow("Prompt", self.prompt)
         # Editable: a style is a picture's name in the daemon's styles folder.
-        self.style = QtWidgets.QComboBox()
-        self.style.setEditable(True)
-        self.style.addItem(NO_STYLE)
-        form.addRow("Style", self.style)
+        self.style_box = QtWidgets.QComboBox()
+        self.style_box.setEditable(True)
+        self.style_box.addItem(NO_STYLE)
+        form.addRow("Style", self.style_box)
         self.strength = QtWidgets.QDoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
@@ -104,7 +104,7 @@ class ApprenticeDocker(DockWidget):
 
     def _magic(self):
         app = extension.INSTANCE
-        style = self.style.currentText().strip()
+        style = self.style_box.currentText().strip()
         try:
             app.magic_brush(self.prompt.text(), "" if style == NO_STYLE else style, self.strength.value())
         except Exception as e:  # noqa: BLE001 (shown in the docker)
@@ -113,13 +113,13 @@ class ApprenticeDocker(DockWidget):
         self.update_view()  # Cancel works at once, not at the next refresh
 
     def _show_styles(self, styles):
-        known = [self.style.itemText(i) for i in range(1, self.style.count())]
+        known = [self.style_box.itemText(i) for i in range(1, self.style_box.count())]
         if list(styles) != known:
-            chosen = self.style.currentText()
-            self.style.clear()
-            self.style.addItem(NO_STYLE)
-            self.style.addItems(list(styles))
-            self.style.setCurrentText(chosen)
+            chosen = self.style_box.currentText()
+            self.style_box.clear()
+            self.style_box.addItem(NO_STYLE)
+            self.style_box.addItems(list(styles))
+            self.style_box.setCurrentText(chosen)
 
     def _show_magic(self, run):
         busy = run is not None and not run.finished
