@@ -334,8 +334,20 @@ def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_
 
 def test_a_cancelled_magic_brush_paints_nothing(krita):
     m = krita["magic"]
+    # Cancelled at once, before the daemon answered.
     assert m["cancelled"] == [True, True, "cancelled"]
     assert m["layers_cancelled"] == m["layers_before"]
+    # Cancelled while the daemon painted: after its first step of 50, long before the last.
+    (step, steps), cancelled, finished, shown = m["cancelled_midway"]
+    assert steps == 50 and step < 49
+    assert (cancelled, finished, shown) == (True, True, "cancelled")
+    assert m["layers_cancelled_midway"] == m["layers_before"]
+
+
+def test_continue_says_which_ops_it_could_not_paint_and_paints_the_rest(krita):
+    painted, notes, shown = krita["magic"]["continue_unrecorded"]
+    assert painted == 1 and len(notes) == 1
+    assert shown.startswith("painted 1 ops; 1 not: a magic-brush dab came without its pixels"), shown
 
 
 def test_without_a_selection_the_magic_brush_repaints_a_brush_sized_dab_at_the_view_centre(krita):

@@ -462,6 +462,19 @@ def magic_brush(app, plugin, docker):
         cancelled=[cancelled.cancelled, cancelled.finished, docker.brush_progress.text()],
         layers_cancelled=layer_names(doc),
     )
+    # Cancel while the daemon paints (50 steps, cancelled once the first has come in).
+    run = plugin.magic_brush(steps=50)
+    docker.update_view()
+    while run.steps == 0 and not run.finished:
+        yield 5
+    steps_seen = [run.step, run.steps]
+    cancel.click()
+    yield 2500
+    docker.update_view()
+    out.update(
+        cancelled_midway=[steps_seen, run.cancelled, run.finished, docker.brush_progress.text()],
+        layers_cancelled_midway=layer_names(doc),
+    )
     # No selection: a dab the brush's size at the centre of the view, guided by a style the
     # daemon lists (the test put "dusk" in its styles folder).
     doc.setSelection(None)
@@ -484,7 +497,43 @@ def magic_brush(app, plugin, docker):
         no_selection_shown=docker.brush_progress.text(),
         no_selection_after=export(doc, "magic-noselection-after"),
     )
+    # Continue painting meets a dab without recorded pixels: it says so, and paints the rest.
+    from apprentice_krita.continuing import ContinueRun
+
+    doc, view = new_view("continue-unrecorded")
+    yield 700
+    stream = [UNRECORDED_DAB, APPLY_OPS[-1]]
+    run = ContinueRun(FakeDaemon(stream), view, plugin.outbox(doc), plugin.recorder, {"count": len(stream)})
+    plugin.run = run
+    run.start()
+    while not run.finished:
+        yield 20
+    yield from wait_sent(plugin, doc)
+    docker.update_view()
+    out["continue_unrecorded"] = [run.painted, run.notes, docker.progress.text()]
     return out
+
+
+class FakeDaemon:
+    """A daemon whose Continue streams the given ops (no daemon sends a dab without its pixels)."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def continue_(self, request):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __iter__(self):
+        return iter([{"op": op} for op in self.ops])
+
+    def close(self):
+        pass
 
 
 class Driver(Extension):
