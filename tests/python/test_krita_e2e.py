@@ -315,7 +315,7 @@ def test_the_docker_shows_the_brush_progress_and_what_the_daemon_could_not_follo
     assert "reads no text" in m["shown"][-1], "the built-in model cannot read the prompt, and says so"
 
 
-def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_document(krita, client):
+def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_document(krita, client, capsys):
     m = krita["magic"]
     ops = client.get_history({"session_id": m["session_id"]})["ops"]
     # The first dab, its undo (Krita's), the second dab (the cancelled one never reached the history).
@@ -329,10 +329,14 @@ def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_
     assert x <= r["x"] and y <= r["y"] and r["x"] + r["width"] <= x + w and r["y"] + r["height"] <= y + h
     # The daemon's picture of the session is what Krita shows, from the recorded pixels.
     iou, error = fidelity(krita_png(krita, m["no_selection_after"]), daemon_png(client, m["session_id"]))
+    with capsys.disabled():
+        print(
+            f"\nmagic-brush document, Krita {krita['krita']} vs the daemon's replay: IoU {iou:.3f}, error {error:.4f}"
+        )
     assert iou >= 0.99 and error <= 0.01, (iou, error)
 
 
-def test_a_cancelled_magic_brush_paints_nothing(krita):
+def test_a_cancelled_magic_brush_paints_nothing(krita, daemon):
     m = krita["magic"]
     # Cancelled at once, before the daemon answered.
     assert m["cancelled"] == [True, True, "cancelled"]
@@ -342,6 +346,8 @@ def test_a_cancelled_magic_brush_paints_nothing(krita):
     assert steps == 50 and step < 49
     assert (cancelled, finished, shown) == (True, True, "cancelled")
     assert m["layers_cancelled_midway"] == m["layers_before"]
+    # Closing the stream stopped the daemon's sampler too (its log says so at debug level).
+    assert "magic brush cancelled" in daemon.log()
 
 
 def test_continue_says_which_ops_it_could_not_paint_and_paints_the_rest(krita):
