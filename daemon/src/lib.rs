@@ -40,5 +40,7 @@ pub fn info() -> ops::pb::Info {
         device: "cpu".to_owned(),
         models: vec![model::registry::active().name],
         painters: painters::all().iter().map(|p| p.name().to_owned()).collect(),
+        // The styles folder belongs to the server (GetInfo fills this in).
+        styles: Vec::new(),
     }
 }

@@ -5,8 +5,11 @@ Strokes: on Krita 5.3+ at full pressure through the scripting API (`Node.paintPa
 brush tool with synthesized tablet events (pressure included). The brush settings
 come from the op: the preset for its tool (ops.TOOL_PRESETS), size, opacity, flow, colour,
 blend mode, eraser mode. Fills: the covered pixels are filled as one path on Krita 5.3+; on
-5.2 they become a selection, filled with the selection fill action. Raster patches go into a
-new layer above the active one (over the painting, in either patch mode). Undo and redo
+5.2 they become a selection, filled with the selection fill action. Raster patches and the
+recorded pixels of magic-brush dabs go into a new layer above the active one (over the
+painting, in either patch mode): Krita's API writes pixels outside its undo history, but adding
+a layer is one undo step, so the pixels are written into the layer before it is added. A dab
+without recorded pixels raises NotPainted: the plug-in has no brush of its own. Undo and redo
 trigger Krita's actions.
 
 Each function here is a generator yielding milliseconds to wait, so that Krita's event loop
@@ -21,6 +24,12 @@ from . import canvas, ops
 from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QT6, QPointF, QtCore, QtGui, QtWidgets, enum
 
 HAS_PAINT_API = hasattr(Node, "paintPath")
+PATCH_LAYER = "Apprentice patch"
+MAGIC_LAYER = "Magic brush"
+
+
+class NotPainted(Exception):
+    """An op the plug-in cannot paint; the painter is told, and the rest goes on."""
 
 
 def apply(view, op):
@@ -32,13 +41,20 @@ def apply(view, op):
         yield from fill(view, op["fill"])
     elif k == "raster_patch":
         yield from patch(view, op["raster_patch"])
+    elif k == "magic_brush":
+        result = ops.patch_of(op)
+        if result is None:
+            raise NotPainted(
+                "a magic-brush dab came without its pixels (the daemon records them when it paints one); "
+                "not painted here: the plug-in has no brush of its own"
+            )
+        yield from patch(view, result, MAGIC_LAYER)
     elif k in ("undo", "redo"):
         action = Krita.instance().action("edit_" + k)
         for _ in range(int(op[k].get("count", 1) or 1)):
             view.document().waitForDone()  # the op before must have landed on the undo stack
             action.trigger()
             yield 20
-    # magic_brush: the diffusion brush is not in this version of the daemon; nothing to paint.
 
 
 def set_brush(view, s):
@@ -152,15 +168,18 @@ def _mask_path(mask, width, height):
     return path
 
 
-def patch(view, p):
+def patch(view, p, name=PATCH_LAYER):
+    """The patch on a new layer above the active one, in one undo step; returns the layer."""
     doc = view.document()
-    layer = doc.createNode("Apprentice patch", "paintlayer")
+    layer = doc.createNode(name, "paintlayer")
     width, height = int(p.get("width", 0)), int(p.get("height", 0))
+    # Written while the layer is outside the image: the undoable step is adding it.
     layer.setPixelData(ops.rgba_to_bgra(p.get("rgba", b"")), int(p.get("x", 0)), int(p.get("y", 0)), width, height)
     active = doc.activeNode()
     (active.parentNode() or doc.rootNode()).addChildNode(layer, active)
     doc.refreshProjection()
     yield 10
+    return layer
 
 
 class Steps:

@@ -16,6 +16,21 @@ from .qt import QtCore
 _DONE = object()
 
 
+def stored_session(outbox):
+    """The outbox's session id once everything put so far is stored (off Krita's thread); a
+    daemon that is down is said at once, not waited for."""
+    for _ in range(60):
+        if outbox.flush(timeout=1.0):
+            break
+        if outbox.error:
+            raise RuntimeError(outbox.error)
+    else:
+        raise RuntimeError("the daemon did not take the recorded history within 60 s")
+    if outbox.session_id is None:
+        raise RuntimeError("no session with the daemon: " + (outbox.error or "not connected"))
+    return outbox.session_id
+
+
 class ContinueRun:
     """One "Continue painting": `request` is a ContinueRequest without its session id."""
 
@@ -28,6 +43,7 @@ class ContinueRun:
         self.on_progress = on_progress or (lambda painted, total: None)
         self.on_finish = on_finish or (lambda error: None)
         self.painted = 0
+        self.notes = []  # why an op was not painted (the run goes on without it)
         self.error = None
         self.finished = False
         self._ops = queue.Queue()
@@ -54,17 +70,7 @@ class ContinueRun:
 
     def _receive(self):
         try:
-            # Wait for the history to be stored, but not for a daemon that is down: say so at once.
-            for _ in range(60):
-                if self.outbox.flush(timeout=1.0):
-                    break
-                if self.outbox.error:
-                    raise RuntimeError(self.outbox.error)
-            else:
-                raise RuntimeError("the daemon did not take the recorded history within 60 s")
-            if self.outbox.session_id is None:
-                raise RuntimeError("no session with the daemon: " + (self.outbox.error or "not connected"))
-            request = dict(self.request, session_id=self.outbox.session_id)
+            request = dict(self.request, session_id=stored_session(self.outbox))
             with self.client.continue_(request) as stream:
                 self._stream = stream
                 for event in stream:
@@ -96,6 +102,11 @@ class ContinueRun:
 
     def _painted(self, op, error):
         self._step = None
+        if isinstance(error, applier.NotPainted):
+            # Not in the document, so not in its history either: the daemon would paint it.
+            self.notes.append(str(error))
+            self.on_progress(self.painted, self.request.get("count", 0))
+            return
         if error is not None:
             self._finish(error)
             return

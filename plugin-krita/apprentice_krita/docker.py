@@ -1,4 +1,5 @@
-"""The Apprentice docker: connection, recording, and Continue painting with its options."""
+"""The Apprentice docker: connection, recording, Continue painting with its options, and the magic
+brush (prompt, style, strength) with its progress."""
 
 from krita import DockWidget, Krita
 
@@ -6,6 +7,7 @@ from . import extension, settings
 from .qt import QtWidgets
 
 NO_REFERENCE = "(none: continue freely)"
+NO_STYLE = "(none)"
 
 
 class LayerBox(QtWidgets.QComboBox):
@@ -61,6 +63,7 @@ class ApprenticeDocker(DockWidget):
         layout.addRow(buttons)
         self.progress = QtWidgets.QLabel("")
         layout.addRow(self.progress)
+        layout.addRow(self._magic_section())
         edit = QtWidgets.QPushButton("Settings…")
         edit.clicked.connect(lambda: settings.SettingsDialog(self).exec())
         layout.addRow(edit)
@@ -68,6 +71,70 @@ class ApprenticeDocker(DockWidget):
         if extension.INSTANCE:
             extension.INSTANCE.listeners.append(self.update_view)
         self.update_view()
+
+    def _magic_section(self):
+        box = QtWidgets.QGroupBox("Magic brush")
+        box.setToolTip("Repaints the selection; without one, a brush-sized dab at the centre of the view")
+        form = QtWidgets.QFormLayout(box)
+        self.prompt = QtWidgets.QLineEdit()
+        self.prompt.setPlaceholderText("optional; or a style")
+        form.addRow("Prompt", self.prompt)
+        # Editable: a style is a picture's name in the daemon's styles folder.
+        self.style_box = QtWidgets.QComboBox()
+        self.style_box.setEditable(True)
+        self.style_box.addItem(NO_STYLE)
+        form.addRow("Style", self.style_box)
+        self.strength = QtWidgets.QDoubleSpinBox()
+        self.strength.setRange(0.0, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(1.0)
+        form.addRow("Strength", self.strength)
+        buttons = QtWidgets.QHBoxLayout()
+        self.brush = QtWidgets.QPushButton("Magic brush")
+        self.brush.clicked.connect(self._magic)
+        self.brush_stop = QtWidgets.QPushButton("Cancel")
+        self.brush_stop.clicked.connect(lambda: extension.INSTANCE and extension.INSTANCE.cancel_magic())
+        buttons.addWidget(self.brush)
+        buttons.addWidget(self.brush_stop)
+        form.addRow(buttons)
+        self.brush_progress = QtWidgets.QLabel("")
+        self.brush_progress.setWordWrap(True)
+        form.addRow(self.brush_progress)
+        return box
+
+    def _magic(self):
+        app = extension.INSTANCE
+        style = self.style_box.currentText().strip()
+        try:
+            app.magic_brush(self.prompt.text(), "" if style == NO_STYLE else style, self.strength.value())
+        except Exception as e:  # noqa: BLE001 (shown in the docker)
+            self.brush_progress.setText(str(e))
+            return
+        self.update_view()  # Cancel works at once, not at the next refresh
+
+    def _show_styles(self, styles):
+        known = [self.style_box.itemText(i) for i in range(1, self.style_box.count())]
+        if list(styles) != known:
+            chosen = self.style_box.currentText()
+            self.style_box.clear()
+            self.style_box.addItem(NO_STYLE)
+            self.style_box.addItems(list(styles))
+            self.style_box.setCurrentText(chosen)
+
+    def _show_magic(self, run):
+        busy = run is not None and not run.finished
+        self.brush_stop.setEnabled(busy)
+        if run is None:
+            return
+        if busy:
+            self.brush_progress.setText(f"step {run.step + 1} of {run.steps}" if run.steps else "sending the canvas…")
+        elif run.cancelled:
+            self.brush_progress.setText("cancelled")
+        elif run.error is not None:
+            self.brush_progress.setText(f"not painted: {run.error}")
+        else:
+            note = f" — {run.note}" if run.note else ""
+            self.brush_progress.setText(f"painted by {run.model or 'the daemon'} on a new layer{note}")
 
     def canvasChanged(self, canvas):
         self.reference.refresh()
@@ -99,21 +166,26 @@ class ApprenticeDocker(DockWidget):
             models = ", ".join(app.info.get("models", [])) or "none"
             device = app.info.get("device", "?")
             self.status.setText(f"Connected to {address}\nmodel: {models}\ndevice: {device}")
+            self._show_styles(app.info.get("styles", []))
         else:
             self.status.setText(
                 f"Not connected to the apprentice daemon at {address} ({app.info_error}).\n{settings.START_HINT}"
             )
         self.record.setChecked(app.recording())
-        run = app.run
-        busy = run is not None and not run.finished
+        busy = app.busy()
         self.go.setEnabled(not busy)
-        self.stop.setEnabled(busy)
+        self.brush.setEnabled(not busy)
+        self._show_magic(app.magic)
+        run = app.run
+        self.stop.setEnabled(run is not None and not run.finished)
         if run is not None:
             total = run.request.get("count", 0)
-            if busy:
+            if not run.finished:
                 self.progress.setText(f"painting {run.painted} / {total}")
             elif run.error is not None:
                 self.progress.setText(f"stopped after {run.painted} ops: {run.error}")
+            elif run.notes:
+                self.progress.setText(f"painted {run.painted} ops; {len(run.notes)} not: {run.notes[0]}")
             else:
                 self.progress.setText(f"painted {run.painted} ops")
         pending = sum(box.pending() for box in app.outboxes.values())

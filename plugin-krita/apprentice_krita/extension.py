@@ -1,4 +1,5 @@
-"""The plug-in's state and actions: one outbox per document, the recorder, Continue painting.
+"""The plug-in's state and actions: one outbox per document, the recorder, Continue painting, the
+magic brush.
 
 Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+N), "Record my strokes" (a toggle) and
 "Apprentice settings…"; the Apprentice docker shows the same controls and the connection.
@@ -9,8 +10,9 @@ import threading
 
 from krita import Extension, Krita
 
-from . import canvas, settings
+from . import canvas, ops, settings
 from .continuing import ContinueRun
+from .magic import MagicRun
 from .outbox import Outbox
 from .qt import QtCore, QtWidgets
 from .recorder import Recorder
@@ -26,6 +28,7 @@ class Apprentice(Extension):
         self.outboxes = {}  # document id -> Outbox
         self.recorder = None
         self.run = None  # the ContinueRun in progress
+        self.magic = None  # the last MagicRun
         self.info = None  # the daemon's GetInfo answer, or None when not connected
         self.info_error = None
         self.info_address = None  # the address `info` came from
@@ -123,15 +126,23 @@ class Apprentice(Extension):
         except RuntimeError as e:
             QtWidgets.QMessageBox.information(window.qwindow(), "Continue painting", str(e))
 
+    def busy(self):
+        """Whether the plug-in is painting (Continue or the magic brush): one at a time."""
+        return any(r is not None and not r.finished for r in (self.run, self.magic))
+
+    def _active_view(self):
+        view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
+        if view is None or view.document() is None:
+            raise RuntimeError("open a document first")
+        return view
+
     def continue_painting(self, count=20, temperature=None, reference=None, seed=None, painter=""):
         """Starts a run on the active view; returns it (None when one is already running).
 
         temperature None: the daemon's default, the same as the command line's."""
-        if self.run is not None and not self.run.finished:
+        if self.busy():
             return None
-        view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
-        if view is None or view.document() is None:
-            raise RuntimeError("open a document first")
+        view = self._active_view()
         doc = view.document()
         # A fresh seed each time: Continue, undo, Continue again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
@@ -160,3 +171,28 @@ class Apprentice(Extension):
     def cancel(self):
         if self.run is not None:
             self.run.cancel()
+
+    # ---- the magic brush ----
+
+    def magic_brush(self, prompt="", style="", strength=1.0, seed=None, steps=0):
+        """Repaints the selection (else a brush-sized dab at the view's centre) with the daemon's
+        magic brush; returns the run (None when the plug-in is already painting)."""
+        if self.busy():
+            return None
+        view = self._active_view()
+        # A fresh seed each time, as for Continue: brush, undo, brush again gives another take.
+        seed = random.getrandbits(63) if seed is None else int(seed)
+        try:
+            dab = ops.magic_dab([], 1.0, prompt, style, strength, seed)
+        except ValueError as e:
+            raise RuntimeError(str(e)) from None
+        self.magic = MagicRun(
+            settings.client(timeout=None), view, self.outbox(view.document()), dab, steps, on_change=self.changed
+        )
+        self.magic.start()
+        self.changed()
+        return self.magic
+
+    def cancel_magic(self):
+        if self.magic is not None:
+            self.magic.cancel()

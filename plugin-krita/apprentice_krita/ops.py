@@ -224,3 +224,100 @@ def bgra_to_rgba(data):
 
 def rgba_to_bgra(data):
     return bgra_to_rgba(data)  # the same swap
+
+
+# ---- the magic brush ----
+
+# The daemon's soft mask is full within this share of the radius and fades to zero at the rim
+# (daemon/src/diffusion/mask.rs); a path whose rows are closer than twice that covers fully.
+MAGIC_FEATHER = 0.25
+MAGIC_RADIUS = (4.0, 32.0)  # the least and most radius cover_path uses
+
+
+def magic_inner(radius):
+    """How far from the path the daemon's soft mask stays full."""
+    return max(0.0, min(radius * (1.0 - MAGIC_FEATHER), radius - 1.0))
+
+
+def cover_path(x, y, width, height):
+    """(path, radius): a magic-brush path whose soft mask is full over every pixel of the
+    rectangle — rows back and forth across it, no further apart than the mask is full.
+
+    The RPC takes a path and a radius, not a mask picture; the selection's own shape is applied
+    to the result afterwards (clip_patch), so only the rectangle has to be covered.
+    """
+    radius = max(MAGIC_RADIUS[0], min(MAGIC_RADIUS[1], min(width, height) / 4.0))
+    spacing = 1.9 * magic_inner(radius)  # under twice the full reach: a margin for rounding
+    left, right = x + 0.5, x + width - 0.5
+    top, bottom = y + 0.5, y + height - 0.5
+    rows = max(1, math.ceil((bottom - top) / spacing)) + 1 if bottom > top else 1
+    path = []
+    for i in range(rows):
+        row_y = top + (bottom - top) * i / max(1, rows - 1)
+        ends = (left, right) if i % 2 == 0 else (right, left)
+        path.extend({"x": float(px), "y": float(row_y)} for px in ends)
+    return path, radius
+
+
+def disc_path(cx, cy, brush_size):
+    """(path, radius): one brush-sized dab at (cx, cy) (at least MAGIC_RADIUS[0] wide)."""
+    return [{"x": float(cx), "y": float(cy)}], max(MAGIC_RADIUS[0], float(brush_size) / 2.0)
+
+
+def magic_dab(path, radius, prompt="", style="", strength=1.0, seed=0):
+    """A proto MagicBrush (without its result): a prompt or a style guides it, not both."""
+    prompt, style = (prompt or "").strip(), (style or "").strip()
+    if prompt and style:
+        raise ValueError("a prompt or a style, not both: the daemon takes one guide per dab")
+    dab = {"path": list(path), "radius": float(radius), "strength": float(strength), "seed": int(seed)}
+    if prompt:
+        dab["prompt"] = prompt
+    elif style:
+        dab["style"] = style
+    return dab
+
+
+def clip_patch(patch, mask, mx, my, mw, mh):
+    """A RasterPatch cut to the mask's rectangle, its alpha times the mask (one byte per pixel,
+    255 = all of it): the magic brush's pixels inside a selection only, and nothing outside."""
+    px, py = int(patch.get("x", 0)), int(patch.get("y", 0))
+    pw, ph = int(patch.get("width", 0)), int(patch.get("height", 0))
+    x0, y0 = max(px, mx), max(py, my)
+    x1, y1 = min(px + pw, mx + mw), min(py + ph, my + mh)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    rgba, w = patch.get("rgba", b""), x1 - x0
+    out = bytearray()
+    for row in range(y0, y1):
+        start = ((row - py) * pw + (x0 - px)) * 4
+        out += rgba[start : start + w * 4]
+    scale = _alpha_scale()
+    for j, row in enumerate(range(y0, y1)):
+        m_row = mask[(row - my) * mw + (x0 - mx) : (row - my) * mw + (x1 - mx)]
+        base = j * w * 4
+        for i, m in enumerate(m_row):
+            if m != 255:
+                k = base + i * 4 + 3
+                out[k] = scale[m][out[k]]
+    return dict(patch, x=x0, y=y0, width=w, height=y1 - y0, rgba=bytes(out))
+
+
+_SCALE = []
+
+
+def _alpha_scale():
+    """scale[m][a] = a * m / 255, rounded: made once, on the first clip."""
+    if not _SCALE:
+        _SCALE.extend(bytes((a * m + 127) // 255 for a in range(256)) for m in range(256))
+    return _SCALE
+
+
+def patch_of(op):
+    """The pixels an op paints as a RasterPatch: a raster patch's own, a magic-brush dab's recorded
+    result, else None (a dab without recorded pixels)."""
+    if "raster_patch" in op:
+        return op["raster_patch"]
+    result = op.get("magic_brush", {}).get("result")
+    if result and int(result.get("width", 0)) and int(result.get("height", 0)):
+        return result
+    return None

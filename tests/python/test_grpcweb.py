@@ -87,6 +87,19 @@ def test_get_info(client):
         client.unary("Continue", {})
 
 
+def test_get_info_names_the_magic_brush_styles_in_the_data_folder(tmp_path):
+    # A style is a PNG in DATA_DIR/styles, named by its stem (MagicBrush.style); nothing else counts.
+    styles = tmp_path / "data" / "styles"
+    styles.mkdir(parents=True)
+    for name in ("ink.png", "dusk.png", "notes.txt"):
+        (styles / name).write_bytes(b"")
+    daemon = Daemon(tmp_path)
+    try:
+        assert Client(daemon.address, timeout=10.0).get_info()["styles"] == ["dusk", "ink"]
+    finally:
+        assert daemon.stop() == 0
+
+
 def test_sessions_append_in_batches_and_give_back_exactly_what_was_sent(client):
     history = rich_history()
     request, opened = open_session(client, editor_version="5.2.9")

@@ -3,12 +3,15 @@
 One Krita run (tests/krita/driver): recording is switched on from the plug-in's menu action; a
 painter's strokes are synthesized as pen input for each tool, one document each; a stroke is
 undone with Krita's undo; Continue painting runs on another document, and copies a hidden
-reference layer on a third. The tests then read what
+reference layer on a third; ops of every kind are applied on a fourth; the docker's magic brush
+repaints a selection on a fifth. The tests then read what
 the daemon stored and compare pixels: Krita's own, and the daemon engine's replay of the history.
 """
 
 import io
 import itertools
+import math
+import re
 
 import krita_env
 import pytest
@@ -31,6 +34,10 @@ EXPECTED_TOOLS = {
 def krita(request, daemon):
     """One Krita run per Krita version; the report, with `root` and `version` added."""
     root = krita_env.ROOTS[request.param]
+    # A style picture for the magic brush: the daemon lists it, the docker offers it.
+    styles = daemon.log_path.parent / "data" / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (230, 120, 40)).save(styles / "dusk.png")
     report, log = krita_env.run_krita(root, daemon.address, continue_ops=CONTINUE_OPS)
     assert "error" not in report, f"the driver failed in Krita:\n{report['error']}\n{log[-4000:]}"
     assert report.get("ok"), f"the driver did not finish; Krita's output:\n{log[-4000:]}"
@@ -223,16 +230,21 @@ def test_continue_painting_with_a_reference_layer_copies_it(krita, client, capsy
     assert after < 0.1 * before, (before, after)
 
 
+def from_hex(op):
+    """An op from the driver's report: its pixel bytes come as hex (JSON has no bytes)."""
+    if "raster_patch" in op:
+        return {"raster_patch": dict(op["raster_patch"], rgba=bytes.fromhex(op["raster_patch"]["rgba"]))}
+    if "result" in op.get("magic_brush", {}):
+        m = op["magic_brush"]
+        return {"magic_brush": dict(m, result=dict(m["result"], rgba=bytes.fromhex(m["result"]["rgba"])))}
+    return op
+
+
 def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krita, client, capsys):
     run = krita["apply"]
     assert run["errors"] == []
     history = {"header": {"width": 320, "height": 240, "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}}
-    history["ops"] = [
-        {"raster_patch": dict(op["raster_patch"], rgba=bytes.fromhex(op["raster_patch"]["rgba"]))}
-        if "raster_patch" in op
-        else op
-        for op in run["ops"]
-    ]
+    history["ops"] = [from_hex(op) for op in run["ops"]]
     expected = daemon_png(client, history)
     painted_by_krita = krita_png(krita, run["png"])
     iou, error = fidelity(painted_by_krita, expected)
@@ -246,6 +258,117 @@ def test_returned_ops_of_every_kind_are_painted_like_the_daemon_paints_them(krit
     assert painted_by_krita.getpixel((5, 5)) == WHITE
     # The pasted square is there, on a layer of its own.
     assert painted_by_krita.getpixel((288, 208)) == (255, 0, 255, 255)
+
+
+def test_a_magic_brush_op_with_recorded_pixels_is_painted_on_a_new_layer(krita):
+    run = krita["apply"]
+    assert run["errors"] == []
+    # Its half-transparent cyan square, over the white page; on a layer above the others.
+    assert krita_png(krita, run["png"]).getpixel((20, 204))[:3] == pytest.approx((127, 255, 255), abs=2)
+    assert run["layers"][-1] == "Magic brush"
+
+
+def test_a_magic_brush_op_without_recorded_pixels_is_refused_in_words(krita):
+    run = krita["apply"]
+    kind, message = run["unrecorded"]
+    assert kind == "NotPainted"
+    assert "without its pixels" in message and "not painted" in message
+    assert run["layers_after_unrecorded"] == run["layers"]
+
+
+def changed_pixels(a, b, threshold=0):
+    """The (x, y) where two pictures differ by more than `threshold` in some channel."""
+    diff = ImageChops.difference(a, b)
+    w, h = diff.size
+    data = diff.tobytes()
+    return [(i % w, i // w) for i in range(w * h) if max(data[4 * i : 4 * i + 4]) > threshold]
+
+
+def test_the_magic_brush_repaints_the_selection_only_and_one_undo_takes_it_back(krita, capsys):
+    m = krita["magic"]
+    assert m["error"] is None
+    before, after, undone = (krita_png(krita, m[k]) for k in ("before", "after", "undone"))
+    x, y, w, h = m["selection"]
+    changed = changed_pixels(before, after)
+    inside = [(px, py) for px, py in changed if x <= px < x + w and y <= py < y + h]
+    clearly = changed_pixels(before, after, threshold=16)
+    with capsys.disabled():
+        print(
+            f"\nmagic brush in Krita {krita['krita']}: {m['seconds']:.2f} s from the click to the pixels; "
+            f"{len(inside)} of {w * h} selected pixels changed ({len(clearly)} by more than 16 of 255)"
+        )
+    # Pixels changed inside the selection, and not one outside it.
+    assert changed == inside
+    assert len(clearly) >= 0.1 * w * h, len(clearly)
+    # On a layer of its own above the painting, added in one undo step.
+    assert m["layers_after"] == [*m["layers_before"], "Magic brush"]
+    assert changed_pixels(before, undone) == []
+    assert m["layers_undone"] == m["layers_before"]
+
+
+def test_the_docker_shows_the_brush_progress_and_what_the_daemon_could_not_follow(krita):
+    m = krita["magic"]
+    # The sampler's steps as they came (the daemon's default, 8), then who painted and its note.
+    assert m["steps"] == [7, 8]
+    assert any(re.fullmatch(r"step [1-8] of 8", text) for text in m["shown"]), m["shown"]
+    assert m["shown"][-1].startswith("painted by "), m["shown"]
+    assert "reads no text" in m["shown"][-1], "the built-in model cannot read the prompt, and says so"
+
+
+def test_the_magic_brush_is_recorded_with_its_pixels_and_the_daemon_replays_the_document(krita, client, capsys):
+    m = krita["magic"]
+    ops = client.get_history({"session_id": m["session_id"]})["ops"]
+    # The first dab, its undo (Krita's), the second dab (the cancelled one never reached the history).
+    assert [next(iter(op)) for op in ops] == ["magic_brush", "undo", "magic_brush"]
+    first = ops[0]["magic_brush"]
+    assert first["prompt"] == "a red barn" and first["strength"] == 1.0
+    assert ops[2]["magic_brush"]["style"] == "dusk"
+    # Its pixels as painted: cut to the selection.
+    x, y, w, h = m["selection"]
+    r = first["result"]
+    assert x <= r["x"] and y <= r["y"] and r["x"] + r["width"] <= x + w and r["y"] + r["height"] <= y + h
+    # The daemon's picture of the session is what Krita shows, from the recorded pixels.
+    iou, error = fidelity(krita_png(krita, m["no_selection_after"]), daemon_png(client, m["session_id"]))
+    with capsys.disabled():
+        print(
+            f"\nmagic-brush document, Krita {krita['krita']} vs the daemon's replay: IoU {iou:.3f}, error {error:.4f}"
+        )
+    assert iou >= 0.99 and error <= 0.01, (iou, error)
+
+
+def test_a_cancelled_magic_brush_paints_nothing(krita, daemon):
+    m = krita["magic"]
+    # Cancelled at once, before the daemon answered.
+    assert m["cancelled"] == [True, True, "cancelled"]
+    assert m["layers_cancelled"] == m["layers_before"]
+    # Cancelled while the daemon painted: after its first step of 50, long before the last.
+    (step, steps), cancelled, finished, shown = m["cancelled_midway"]
+    assert steps == 50 and step < 49
+    assert (cancelled, finished, shown) == (True, True, "cancelled")
+    assert m["layers_cancelled_midway"] == m["layers_before"]
+    # Closing the stream stopped the daemon's sampler too (its log says so at debug level).
+    assert "magic brush cancelled" in daemon.log()
+
+
+def test_continue_says_which_ops_it_could_not_paint_and_paints_the_rest(krita):
+    painted, notes, shown = krita["magic"]["continue_unrecorded"]
+    assert painted == 1 and len(notes) == 1
+    assert shown.startswith("painted 1 ops; 1 not: a magic-brush dab came without its pixels"), shown
+
+
+def test_without_a_selection_the_magic_brush_repaints_a_brush_sized_dab_at_the_view_centre(krita):
+    m = krita["magic"]
+    assert m["no_selection_error"] is None
+    dab = m["no_selection_dab"]
+    assert dab["radius"] == 20.0  # the brush's size was 40
+    [centre] = dab["path"]
+    # Guided by the style the docker offered, which the daemon found (no note).
+    assert m["styles_listed"] == ["(none)", "dusk"]
+    assert m["no_selection_shown"] == "painted by brush (built in) on a new layer", m["no_selection_shown"]
+    assert 0 <= centre["x"] < 320 and 0 <= centre["y"] < 240
+    changed = changed_pixels(krita_png(krita, m["no_selection_before"]), krita_png(krita, m["no_selection_after"]))
+    assert changed
+    assert all(math.hypot(px + 0.5 - centre["x"], py + 0.5 - centre["y"]) <= 21 for px, py in changed)
 
 
 def test_the_settings_page_changes_the_address_and_the_docker_says_how_to_start_the_daemon(krita):

@@ -1,5 +1,6 @@
 """The Krita plug-in's logic outside Krita: pen samples and brush settings into ops, the fill a
-returned op asks for, and the outbox that batches, numbers and resends ops to the real daemon."""
+returned op asks for, the magic brush's dab and the cut of its pixels to a selection, and the
+outbox that batches, numbers and resends ops to the real daemon."""
 
 import io
 import sys
@@ -125,6 +126,93 @@ def test_fill_tolerance_is_per_channel_like_the_engine():
 
 def test_krita_bgra_becomes_rgba_for_snapshots():
     assert ops.bgra_to_rgba(bytes([1, 2, 3, 4, 5, 6, 7, 8])) == bytes([3, 2, 1, 4, 7, 6, 5, 8])
+
+
+# ---- the magic brush ----
+
+
+def magic_brush(client, history, dab):
+    """The daemon's MagicBrush on a history: (progress events, done event)."""
+    with client.magic_brush({"history": history, "dab": dab}) as stream:
+        events = list(stream)
+    return [e["progress"] for e in events if "progress" in e], events[-1]["done"]
+
+
+def alpha_at(patch, x, y):
+    i = ((y - patch.get("y", 0)) * patch["width"] + (x - patch.get("x", 0))) * 4 + 3
+    return patch["rgba"][i]
+
+
+@pytest.mark.parametrize("rect", [(10, 8, 30, 20), (0, 0, 64, 48), (20, 20, 3, 25), (5, 40, 50, 1)])
+def test_the_dab_sent_for_a_selection_covers_its_rectangle_fully_in_the_daemons_mask(client, rect):
+    # The RPC takes a path and a radius, not a mask: the rows must leave no selected pixel
+    # half-painted, whatever the rectangle's shape.
+    x, y, w, h = rect
+    path, radius = ops.cover_path(x, y, w, h)
+    dab = ops.magic_dab(path, radius, strength=1.0, seed=3)
+    progress, done = magic_brush(client, {"header": HEADER, "ops": []}, dab)
+    result = done["op"]["magic_brush"]["result"]
+    assert progress[-1] == {"step": 7, "steps": 8}
+    assert all(alpha_at(result, px, py) == 255 for py in range(y, y + h) for px in range(x, x + w))
+
+
+def test_a_prompt_or_a_style_guides_a_dab_not_both():
+    path, radius = ops.disc_path(5, 6, brush_size=30)
+    assert (path, radius) == ([{"x": 5.0, "y": 6.0}], 15.0)
+    assert ops.magic_dab(path, radius, prompt=" a barn ")["prompt"] == "a barn"
+    assert ops.magic_dab(path, radius, style="ink") == {
+        "path": path,
+        "radius": 15.0,
+        "strength": 1.0,
+        "seed": 0,
+        "style": "ink",
+    }
+    with pytest.raises(ValueError, match="a prompt or a style, not both"):
+        ops.magic_dab(path, radius, prompt="a barn", style="ink")
+    # A small brush still makes a dab the daemon can paint.
+    assert ops.disc_path(0, 0, brush_size=1)[1] == ops.MAGIC_RADIUS[0]
+
+
+def test_the_brushes_pixels_are_cut_to_the_selection_and_its_softness():
+    # A 4x2 patch at (10, 20), alpha 200; the selection: 3x3 at (12, 21), one soft pixel.
+    patch = {"x": 10, "y": 20, "width": 4, "height": 2, "rgba": bytes([9, 8, 7, 200]) * 8, "mode": "PATCH_MODE_OVER"}
+    selection = bytes([255, 128, 0, 255, 255, 255, 0, 0, 0])
+    clipped = ops.clip_patch(patch, selection, 12, 21, 3, 3)
+    assert (clipped["x"], clipped["y"], clipped["width"], clipped["height"]) == (12, 21, 2, 1)
+    assert clipped["rgba"] == bytes([9, 8, 7, 200, 9, 8, 7, 100])
+    assert clipped["mode"] == "PATCH_MODE_OVER"
+    assert ops.clip_patch(patch, selection, 40, 40, 3, 3) is None  # no overlap: nothing to paint
+
+
+def test_a_dab_with_recorded_pixels_is_painted_from_them_and_one_without_is_not():
+    result = {"x": 1, "y": 2, "width": 1, "height": 1, "rgba": b"\x00\x00\x00\xff"}
+    assert ops.patch_of({"magic_brush": {"radius": 3.0, "result": result}}) == result
+    assert ops.patch_of({"magic_brush": {"radius": 3.0}}) is None
+    assert ops.patch_of({"raster_patch": result}) == result
+
+
+def test_a_dab_cut_to_a_selection_is_stored_by_the_daemon_and_replayed_from_its_pixels(client):
+    # A picture: red left, blue right (a pasted patch); the selection: a ring across both.
+    w, h = HEADER["width"], HEADER["height"]
+    picture = b"".join(bytes([200, 0, 0, 255] if x < w // 2 else [0, 0, 200, 255]) for _ in range(h) for x in range(w))
+    history = {"header": HEADER, "ops": [{"raster_patch": {"width": w, "height": h, "rgba": picture}}]}
+    path, radius = ops.cover_path(22, 14, 20, 20)
+    _, done = magic_brush(client, history, ops.magic_dab(path, radius, prompt="a barn", seed=5))
+    assert "reads no text" in done["note"]
+    ring = bytes(255 if (i % 20 in (0, 19) or i // 20 in (0, 19)) else 0 for i in range(400))
+    result = ops.clip_patch(done["op"]["magic_brush"]["result"], ring, 22, 14, 20, 20)
+    # What the docker records: the dab with its pixels as painted in Krita (cut to the selection).
+    s = client.open_session({"document_id": "krita-plugin-magic-recorded", "header": HEADER})
+    recorded = [*history["ops"], {"magic_brush": dict(done["op"]["magic_brush"], result=result)}]
+    client.append_ops({"session_id": s["session_id"], "sequence": s["next_sequence"], "ops": recorded})
+    before = Image.frombytes("RGBA", (w, h), picture).convert("RGB")
+    after = Image.open(io.BytesIO(client.render({"session_id": s["session_id"]})["png"])).convert("RGB")
+    changed = {(x, y) for y in range(h) for x in range(w) if before.getpixel((x, y)) != after.getpixel((x, y))}
+    on_ring = {(22 + i % 20, 14 + i // 20) for i in range(400) if ring[i]}
+    assert changed and changed <= on_ring
+    # Where the ring is fully selected the render is the recorded pixels themselves.
+    i = ((14 - result["y"]) * result["width"] + (30 - result["x"])) * 4
+    assert after.getpixel((30, 14)) == tuple(result["rgba"][i : i + 3])
 
 
 # ---- the outbox, against the real daemon ----

@@ -64,6 +64,21 @@ pub fn styles_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("styles")
 }
 
+/// The names of the styles in `dir` (PNG file stems), sorted; none when it does not exist.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The style vector of the style named `name` in `dir`; errors name the file or the name.
 pub fn load(dir: &Path, name: &str) -> Result<[f32; STYLE_FEATURES], String> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -113,5 +128,15 @@ mod tests {
         assert_eq!(load(dir.path(), "red").unwrap()[0], 1.0);
         assert!(load(dir.path(), "blue").unwrap_err().contains("no style \"blue\""));
         assert!(load(dir.path(), "../red").unwrap_err().contains("not a style name"));
+    }
+
+    #[test]
+    fn style_names_are_the_png_stems_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["red.png", "dusk.PNG", "notes.txt", ".hidden.png"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(names(dir.path()), ["dusk", "red"]);
+        assert!(names(&dir.path().join("absent")).is_empty());
     }
 }

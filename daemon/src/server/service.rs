@@ -560,6 +560,8 @@ impl pb::apprentice_server::Apprentice for Service {
     }
 
     async fn get_info(&self, _request: Request<pb::GetInfoRequest>) -> Result<Response<pb::Info>, Status> {
-        Ok(Response::new(crate::info()))
+        let mut info = crate::info();
+        info.styles = self.styles_dir.as_deref().map(crate::diffusion::style::names).unwrap_or_default();
+        Ok(Response::new(info))
     }
 }

@@ -507,6 +507,7 @@ MESSAGES = {
             {"name": "device", "json_name": "device", "number": 2, "type": "string"},
             {"name": "models", "json_name": "models", "number": 3, "type": "string", "repeated": True},
             {"name": "painters", "json_name": "painters", "number": 4, "type": "string", "repeated": True},
+            {"name": "styles", "json_name": "styles", "number": 5, "type": "string", "repeated": True},
         ),
         "oneofs": (),
     },

@@ -3,7 +3,9 @@
 Started by tests/python/test_krita_e2e.py (enabled in kritarc, runs when the window appears):
 turns recording on through the plug-in's menu action, paints one document per tool with
 synthesized pen input (the freehand brush tool, Krita's brush engine), undoes a stroke, runs
-Continue painting, copies a hidden reference layer with it, exports every document as PNG and writes report.json into $APPRENTICE_E2E_OUT,
+Continue painting, copies a hidden reference layer with it, applies ops of every kind, repaints a
+selection with the docker's magic brush (then undoes it, cancels one, brushes without a
+selection), exports every document as PNG and writes report.json into $APPRENTICE_E2E_OUT,
 then quits. The test checks the daemon's side and the pixels.
 """
 
@@ -13,10 +15,20 @@ import os
 import time
 import traceback
 
-from krita import Extension, InfoObject, Krita, ManagedColor
+from krita import Extension, InfoObject, Krita, ManagedColor, Selection
 from PyQt5.QtCore import QPoint, QPointF, Qt, QTimer
 from PyQt5.QtGui import QColor, QTabletEvent
-from PyQt5.QtWidgets import QApplication, QComboBox, QDockWidget, QDoubleSpinBox, QLabel, QPushButton, QSpinBox
+from PyQt5.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+)
 
 OUT = os.environ.get("APPRENTICE_E2E_OUT", "/tmp/apprentice-e2e")
 CONTINUE_OPS = int(os.environ.get("APPRENTICE_E2E_CONTINUE_OPS", "12"))
@@ -162,7 +174,29 @@ APPLY_OPS = [
     {"undo": {}},
     # Pasted pixels: a magenta square, into a new layer.
     {"raster_patch": {"x": 280, "y": 200, "width": 16, "height": 16, "rgba": bytes([255, 0, 255, 255]) * 256}},
+    # A magic-brush dab with the pixels the daemon recorded: a half-transparent cyan square.
+    {
+        "magic_brush": {
+            "path": [{"x": 24.0, "y": 208.0}],
+            "radius": 8.0,
+            "strength": 1.0,
+            "seed": 7,
+            "result": {"x": 16, "y": 200, "width": 16, "height": 16, "rgba": bytes([0, 255, 255, 128]) * 256},
+        }
+    },
 ]
+# A dab without recorded pixels: the plug-in has no brush of its own, and says so.
+UNRECORDED_DAB = {"magic_brush": {"path": [{"x": 100.0, "y": 100.0}], "radius": 10.0, "strength": 1.0, "seed": 1}}
+
+
+def hex_bytes(op):
+    """An op for JSON: its pixel bytes (a raster patch's, a dab's result) as hex."""
+    if "raster_patch" in op:
+        return {"raster_patch": dict(op["raster_patch"], rgba=op["raster_patch"]["rgba"].hex())}
+    if "result" in op.get("magic_brush", {}):
+        m = op["magic_brush"]
+        return {"magic_brush": dict(m, result=dict(m["result"], rgba=m["result"]["rgba"].hex()))}
+    return op
 
 
 def wait_sent(plugin, doc, limit_s=30.0):
@@ -328,14 +362,23 @@ def run():
         while len(done) < APPLY_OPS.index(op) + 1:
             yield 20
     saved.restore()
-    # Bytes go into the report as hex (JSON has no bytes).
-    report_ops = [
-        {"raster_patch": dict(op["raster_patch"], rgba=op["raster_patch"]["rgba"].hex())}
-        if "raster_patch" in op
-        else op
-        for op in APPLY_OPS
-    ]
-    REPORT["apply"] = {"ops": report_ops, "errors": [repr(e) for e in done if e], "png": export(doc, "apply")}
+    layers = [n.name() for n in doc.topLevelNodes()]
+    png = export(doc, "apply")
+    unrecorded = []
+    applier.Steps(applier.apply(view, UNRECORDED_DAB), unrecorded.append)
+    while not unrecorded:
+        yield 20
+    REPORT["apply"] = {
+        "ops": [hex_bytes(op) for op in APPLY_OPS],  # JSON has no bytes
+        "errors": [repr(e) for e in done if e],
+        "png": png,
+        "layers": layers,
+        "unrecorded": [type(unrecorded[0]).__name__, str(unrecorded[0])],
+        "layers_after_unrecorded": [n.name() for n in doc.topLevelNodes()],
+    }
+
+    REPORT["magic"] = yield from magic_brush(app, plugin, dock)
+    log("magic", {k: v for k, v in REPORT["magic"].items() if k != "ops"})
 
     # The settings page, and what the docker says when the daemon cannot be reached.
     from apprentice_krita import settings
@@ -355,6 +398,142 @@ def run():
     dialog.address.setText(address)
     dialog.save()
     REPORT["ok"] = True
+
+
+def layer_names(doc):
+    """The paint layers, bottom up (a selection shows as a mask node too)."""
+    return [n.name() for n in doc.topLevelNodes() if n.type() == "paintlayer"]
+
+
+def magic_brush(app, plugin, docker):
+    """The docker's magic brush, as a painter uses it: on a selection, undone, cancelled, and
+    without a selection."""
+    panel = docker.widget()
+    doc, view = new_view("magic")
+    yield 700
+    # A picture: sky over ground, a dark band between (BGRA rows, on the background layer).
+    rows = [(220, 160, 90) if y < 110 else (30, 40, 60) if y < 130 else (60, 140, 60) for y in range(H)]
+    doc.activeNode().setPixelData(b"".join(bytes([b, g, r, 255]) * W for b, g, r in rows), 0, 0, W, H)
+    doc.refreshProjection()
+    selection = Selection()
+    selection.select(100, 60, 120, 120, 255)
+    doc.setSelection(selection)
+    yield 300
+    app.activeWindow().showView(view)
+    box = next(g for g in panel.findChildren(QGroupBox) if g.title() == "Magic brush")
+    button = next(b for b in box.findChildren(QPushButton) if b.text() == "Magic brush")
+    cancel = next(b for b in box.findChildren(QPushButton) if b.text() == "Cancel")
+    box.findChildren(QLineEdit)[0].setText("a red barn")
+    box.findChildren(QDoubleSpinBox)[0].setValue(1.0)
+    out = {"before": export(doc, "magic-before"), "layers_before": layer_names(doc)}
+    # The docker's progress as it renders it (its timer shows it every 200 ms; here every tick).
+    t0 = time.monotonic()
+    button.click()
+    run, shown = plugin.magic, []
+    while not run.finished and time.monotonic() - t0 < 60:
+        docker.update_view()
+        text = docker.brush_progress.text()
+        if not shown or shown[-1] != text:
+            shown.append(text)
+        yield 5
+    took = time.monotonic() - t0
+    docker.update_view()
+    yield from wait_sent(plugin, doc)
+    out.update(
+        seconds=round(took, 3),
+        error=None if run.error is None else repr(run.error),
+        shown=shown + [docker.brush_progress.text()],
+        steps=[run.step, run.steps],
+        after=export(doc, "magic-after"),
+        layers_after=layer_names(doc),
+        selection=[100, 60, 120, 120],
+        session_id=plugin.outbox(doc).session_id,
+    )
+    app.action("edit_undo").trigger()
+    yield 500
+    out.update(undone=export(doc, "magic-undone"), layers_undone=layer_names(doc))
+    # Cancel at once: nothing is painted, whatever the daemon sends afterwards.
+    button.click()
+    cancel.click()
+    cancelled = plugin.magic
+    yield 2000
+    docker.update_view()
+    out.update(
+        cancelled=[cancelled.cancelled, cancelled.finished, docker.brush_progress.text()],
+        layers_cancelled=layer_names(doc),
+    )
+    # Cancel while the daemon paints (50 steps, cancelled once the first has come in).
+    run = plugin.magic_brush(steps=50)
+    docker.update_view()
+    while run.steps == 0 and not run.finished:
+        yield 5
+    steps_seen = [run.step, run.steps]
+    cancel.click()
+    yield 2500
+    docker.update_view()
+    out.update(
+        cancelled_midway=[steps_seen, run.cancelled, run.finished, docker.brush_progress.text()],
+        layers_cancelled_midway=layer_names(doc),
+    )
+    # No selection: a dab the brush's size at the centre of the view, guided by a style the
+    # daemon lists (the test put "dusk" in its styles folder).
+    doc.setSelection(None)
+    box.findChildren(QLineEdit)[0].setText("")
+    styles = box.findChildren(QComboBox)[0]
+    out["styles_listed"] = [styles.itemText(i) for i in range(styles.count())]
+    styles.setCurrentText("dusk")
+    view.setBrushSize(40.0)
+    yield 300
+    out["no_selection_before"] = export(doc, "magic-noselection-before")
+    button.click()
+    run = plugin.magic
+    while not run.finished and time.monotonic() - t0 < 120:
+        yield 50
+    yield from wait_sent(plugin, doc)
+    docker.update_view()
+    out.update(
+        no_selection_error=None if run.error is None else repr(run.error),
+        no_selection_dab={"path": run.dab["path"], "radius": run.dab["radius"]},
+        no_selection_shown=docker.brush_progress.text(),
+        no_selection_after=export(doc, "magic-noselection-after"),
+    )
+    # Continue painting meets a dab without recorded pixels: it says so, and paints the rest.
+    from apprentice_krita.continuing import ContinueRun
+
+    doc, view = new_view("continue-unrecorded")
+    yield 700
+    stream = [UNRECORDED_DAB, APPLY_OPS[-1]]
+    run = ContinueRun(FakeDaemon(stream), view, plugin.outbox(doc), plugin.recorder, {"count": len(stream)})
+    plugin.run = run
+    run.start()
+    while not run.finished:
+        yield 20
+    yield from wait_sent(plugin, doc)
+    docker.update_view()
+    out["continue_unrecorded"] = [run.painted, run.notes, docker.progress.text()]
+    return out
+
+
+class FakeDaemon:
+    """A daemon whose Continue streams the given ops (no daemon sends a dab without its pixels)."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def continue_(self, request):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __iter__(self):
+        return iter([{"op": op} for op in self.ops])
+
+    def close(self):
+        pass
 
 
 class Driver(Extension):
