@@ -9,7 +9,7 @@
 //! - [`diffusion`]: the magic brush (soft masks, the built-in inpainting model, its training);
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
-//! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
+//! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings; [`device`]: CPU or GPU;
 //! - [`training`]: data and the training loop; [`eval`]: evaluation;
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
@@ -17,6 +17,7 @@
 pub mod canvas_view;
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod diffusion;
 pub mod engine;
 pub mod eval;
