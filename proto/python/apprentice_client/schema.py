@@ -492,6 +492,8 @@ MESSAGES = {
             {"name": "device", "json_name": "device", "number": 2, "type": "string"},
             {"name": "models", "json_name": "models", "number": 3, "type": "string", "repeated": True},
             {"name": "painters", "json_name": "painters", "number": 4, "type": "string", "repeated": True},
+            {"name": "brush_models", "json_name": "brushModels", "number": 5, "type": "string", "repeated": True},
+            {"name": "devices", "json_name": "devices", "number": 6, "type": "string", "repeated": True},
         ),
         "oneofs": (),
     },
