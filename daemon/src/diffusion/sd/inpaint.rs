@@ -89,10 +89,10 @@ impl StableDiffusion {
         let side = self.config.resolution;
         let lat = side / self.config.vae_factor();
         let win = Window::around(mask);
-        let view = window::view(canvas, mask, win, side);
-        let pixels = window::to_tensor(&view.pixels, dev)?;
+        let (view_pixels, view_mask) = window::pixels_and_mask(canvas, mask, win, side);
+        let pixels = window::to_tensor(&view_pixels, dev)?;
         let image_latents = self.encode(&pixels)?;
-        let repaint: Vec<f32> = view.mask.iter().map(|&m| f32::from(u8::from(m > REPAINT))).collect();
+        let repaint: Vec<f32> = view_mask.iter().map(|&m| f32::from(u8::from(m > REPAINT))).collect();
         let lat_mask: Vec<f32> = resize_map(&repaint, side, side, lat, lat)
             .iter()
             .map(|&m| f32::from(u8::from(m > REPAINT)))
