@@ -64,6 +64,24 @@ fn a_prompt_paints_under_the_mask_only_and_follows_its_seed() {
 }
 
 #[test]
+fn two_text_encoders_sit_side_by_side_and_a_missing_second_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny::write_with(&folder(dir.path(), "xl"), true, true).unwrap();
+    let sd = load(dir.path(), "xl", &Device::Cpu).unwrap();
+    assert_eq!(sd.text.len(), 2);
+    assert_eq!(sd.text_embeddings("a red barn").unwrap().dims(), [1, 77, 64]);
+    // The second encoder pads with "!", the first with <|endoftext|>.
+    assert_ne!(sd.text[0].pad_id, sd.text[1].pad_id);
+    let canvas = striped(40, 40);
+    let mask = SoftMask::from_path(&[pb::PathPoint { x: 20.0, y: 20.0 }], 6.0, 40, 40);
+    let p = sd.paint(&canvas, &mask, "snow", &dab(1), &mut |_, _| true).unwrap().unwrap();
+    assert_eq!(p, sd.paint(&canvas, &mask, "snow", &dab(1), &mut |_, _| true).unwrap().unwrap());
+    std::fs::remove_file(folder(dir.path(), "xl").join(model::CLIP2)).unwrap();
+    let e = load(dir.path(), "xl", &Device::Cpu).err().unwrap();
+    assert!(e.contains("clip2.safetensors"), "{e}");
+}
+
+#[test]
 fn progress_counts_the_steps_and_can_cancel_and_strength_zero_keeps_the_pixels() {
     let dir = models(true);
     let sd = load(dir.path(), "tiny", &Device::Cpu).unwrap();

@@ -14,44 +14,53 @@ use super::config::Config;
 use super::model;
 
 /// The words the tiny tokenizer knows (ids after the two CLIP markers and `<unk>`).
-pub const WORDS: &[&str] = &["a", "red", "barn", "blue", "sky", "tree", "in", "the", "snow"];
+pub const WORDS: &[&str] = &["a", "red", "barn", "blue", "sky", "tree", "in", "the", "snow", "!"];
 
-/// `config.json` of the tiny model: 32 px, a 2× VAE, a two-level UNet, a two-layer CLIP.
-pub fn config_json(inpainting_steps: usize) -> String {
-    format!(
-        r#"{{
-  "variant": "custom",
-  "resolution": 32,
-  "steps": {inpainting_steps},
-  "guidance_scale": 3.0,
-  "unet": {{
-    "blocks": [
-      {{"channels": 32, "attention_layers": 1, "attention_head_dim": 4}},
-      {{"channels": 64, "attention_layers": 1, "attention_head_dim": 4}}
-    ],
-    "layers_per_block": 1,
-    "cross_attention_dim": 32,
-    "norm_num_groups": 8,
-    "use_linear_projection": true
-  }},
-  "vae": {{
-    "block_out_channels": [16, 32],
-    "layers_per_block": 1,
-    "latent_channels": 4,
-    "norm_num_groups": 8,
-    "scaling_factor": 0.18215
-  }},
-  "clip": {{
-    "vocab_size": 100,
-    "embed_dim": 32,
-    "intermediate_size": 64,
-    "max_position_embeddings": 77,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4
-  }}
-}}
-"#
-    )
+/// `config.json` of the tiny model: 32 px, a 2× VAE, a two-level UNet, a two-layer CLIP
+/// of width 32 — or, with `two_encoders`, SDXL's layout: a second, GELU encoder padding with
+/// "!", both read at their penultimate layer and side by side (64 wide).
+pub fn config_json(two_encoders: bool) -> String {
+    let clip = |activation: &str, pad: Option<&str>| {
+        serde_json::json!({
+            "vocab_size": 100,
+            "embed_dim": 32,
+            "intermediate_size": 64,
+            "max_position_embeddings": 77,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "activation": activation,
+            "pad_with": pad,
+            "hidden": if two_encoders { "penultimate" } else { "last" },
+        })
+    };
+    let mut cfg = serde_json::json!({
+        "variant": "custom",
+        "resolution": 32,
+        "steps": 4,
+        "guidance_scale": 3.0,
+        "unet": {
+            "blocks": [
+                {"channels": 32, "attention_layers": 1, "attention_head_dim": 4},
+                {"channels": 64, "attention_layers": 1, "attention_head_dim": 4}
+            ],
+            "layers_per_block": 1,
+            "cross_attention_dim": if two_encoders { 64 } else { 32 },
+            "norm_num_groups": 8,
+            "use_linear_projection": true
+        },
+        "vae": {
+            "block_out_channels": [16, 32],
+            "layers_per_block": 1,
+            "latent_channels": 4,
+            "norm_num_groups": 8,
+            "scaling_factor": 0.18215
+        },
+        "clip": clip("quick_gelu", None),
+    });
+    if two_encoders {
+        cfg["clip2"] = clip("gelu", Some("!"));
+    }
+    serde_json::to_string_pretty(&cfg).expect("plain JSON")
 }
 
 /// A word-level `tokenizer.json` that wraps prompts in CLIP's start and end markers, as the real one does.
@@ -87,12 +96,18 @@ pub fn tokenizer_json() -> String {
 /// Writes a tiny model folder at `dir` (created): an inpainting UNet (9 input channels)
 /// when `inpainting`, else a text-to-image one (4).
 pub fn write(dir: &Path, inpainting: bool) -> Result<(), String> {
+    write_with(dir, inpainting, false)
+}
+
+/// [`write`], with SDXL's two text encoders when `two_encoders` (`clip2.safetensors`;
+/// the second tokenizer is the first's file, as SDXL's folders may leave it).
+pub fn write_with(dir: &Path, inpainting: bool, two_encoders: bool) -> Result<(), String> {
     let err = |e: candle_core::Error| format!("tiny Stable Diffusion: {e}");
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let write = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
     };
-    let json = config_json(4);
+    let json = config_json(two_encoders);
     write(model::CONFIG, &json)?;
     write(model::TOKENIZER, &tokenizer_json())?;
     let cfg = Config::parse(&json)?;
@@ -108,5 +123,8 @@ pub fn write(dir: &Path, inpainting: bool) -> Result<(), String> {
     })?;
     save(model::VAE, &|vb| AutoEncoderKL::new(vb, 3, 3, cfg.vae_config()).map(drop))?;
     save(model::CLIP, &|vb| ClipTextTransformer::new(vb, &cfg.clip).map(drop))?;
+    if let Some(c2) = &cfg.clip2 {
+        save(model::CLIP2, &|vb| ClipTextTransformer::new(vb, c2).map(drop))?;
+    }
     Ok(())
 }
