@@ -36,9 +36,12 @@ pub struct Args {
     once: bool,
     #[command(flatten)]
     dirs: Dirs,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     let paths = args.dirs.paths()?;
     let config = Config::load(&paths.config_file()).map_err(CliError::input)?;
     let options = WatchOptions {
