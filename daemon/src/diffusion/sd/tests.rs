@@ -96,6 +96,23 @@ fn progress_counts_the_steps_and_can_cancel_and_strength_zero_keeps_the_pixels()
     .unwrap();
     assert_eq!(seen, [(0, 3), (1, 3), (2, 3)]);
     assert!(sd.paint(&canvas, &mask, "snow", &dab(1), &mut |i, _| i < 1).unwrap().is_none());
+    // A lighter touch starts part of the way down (SDEdit): fewer steps, still a change.
+    let mut seen = Vec::new();
+    let half = SdDab { strength: 0.5, seed: 1, steps: 4 };
+    let p = sd
+        .paint(&canvas, &mask, "snow", &half, &mut |i, n| {
+            seen.push((i, n));
+            true
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, [(0, 2), (1, 2)]);
+    let mut after = canvas.clone();
+    patch::paste(&mut after, &p);
+    assert_ne!(after, canvas);
+    // A prompt longer than the encoder reads is cut, not refused.
+    let long = ["a red barn"; 40].join(" ");
+    assert_eq!(sd.text_embeddings(&long).unwrap().dims(), [1, 77, 32]);
     let still = sd
         .paint(&canvas, &mask, "snow", &SdDab { strength: 0.0, ..dab(1) }, &mut |_, _| true)
         .unwrap()

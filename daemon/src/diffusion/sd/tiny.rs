@@ -18,7 +18,7 @@ pub const WORDS: &[&str] = &["a", "red", "barn", "blue", "sky", "tree", "in", "t
 
 /// `config.json` of the tiny model: 32 px, a 2× VAE, a two-level UNet, a two-layer CLIP
 /// of width 32 — or, with `two_encoders`, SDXL's layout: a second, GELU encoder padding with
-/// "!", both read at their penultimate layer and side by side (64 wide).
+/// "!", both read at their penultimate layer and side by side (64 wide), and no guidance.
 pub fn config_json(two_encoders: bool) -> String {
     let clip = |activation: &str, pad: Option<&str>| {
         serde_json::json!({
@@ -37,7 +37,8 @@ pub fn config_json(two_encoders: bool) -> String {
         "variant": "custom",
         "resolution": 32,
         "steps": 4,
-        "guidance_scale": 3.0,
+        // SDXL-Turbo's way (no classifier-free guidance) for the two-encoder folder.
+        "guidance_scale": if two_encoders { 0.0 } else { 3.0 },
         "unet": {
             "blocks": [
                 {"channels": 32, "attention_layers": 1, "attention_head_dim": 4},
