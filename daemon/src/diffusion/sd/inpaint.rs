@@ -89,6 +89,11 @@ impl StableDiffusion {
         let side = self.config.resolution;
         let lat = side / self.config.vae_factor();
         let win = Window::around(mask);
+        let n = steps_for(dab.steps, dab.strength);
+        if n == 0 {
+            let unchanged = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
+            return Ok(Some(patch(&unchanged, mask, win, rect)));
+        }
         let (view_pixels, view_mask) = window::pixels_and_mask(canvas, mask, win, side);
         let pixels = window::to_tensor(&view_pixels, dev)?;
         let image_latents = self.encode(&pixels)?;
@@ -117,11 +122,6 @@ impl StableDiffusion {
             None
         };
 
-        let n = steps_for(dab.steps, dab.strength);
-        if n == 0 {
-            let unchanged = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
-            return Ok(Some(patch(&unchanged, mask, win, rect)));
-        }
         let mut scheduler = self.config.scheduler().build(dab.steps)?;
         let all = scheduler.timesteps().to_vec();
         // SDEdit: a lighter touch starts part of the way down the same schedule.
