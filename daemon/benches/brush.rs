@@ -46,6 +46,8 @@ fn main() {
     }
 
     let dir = std::env::temp_dir().join(format!("apprentice-brush-bench-{}", std::process::id()));
+    tiny_sd(&canvas, &dab_mask, &dir, reps);
+
     let steps = if full { 20 } else { 2 };
     let options = BrushTrainOptions {
         photos: None,
@@ -68,4 +70,31 @@ fn main() {
         secs / steps as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Stable Diffusion's loop on the tests' tiny random model (32 px, a two-level UNet,
+/// guidance on: two UNet passes a step): seconds per dab at 1 and 4 steps, and per
+/// step as their difference. It measures the pipeline around the networks; a real
+/// model's steps cost what its UNet costs.
+fn tiny_sd(canvas: &apprentice::engine::Canvas, mask: &SoftMask, dir: &std::path::Path, reps: usize) {
+    use apprentice::diffusion::sd;
+    let models = dir.join("models");
+    sd::tiny::write(&sd::folder(&models, "tiny"), true).unwrap();
+    let model = sd::load(&models, "tiny", &candle_core::Device::Cpu).unwrap();
+    let time = |steps| {
+        let dab = sd::SdDab { strength: 1.0, seed: 1, steps };
+        model.paint(canvas, mask, "a red barn", &dab, &mut |_, _| true).unwrap(); // warm-up
+        let start = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(model.paint(canvas, mask, "a red barn", &dab, &mut |_, _| true).unwrap());
+        }
+        start.elapsed().as_secs_f64() / reps as f64
+    };
+    let (one, four) = (time(1), time(4));
+    println!(
+        "Stable Diffusion, tiny random model (32 px), 64 px dab: {:.3} s at 1 step, {:.3} s at 4; {:.4} s per step",
+        one,
+        four,
+        (four - one) / 3.0
+    );
 }

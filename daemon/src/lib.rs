@@ -9,7 +9,7 @@
 //! - [`diffusion`]: the magic brush (soft masks, the built-in inpainting model, its training);
 //! - [`painters`]: generators of the next ops (behind one interface);
 //! - [`store`]: durable sessions (SQLite), [`canvas_view`]: a session's canvas;
-//! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings;
+//! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings; [`device`]: CPU or GPU;
 //! - [`training`]: data and the training loop; [`eval`]: evaluation;
 //! - [`files`]: atomic writes that never lose a user's file (used by every layer that writes);
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
@@ -18,6 +18,7 @@
 pub mod canvas_view;
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod diffusion;
 pub mod engine;
 pub mod eval;
@@ -33,14 +34,32 @@ pub mod training;
 pub mod tuning;
 pub mod watch;
 
-/// What this build is and offers (the `GetInfo` answer and `apprentice info`).
-pub fn info() -> ops::pb::Info {
+/// What this build is and offers (the `GetInfo` answer and `apprentice info`): with
+/// the Stable Diffusion folders in `models_dir`, and `sd`, the one prompts are painted with.
+pub fn info(
+    models_dir: Option<&std::path::Path>,
+    sd: Option<&diffusion::sd::StableDiffusion>,
+) -> ops::pb::Info {
+    let dev = device::name(&device::current());
+    let mut brush_models = vec![diffusion::builtin::NAME.to_owned()];
+    if let Some(dir) = models_dir {
+        brush_models.extend(diffusion::sd::found(dir).iter().map(|d| diffusion::sd::summary(d)));
+    }
+    let mut devices = vec![
+        format!("stroke transformer: {dev}"),
+        format!("magic brush, {}: {dev}", diffusion::builtin::NAME),
+    ];
+    if let Some(sd) = sd {
+        devices.push(format!("Stable Diffusion {} (prompts): {}", sd.name, device::name(&sd.device)));
+    }
     ops::pb::Info {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        device: "cpu".to_owned(),
+        device: dev,
         models: vec![model::registry::active().name],
         painters: painters::all().iter().map(|p| p.name().to_owned()).collect(),
         // The styles folder belongs to the server (GetInfo fills this in).
         styles: Vec::new(),
+        brush_models,
+        devices,
     }
 }

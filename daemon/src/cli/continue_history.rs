@@ -36,9 +36,12 @@ pub struct Args {
     /// Painter to use (default: the transformer).
     #[arg(long, default_value = "")]
     painter: String,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     require_history_path(&args.output)?;
     if let Some(png) = &args.png {
         super::require_extension(png, "png", "--png")?;

@@ -73,9 +73,12 @@ pub struct Args {
     /// Temperatures the continuation rows try [default: --temperature].
     #[arg(long, value_delimiter = ',')]
     temperatures: Vec<f32>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     check_temperature(args.temperature)?;
     for &t in &args.temperatures {
         check_temperature(t)?;
@@ -86,7 +89,7 @@ pub fn run(args: Args) -> CliResult {
     }
     let model = match &args.model {
         Some(path) => std::sync::Arc::new(
-            checkpoint::load_file(path, &candle_core::Device::Cpu).map_err(CliError::input)?,
+            checkpoint::load_file(path, &crate::device::current()).map_err(CliError::input)?,
         ),
         None => registry::default_model(),
     };

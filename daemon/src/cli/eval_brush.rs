@@ -35,9 +35,12 @@ pub struct Args {
     /// Rows of the contact sheet.
     #[arg(long, default_value_t = 6)]
     sheet_rows: usize,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     if args.steps == 0 || args.steps > MAX_STEPS {
         return Err(CliError::input(format!("--steps must be in [1, {MAX_STEPS}], got {}", args.steps)));
     }

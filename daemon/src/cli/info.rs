@@ -1,4 +1,4 @@
-//! `apprentice info`: version, folders, device, models and painters.
+//! `apprentice info`: version, folders, devices, models (Stable Diffusion ones too) and painters.
 
 use super::{CliResult, Dirs};
 use crate::config::Config;
@@ -8,13 +8,16 @@ use crate::config::Config;
 pub struct Args {
     #[command(flatten)]
     dirs: Dirs,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(super::CliError::input)?;
     let paths = args.dirs.paths()?;
     let config_file = paths.config_file();
     let config = Config::load(&config_file).map_err(super::CliError::input)?;
-    let info = crate::info();
+    let info = crate::info(Some(&paths.models_dir()), None);
     let painters = crate::painters::all().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
     let exists = |p: &std::path::Path| if p.exists() { "" } else { " (not created yet)" };
     println!("apprentice {}", info.version);
@@ -23,7 +26,10 @@ pub fn run(args: Args) -> CliResult {
     println!("sessions:    {}{}", paths.store_file().display(), exists(&paths.store_file()));
     println!("models:      {}{}", paths.models_dir().display(), exists(&paths.models_dir()));
     println!("address:     {}", config.server.address);
-    println!("device:      {} (this build has no CUDA or Metal support)", info.device);
+    println!("device:      {} (this build: {})", info.device, crate::device::built_in());
+    for line in &info.devices {
+        println!("  {line}");
+    }
     let model = match crate::model::registry::reload_from(&paths.models_dir()) {
         Ok(name) => name,
         Err(e) => format!("default (built in); {e}"),
@@ -35,6 +41,14 @@ pub fn run(args: Args) -> CliResult {
         crate::diffusion::builtin::NAME,
         styles.display(),
         exists(&styles)
+    );
+    let sd_dir = paths.models_dir().join(crate::diffusion::sd::DIR);
+    let sd = &info.brush_models[1..];
+    println!(
+        "sd models:   {}{} (in {}; paint prompts with one: --brush-model NAME)",
+        if sd.is_empty() { "none" } else { "" },
+        sd.join(", "),
+        sd_dir.display()
     );
     println!(
         "painters:    {painters} (default: {}; in copy mode: {})",

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CliError, CliResult, Dirs, require_extension};
 use crate::diffusion::brush::{Brush, DEFAULT_STEPS, Dab, MAX_STEPS};
+use crate::diffusion::sd::SdDab;
 use crate::diffusion::{SoftMask, builtin, op, style};
 use crate::engine::{Canvas, patch};
 use crate::ops::limits::{MAX_COORD, MAX_MAGIC_RADIUS, MAX_PROMPT_BYTES};
@@ -14,7 +15,8 @@ use crate::ops::pb;
 ///
 /// The built-in model fills the region from its surroundings, guided by a style picture
 /// (DATA_DIR/styles/NAME.png, by its colours) when given; it reads no text, so a prompt
-/// is reported and ignored.
+/// is reported and ignored. With --brush-model NAME a Stable Diffusion model from the
+/// models folder (MODELS_DIR/sd/NAME/) paints the region under the prompt instead.
 #[derive(clap::Args)]
 pub struct Args {
     /// The picture (.png).
@@ -31,9 +33,12 @@ pub struct Args {
     /// The brush radius in pixels, (0, 1024].
     #[arg(long, value_name = "PX")]
     radius: Option<f32>,
-    /// A text prompt (the built-in model reads none: reported and ignored).
+    /// A text prompt, painted with --brush-model (the built-in model reads none: reported and ignored).
     #[arg(long, conflicts_with = "style")]
     prompt: Option<String>,
+    /// A Stable Diffusion model (MODELS_DIR/sd/NAME/, see `apprentice info`) to paint with.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["model", "style"])]
+    brush_model: Option<String>,
     /// A style picture's name (DATA_DIR/styles/NAME.png).
     #[arg(long)]
     style: Option<String>,
@@ -42,14 +47,16 @@ pub struct Args {
     strength: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Sampler steps at full strength, 1 to 50.
-    #[arg(long, default_value_t = DEFAULT_STEPS)]
-    steps: usize,
+    /// Sampler steps at full strength, 1 to 50 (default: 8, or the Stable Diffusion model's own).
+    #[arg(long)]
+    steps: Option<usize>,
     /// A brush model (FILE.safetensors with its FILE.json) instead of the built-in one.
     #[arg(long, value_name = "FILE.safetensors")]
     model: Option<PathBuf>,
     #[command(flatten)]
     dirs: Dirs,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 /// `"x,y;x,y"` as path points; errors name `--path`.
@@ -75,12 +82,13 @@ fn read_png(path: &Path, what: &str) -> Result<image::RgbaImage, CliError> {
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     require_extension(&args.output, "png", "output")?;
     if !(0.0..=1.0).contains(&args.strength) {
         return Err(CliError::input(format!("--strength must be in [0, 1], got {}", args.strength)));
     }
-    if args.steps == 0 || args.steps > MAX_STEPS {
-        return Err(CliError::input(format!("--steps must be in [1, {MAX_STEPS}], got {}", args.steps)));
+    if let Some(steps) = args.steps.filter(|&s| s == 0 || s > MAX_STEPS) {
+        return Err(CliError::input(format!("--steps must be in [1, {MAX_STEPS}], got {steps}")));
     }
     if args.prompt.as_ref().is_some_and(|p| p.len() > MAX_PROMPT_BYTES) {
         return Err(CliError::input(format!("--prompt is longer than {MAX_PROMPT_BYTES} bytes")));
@@ -117,26 +125,22 @@ pub fn run(args: Args) -> CliResult {
             "the mask covers no pixel of the picture (--mask is black, or --path is off it)",
         ));
     }
-    let brush = match &args.model {
-        Some(path) => {
-            std::sync::Arc::new(Brush::from_file(path).map_err(|e| CliError::input(format!("--model: {e}")))?)
+    let (patch, painter, steps) = match &args.brush_model {
+        Some(name) => {
+            let models = args.dirs.clone().paths()?.models_dir();
+            let sd = crate::diffusion::sd::load(&models, name, &crate::device::current())
+                .map_err(|e| CliError::input(format!("--brush-model: {e}")))?;
+            let steps = args.steps.unwrap_or(sd.config.steps.min(MAX_STEPS));
+            let dab = SdDab { strength: args.strength, seed: args.seed, steps };
+            let prompt = args.prompt.as_deref().unwrap_or("");
+            let patch = sd
+                .paint(&canvas, &mask, prompt, &dab, &mut |_, _| true)
+                .map_err(|e| CliError::failure(format!("magic brush: {e}")))?;
+            (patch, format!("Stable Diffusion {}", sd.name), steps)
         }
-        None => builtin::brush(),
+        None => builtin_dab(&args, &canvas, &mask)?,
     };
-    let style_vec = match (&args.prompt, &args.style) {
-        (Some(_), _) => {
-            tracing::warn!("{}", op::PROMPT_IGNORED);
-            style::NONE
-        }
-        (_, Some(name)) => style::load(&style::styles_dir(&args.dirs.paths()?.data_dir), name)
-            .map_err(|e| CliError::input(format!("--{e}")))?,
-        _ => style::NONE,
-    };
-    let dab = Dab { style: style_vec, strength: args.strength, seed: args.seed, steps: args.steps };
-    let patch = brush
-        .paint(&canvas, &mask, &dab, &mut |_, _| true)
-        .map_err(|e| CliError::failure(format!("magic brush: {e}")))?
-        .expect("not cancelled");
+    let patch = patch.expect("not cancelled");
     let mut out = canvas;
     patch::paste(&mut out, &patch);
     super::write_output(&args.output, &crate::canvas_view::png_of(&out, 0).0)?;
@@ -146,12 +150,47 @@ pub fn run(args: Args) -> CliResult {
         patch.height,
         patch.x,
         patch.y,
-        brush.name,
-        crate::diffusion::sampler::steps_for(args.steps, args.strength),
+        painter,
+        crate::diffusion::sampler::steps_for(steps, args.strength),
         args.output.display()
     );
     Ok(())
 }
+
+/// A dab of the built-in brush (or a `--model` file): its patch, its name and its steps.
+fn builtin_dab(args: &Args, canvas: &Canvas, mask: &SoftMask) -> Result<Painted, CliError> {
+    let brush = match &args.model {
+        Some(path) => {
+            std::sync::Arc::new(Brush::from_file(path).map_err(|e| CliError::input(format!("--model: {e}")))?)
+        }
+        None => builtin::brush(),
+    };
+    let style_vec = match (&args.prompt, &args.style) {
+        (Some(_), _) => {
+            tracing::warn!("{}", op::PROMPT_IGNORED);
+            let found = args.dirs.clone().paths().map(|p| crate::diffusion::sd::found(&p.models_dir()));
+            if let Some(first) = found.ok().and_then(|f| f.into_iter().next()) {
+                let name = first.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                tracing::warn!(
+                    "a Stable Diffusion model is installed: paint prompts with --brush-model {name}"
+                );
+            }
+            style::NONE
+        }
+        (_, Some(name)) => style::load(&style::styles_dir(&args.dirs.clone().paths()?.data_dir), name)
+            .map_err(|e| CliError::input(format!("--{e}")))?,
+        _ => style::NONE,
+    };
+    let steps = args.steps.unwrap_or(DEFAULT_STEPS);
+    let dab = Dab { style: style_vec, strength: args.strength, seed: args.seed, steps };
+    let patch = brush
+        .paint(canvas, mask, &dab, &mut |_, _| true)
+        .map_err(|e| CliError::failure(format!("magic brush: {e}")))?;
+    Ok((patch, brush.name.clone(), steps))
+}
+
+/// A dab's patch (`None`: cancelled), the painter's name and the steps it took.
+type Painted = (Option<pb::RasterPatch>, String, usize);
 
 #[cfg(test)]
 mod tests {

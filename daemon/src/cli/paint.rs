@@ -32,9 +32,12 @@ pub struct Args {
     /// Painter to use (default: search, which copies closest).
     #[arg(long, default_value = "")]
     painter: String,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     require_extension(&args.output, "png", "output")?;
     if let Some(h) = &args.history {
         require_history_path(h)?;

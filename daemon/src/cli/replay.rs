@@ -43,6 +43,8 @@ pub struct Args {
     /// had none), so that it replays to this picture anywhere, with any brush model or none.
     #[arg(long, value_name = "OUT.jsonl")]
     record: Option<PathBuf>,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
@@ -132,6 +134,7 @@ impl Drop for Timelapse {
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     require_extension(&args.output, "png", "output")?;
     if let Some(gif) = &args.gif {
         require_extension(gif, "gif", "--gif")?;

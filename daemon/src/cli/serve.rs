@@ -29,11 +29,18 @@ pub struct Args {
     /// The sessions database (default: sessions.sqlite3 in the data folder).
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
+    /// A Stable Diffusion model (MODELS_DIR/sd/NAME/) to paint magic-brush dabs that have a prompt
+    /// with; without one the built-in brush paints them and says it reads no text.
+    #[arg(long, value_name = "NAME")]
+    brush_model: Option<String>,
     #[command(flatten)]
     dirs: Dirs,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    let device = args.device.apply().map_err(CliError::input)?;
     let paths = args.dirs.paths()?;
     let mut config = Config::load(&paths.config_file()).map_err(CliError::input)?;
     if let Some(a) = args.address {
@@ -73,6 +80,15 @@ pub fn run(args: Args) -> CliResult {
         Err(e) => tracing::warn!("model not loaded, using the built-in one: {e}"),
     }
     let _watcher = crate::model::registry::watch(&models).map_err(CliError::failure)?;
+    let sd = match &args.brush_model {
+        Some(name) => {
+            let sd = crate::diffusion::sd::load(&models, name, &device)
+                .map_err(|e| CliError::input(format!("--brush-model: {e}")))?;
+            tracing::info!("prompts painted with Stable Diffusion {}", sd.describe());
+            Some(Arc::new(sd))
+        }
+        None => None,
+    };
 
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::failure(format!("tokio: {e}")))?;
     runtime.block_on(async move {
@@ -97,6 +113,8 @@ pub fn run(args: Args) -> CliResult {
             styles_dir: Some(crate::diffusion::style::styles_dir(&paths.data_dir)),
             allowed_hosts: config.server.allowed_hosts.clone(),
             allowed_origins: config.server.allowed_origins.clone(),
+            models_dir: Some(models.clone()),
+            sd,
         };
         // On SIGINT/SIGTERM: stop accepting, let calls in flight finish, but do
         // not wait more than GRACE for long streams (acknowledged ops are on disk).

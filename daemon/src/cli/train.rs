@@ -49,9 +49,12 @@ pub struct Args {
     /// Continue from OUT if it exists.
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     let config = match (&args.init, args.size.as_str()) {
         (Some(init), _) => {
             if super::same_file(init, &args.out) {

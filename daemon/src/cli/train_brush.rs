@@ -42,9 +42,12 @@ pub struct Args {
     /// Share of examples at pure noise (t = 1), where full-strength dabs start, [0, 1].
     #[arg(long, default_value_t = 0.5)]
     full_noise_share: f32,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     let config = match args.size.as_str() {
         "tiny" => Config::tiny(),
         "small" => Config::small(),

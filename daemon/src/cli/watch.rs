@@ -40,9 +40,12 @@ pub struct Args {
     max_job_bytes: u64,
     #[command(flatten)]
     dirs: Dirs,
+    #[command(flatten)]
+    device: crate::device::DeviceArg,
 }
 
 pub fn run(args: Args) -> CliResult {
+    args.device.apply().map_err(CliError::input)?;
     let paths = args.dirs.paths()?;
     let config = Config::load(&paths.config_file()).map_err(CliError::input)?;
     let options = WatchOptions {

@@ -2,7 +2,7 @@
 //! under the mask, as a raster patch the editor pastes (over the canvas, its
 //! alpha the mask). Deterministic for the same inputs, model and device kind.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use super::baselines::{composite, harmonic_fill};
@@ -77,8 +77,9 @@ impl Brush {
     pub fn from_bytes(name: &str, weights: &[u8], config: &str) -> Result<Brush, String> {
         let cfg: Config = serde_json::from_str(config).map_err(|e| format!("brush model config: {e}"))?;
         cfg.check().map_err(|e| format!("brush model config: {e}"))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &Device::Cpu)
-            .map_err(|e| format!("brush model weights: {e}"))?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &crate::device::current())
+                .map_err(|e| format!("brush model weights: {e}"))?;
         let model = InpaintUnet::new(vb, &cfg).map_err(|e| format!("brush model weights: {e}"))?;
         Ok(Brush { name: name.to_owned(), model })
     }
@@ -122,7 +123,7 @@ impl Brush {
         if mask.is_empty() {
             return Ok(Some(rect(Vec::new())));
         }
-        let dev = Device::Cpu;
+        let dev = crate::device::current();
         let side = self.model.config().side;
         let win = Window::around(mask);
         let view = window::view(canvas, mask, win, side);
@@ -161,6 +162,7 @@ mod tests {
     use super::*;
     use crate::engine::patch;
     use crate::ops::Rgba;
+    use candle_core::Device;
 
     fn tiny_brush() -> Brush {
         let (_varmap, model) = super::super::unet::fresh(&Config::tiny(), &Device::Cpu).unwrap();

@@ -6,7 +6,8 @@
 //! - [`picture`]: plain RGB pictures; [`style`]: style pictures as colour statistics;
 //! - [`baselines`]: classical inpainting (mean colour, harmonic); [`metrics`]: PSNR, SSIM in a mask;
 //! - [`unet`]: the model; [`sampler`]: flow-matching sampling; [`brush`]: one dab, end to end;
-//! - [`examples`]: training pictures and masks; [`train`]: the training loop; [`eval`]: brush vs baselines.
+//! - [`examples`]: training pictures and masks; [`train`]: the training loop; [`eval`]: brush vs baselines;
+//! - [`sd`]: Stable Diffusion from local files, for dabs with a prompt.
 
 pub mod baselines;
 pub mod brush;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod op;
 pub mod picture;
 pub mod sampler;
+pub mod sd;
 pub mod style;
 pub mod train;
 pub mod unet;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +69,7 @@ struct Batch {
 }
 
 fn batch(examples: &[Example], levels: &[f32], seed: u64, side: usize) -> candle_core::Result<Batch> {
-    let dev = Device::Cpu;
+    let dev = crate::device::current();
     let cat = |f: &dyn Fn(&Example) -> candle_core::Result<Tensor>| -> candle_core::Result<Tensor> {
         Tensor::cat(&examples.iter().map(f).collect::<candle_core::Result<Vec<_>>>()?, 0)
     };
@@ -139,7 +139,7 @@ pub fn train(
     let held_levels: Vec<f32> = (0..HELD_OUT).map(|_| level(&mut held_rng, 0.0)).collect();
 
     let mut varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &crate::device::current());
     let model = InpaintUnet::new(vb, &o.config)?;
     let mut state: BrushTrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;

@@ -44,6 +44,14 @@ pub struct View {
 
 /// The window of `canvas` and its mask at the working side `side`.
 pub fn view(canvas: &Canvas, mask: &SoftMask, window: Window, side: usize) -> View {
+    let (pixels, mask) = pixels_and_mask(canvas, mask, window, side);
+    let known = composite(&pixels, &harmonic_fill(&pixels, &mask), &mask);
+    View { pixels, mask, known }
+}
+
+/// The window's pixels and mask at `side × side`, without the harmonic fill (Stable
+/// Diffusion works at 512 px and more, where the fill would cost and nothing reads it).
+pub fn pixels_and_mask(canvas: &Canvas, mask: &SoftMask, window: Window, side: usize) -> (Picture, Vec<f32>) {
     let pixels = Picture::from_canvas(canvas, window.x, window.y, window.side, window.side);
     let mut full_mask = vec![0.0; window.side * window.side];
     for (i, m) in full_mask.iter_mut().enumerate() {
@@ -54,8 +62,7 @@ pub fn view(canvas: &Canvas, mask: &SoftMask, window: Window, side: usize) -> Vi
         .into_iter()
         .map(|m| if m < 1e-3 { 0.0 } else { m.min(1.0) })
         .collect::<Vec<f32>>();
-    let known = composite(&pixels, &harmonic_fill(&pixels, &mask), &mask);
-    View { pixels, mask, known }
+    (pixels, mask)
 }
 
 /// A picture as a `(1, 3, h, w)` tensor in the model's units, [−1, 1].

@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use candle_core::Device;
-
 use super::checkpoint;
 use super::stroke_transformer::StrokeTransformer;
 
@@ -31,7 +29,7 @@ pub fn default_model() -> Arc<StrokeTransformer> {
     DEFAULT
         .get_or_init(|| {
             Arc::new(
-                checkpoint::load_bytes(DEFAULT_WEIGHTS, DEFAULT_CONFIG, &Device::Cpu)
+                checkpoint::load_bytes(DEFAULT_WEIGHTS, DEFAULT_CONFIG, &crate::device::current())
                     .expect("the embedded default model loads"),
             )
         })
@@ -72,7 +70,7 @@ pub fn use_file(path: &Path) -> Result<String, String> {
     let cfg_path = checkpoint::config_path(path);
     let config =
         std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
-    let model = checkpoint::load_bytes(&weights, &config, &Device::Cpu)
+    let model = checkpoint::load_bytes(&weights, &config, &crate::device::current())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
     *slot().write().unwrap_or_else(|e| e.into_inner()) =

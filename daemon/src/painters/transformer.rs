@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 use super::rng::Rng;
 use super::{OpStream, Painter, Request};
@@ -86,11 +86,13 @@ pub(crate) struct TransformerRun {
 }
 
 fn picture_tensor(canvas: &Canvas, side: usize) -> Tensor {
-    Tensor::from_vec(inputs::picture(canvas, side), (1, 3, side, side), &Device::Cpu).expect("shape matches")
+    Tensor::from_vec(inputs::picture(canvas, side), (1, 3, side, side), &crate::device::current())
+        .expect("shape matches")
 }
 
 fn tokens_tensor(tokens: &[OpToken]) -> Tensor {
-    Tensor::from_vec(inputs::flatten(tokens), (1, tokens.len(), FIELDS), &Device::Cpu).expect("shape matches")
+    Tensor::from_vec(inputs::flatten(tokens), (1, tokens.len(), FIELDS), &crate::device::current())
+        .expect("shape matches")
 }
 
 /// Samples an index from logits at `temperature` (0: the most likely) among
@@ -229,7 +231,7 @@ impl TransformerRun {
 
     /// Samples the next op's token and says what the model glimpsed at its place.
     pub(crate) fn sample_token_and_glimpse(&mut self) -> candle_core::Result<(OpToken, Vec<f32>)> {
-        let dev = Device::Cpu;
+        let dev = crate::device::current();
         let mut cond = self.hidden.zeros_like()?;
         let mut token = OpToken::default();
         let mut glimpse = Vec::new();
@@ -319,7 +321,7 @@ impl OpStream for TransformerRun {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::DType;
+    use candle_core::{DType, Device};
     use candle_nn::{VarBuilder, VarMap};
 
     use super::*;

@@ -31,6 +31,10 @@ pub struct ServeOptions {
     pub allowed_hosts: Vec<String>,
     /// Browser origins accepted besides loopback ones (`server.allowed_origins`).
     pub allowed_origins: Vec<String>,
+    /// The models folder, whose Stable Diffusion folders GetInfo lists.
+    pub models_dir: Option<std::path::PathBuf>,
+    /// The Stable Diffusion model magic-brush dabs with a prompt are painted with.
+    pub sd: Option<Arc<crate::diffusion::sd::StableDiffusion>>,
 }
 
 /// Serves until `shutdown` completes, then finishes the calls in flight.
@@ -44,6 +48,12 @@ pub async fn serve(
     let mut service = service::Service::new(options.store, options.limits);
     if let Some(dir) = options.styles_dir {
         service = service.with_styles(dir);
+    }
+    if let Some(dir) = options.models_dir {
+        service = service.with_models_dir(dir);
+    }
+    if let Some(sd) = options.sd {
+        service = service.with_sd(sd);
     }
     let apprentice = ApprenticeServer::new(service)
         .max_decoding_message_size(options.max_message_bytes)

@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use super::status::{self, invalid};
 use super::work::{self, Budget, Stop, deadline};
 use crate::canvas_view::{canvas_from_png, png_of, render_until, session_canvas, snapshot_canvas};
+use crate::diffusion::sd::{SdDab, StableDiffusion};
 use crate::diffusion::{SoftMask, brush as magic};
 use crate::engine::Canvas;
 use crate::ops::{pb, validate};
@@ -41,11 +42,34 @@ pub struct Service {
     budget: Arc<Budget>,
     /// Where magic-brush styles are found by name.
     styles_dir: Option<PathBuf>,
+    /// Where GetInfo looks for Stable Diffusion folders.
+    models_dir: Option<PathBuf>,
+    /// Paints the dabs that come with a prompt (the built-in brush reads no text).
+    sd: Option<Arc<StableDiffusion>>,
 }
 
 impl Service {
     pub fn new(store: Arc<Store>, limits: Limits) -> Service {
-        Service { store, limits, budget: Arc::new(Budget::new(limits.max_work_mib)), styles_dir: None }
+        Service {
+            store,
+            limits,
+            budget: Arc::new(Budget::new(limits.max_work_mib)),
+            styles_dir: None,
+            models_dir: None,
+            sd: None,
+        }
+    }
+
+    /// GetInfo lists the Stable Diffusion folders in `dir`.
+    pub fn with_models_dir(mut self, dir: PathBuf) -> Service {
+        self.models_dir = Some(dir);
+        self
+    }
+
+    /// Dabs with a prompt are painted with `sd`.
+    pub fn with_sd(mut self, sd: Arc<StableDiffusion>) -> Service {
+        self.sd = Some(sd);
+        self
     }
 
     /// Magic-brush styles are looked up in `dir`.
@@ -475,8 +499,14 @@ impl pb::apprentice_server::Apprentice for Service {
             e.field = format!("dab{}", e.field.strip_prefix("op.magic_brush").unwrap_or(&e.field));
             status::field(e)
         })?;
+        // A prompt goes to Stable Diffusion when the daemon has one; all else to the built-in brush.
+        let prompt = match &dab.guidance {
+            Some(pb::magic_brush::Guidance::Prompt(p)) if !p.is_empty() => Some(p.clone()),
+            _ => None,
+        };
+        let sd = self.sd.clone().filter(|_| prompt.is_some());
         let steps = match r.steps {
-            0 => magic::DEFAULT_STEPS,
+            0 => sd.as_ref().map_or(magic::DEFAULT_STEPS, |sd| sd.config.steps.min(magic::MAX_STEPS)),
             s if s as usize > magic::MAX_STEPS => {
                 return Err(Status::resource_exhausted(format!(
                     "steps: {s}, more than the limit of {}",
@@ -506,7 +536,10 @@ impl pb::apprentice_server::Apprentice for Service {
             Ok((canvas, mask))
         })
         .await?;
-        let (style, note) = crate::diffusion::op::guidance(&dab, styles.as_deref());
+        let (style, note) = match &sd {
+            Some(_) => (crate::diffusion::style::NONE, None),
+            None => crate::diffusion::op::guidance(&dab, styles.as_deref()),
+        };
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -529,6 +562,9 @@ impl pb::apprentice_server::Apprentice for Service {
             let dab_params = magic::Dab { style, strength: dab.strength, seed: dab.seed, steps };
             let result = if mask.is_empty() {
                 Ok(Some(None))
+            } else if let (Some(sd), Some(prompt)) = (&sd, &prompt) {
+                let sd_dab = SdDab { strength: dab.strength, seed: dab.seed, steps };
+                sd.paint(&canvas, &mask, prompt, &sd_dab, &mut progress).map(|p| p.map(Some))
             } else {
                 brush.paint(&canvas, &mask, &dab_params, &mut progress).map(|p| p.map(Some))
             };
@@ -549,7 +585,7 @@ impl pb::apprentice_server::Apprentice for Service {
             let op = pb::Op { kind: Some(pb::op::Kind::MagicBrush(pb::MagicBrush { result: patch, ..dab })) };
             let done = pb::MagicBrushDone {
                 op: Some(op),
-                model: brush.name.clone(),
+                model: sd.as_ref().map_or_else(|| brush.name.clone(), |sd| sd.name.clone()),
                 note: note.unwrap_or_default(),
             };
             let _ = tx.blocking_send(Ok(pb::MagicBrushEvent {
@@ -560,7 +596,7 @@ impl pb::apprentice_server::Apprentice for Service {
     }
 
     async fn get_info(&self, _request: Request<pb::GetInfoRequest>) -> Result<Response<pb::Info>, Status> {
-        let mut info = crate::info();
+        let mut info = crate::info(self.models_dir.as_deref(), self.sd.as_deref());
         info.styles = self.styles_dir.as_deref().map(crate::diffusion::style::names).unwrap_or_default();
         Ok(Response::new(info))
     }

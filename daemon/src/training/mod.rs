@@ -11,7 +11,7 @@ pub mod split;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
@@ -188,7 +188,7 @@ fn batch(
     len: usize,
     with_reference: bool,
 ) -> candle_core::Result<[Option<Tensor>; 6]> {
-    let dev = Device::Cpu;
+    let dev = crate::device::current();
     let (b, s) = (windows.len(), cfg.image_side);
     let cat_f = |f: &dyn Fn(&Window) -> &Vec<f32>| {
         windows.iter().flat_map(|w| f(w).iter().copied()).collect::<Vec<f32>>()
@@ -384,7 +384,7 @@ pub fn train(
     describe(&train_w.report());
 
     let mut varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &crate::device::current());
     let model = StrokeTransformer::new(vb, &o.config)?;
     let mut state: TrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;

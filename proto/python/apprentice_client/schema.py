@@ -508,6 +508,8 @@ MESSAGES = {
             {"name": "models", "json_name": "models", "number": 3, "type": "string", "repeated": True},
             {"name": "painters", "json_name": "painters", "number": 4, "type": "string", "repeated": True},
             {"name": "styles", "json_name": "styles", "number": 5, "type": "string", "repeated": True},
+            {"name": "brush_models", "json_name": "brushModels", "number": 6, "type": "string", "repeated": True},
+            {"name": "devices", "json_name": "devices", "number": 7, "type": "string", "repeated": True},
         ),
         "oneofs": (),
     },
