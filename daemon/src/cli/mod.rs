@@ -124,16 +124,19 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .init();
     let cli = Cli::parse();
-    // Batch jobs keep what they free; the long-running daemon gives it back.
-    if !matches!(cli.command, Command::Serve(_) | Command::Watch(_)) {
-        crate::tuning::allocator();
-    }
     // Reinforcement rollouts are decode steps on one-row matrices, where gemm's
     // thread pool costs more than it gives (DESIGN.md: decode single-threaded);
     // its episodes run on parallel threads instead (a step took a quarter of the time).
     let threads = matches!(cli.command, Command::Reinforce(_)).then_some(1);
     // SAFETY: no other thread runs yet.
     unsafe { crate::tuning::threads(threads) };
+    // Batch jobs keep what they free; the long-running daemon gives it back (this may
+    // start a thread, so it comes after the environment is set).
+    if matches!(cli.command, Command::Serve(_) | Command::Watch(_)) {
+        crate::tuning::daemon_allocator();
+    } else {
+        crate::tuning::allocator();
+    }
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::Continue(args) => continue_history::run(args),
