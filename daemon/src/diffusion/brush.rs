@@ -112,16 +112,8 @@ impl Brush {
         dab: &Dab,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> candle_core::Result<Option<pb::RasterPatch>> {
-        let rect = |rgba| pb::RasterPatch {
-            x: mask.x as i32,
-            y: mask.y as i32,
-            width: mask.width as u32,
-            height: mask.height as u32,
-            rgba,
-            mode: pb::PatchMode::Over as i32,
-        };
         if mask.is_empty() {
-            return Ok(Some(rect(Vec::new())));
+            return Ok(Some(mask.patch(Vec::new())));
         }
         let dev = crate::device::current();
         let side = self.model.config().side;
@@ -143,17 +135,7 @@ impl Brush {
             .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
             .collect();
         super::style::transfer(&mut result, &in_mask, &dab.style, dab.strength);
-        let mut rgba = Vec::with_capacity(mask.width * mask.height * 4);
-        for my in 0..mask.height {
-            for mx in 0..mask.width {
-                let (cx, cy) = (mask.x + mx as i64, mask.y + my as i64);
-                let c = result.get((cx - win.x) as usize, (cy - win.y) as usize);
-                let a = mask.alpha[my * mask.width + mx];
-                let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-                rgba.extend_from_slice(&[byte(c[0]), byte(c[1]), byte(c[2]), byte(a)]);
-            }
-        }
-        Ok(Some(rect(rgba)))
+        Ok(Some(window::cut(&result, mask, win)))
     }
 }
 

@@ -27,6 +27,18 @@ impl SoftMask {
         self.alpha[dy as usize * self.width + dx as usize]
     }
 
+    /// A patch over the mask's rectangle holding `rgba` (empty for an empty mask).
+    pub fn patch(&self, rgba: Vec<u8>) -> pb::RasterPatch {
+        pb::RasterPatch {
+            x: self.x as i32,
+            y: self.y as i32,
+            width: self.width as u32,
+            height: self.height as u32,
+            rgba,
+            mode: pb::PatchMode::Over as i32,
+        }
+    }
+
     /// Whether nothing at all is masked (a path wholly off the canvas).
     pub fn is_empty(&self) -> bool {
         self.alpha.iter().all(|&a| a <= 0.0)

@@ -9,6 +9,7 @@ use super::baselines::{composite, harmonic_fill};
 use super::mask::SoftMask;
 use super::picture::{Picture, resize_map};
 use crate::engine::Canvas;
+use crate::ops::pb;
 
 /// Least context on each side, in canvas pixels.
 const MIN_MARGIN: usize = 8;
@@ -96,6 +97,22 @@ pub fn from_tensor_unclamped(t: &Tensor) -> Result<Picture> {
     let n = w * h;
     let rgb = (0..n).map(|i| [0, 1, 2].map(|k| (planar[k * n + i] + 1.0) / 2.0)).collect();
     Ok(Picture { width: w, height: h, rgb })
+}
+
+/// A brush's answer for the whole window, cut to the mask's rectangle with the soft mask
+/// as its alpha: outside the mask nothing changes, at its edge the answer blends in.
+pub fn cut(full: &Picture, mask: &SoftMask, win: Window) -> pb::RasterPatch {
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let mut rgba = Vec::with_capacity(mask.width * mask.height * 4);
+    for my in 0..mask.height {
+        for mx in 0..mask.width {
+            let (cx, cy) = (mask.x + mx as i64, mask.y + my as i64);
+            let c = full.get((cx - win.x) as usize, (cy - win.y) as usize);
+            let a = mask.alpha[my * mask.width + mx];
+            rgba.extend_from_slice(&[byte(c[0]), byte(c[1]), byte(c[2]), byte(a)]);
+        }
+    }
+    mask.patch(rgba)
 }
 
 #[cfg(test)]

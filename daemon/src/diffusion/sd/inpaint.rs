@@ -74,16 +74,8 @@ impl StableDiffusion {
         dab: &SdDab,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<Option<pb::RasterPatch>> {
-        let rect = |rgba| pb::RasterPatch {
-            x: mask.x as i32,
-            y: mask.y as i32,
-            width: mask.width as u32,
-            height: mask.height as u32,
-            rgba,
-            mode: pb::PatchMode::Over as i32,
-        };
         if mask.is_empty() {
-            return Ok(Some(rect(Vec::new())));
+            return Ok(Some(mask.patch(Vec::new())));
         }
         let dev = &self.device;
         let side = self.config.resolution;
@@ -92,7 +84,7 @@ impl StableDiffusion {
         let n = steps_for(dab.steps, dab.strength);
         if n == 0 {
             let unchanged = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
-            return Ok(Some(patch(&unchanged, mask, win, rect)));
+            return Ok(Some(window::cut(&unchanged, mask, win)));
         }
         let (view_pixels, view_mask) = window::pixels_and_mask(canvas, mask, win, side);
         let pixels = window::to_tensor(&view_pixels, dev)?;
@@ -163,31 +155,6 @@ impl StableDiffusion {
         }
         let decoded = self.vae.decode(&(latents / self.config.vae.scaling_factor)?)?;
         let answer = window::from_tensor(&decoded.to_device(&Device::Cpu)?)?;
-        Ok(Some(patch(&answer.resized(win.side, win.side), mask, win, rect)))
+        Ok(Some(window::cut(&answer.resized(win.side, win.side), mask, win)))
     }
-}
-
-/// The answer for the whole window cut to the mask's rectangle, its alpha the soft
-/// mask: outside the mask nothing changes, at its edge the answer blends in.
-fn patch(
-    full: &Picture,
-    mask: &SoftMask,
-    win: Window,
-    rect: impl Fn(Vec<u8>) -> pb::RasterPatch,
-) -> pb::RasterPatch {
-    let mut rgba = Vec::with_capacity(mask.width * mask.height * 4);
-    for my in 0..mask.height {
-        for mx in 0..mask.width {
-            let (cx, cy) = (mask.x + mx as i64, mask.y + my as i64);
-            let c = full.get((cx - win.x) as usize, (cy - win.y) as usize);
-            let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-            rgba.extend_from_slice(&[
-                byte(c[0]),
-                byte(c[1]),
-                byte(c[2]),
-                byte(mask.alpha[my * mask.width + mx]),
-            ]);
-        }
-    }
-    rect(rgba)
 }
