@@ -8,8 +8,6 @@
 //! the end of the first minute to the end. `cargo test --benches` runs 3 seconds of it.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,41 +17,8 @@ use pb::op::Kind;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-struct Daemon {
-    child: Child,
-    url: String,
-    _home: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Daemon {
-    let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apprentice"))
-        .args(["serve", "--address", "127.0.0.1:0", "--config-dir"])
-        .arg(home.path().join("config"))
-        .arg("--data-dir")
-        .arg(home.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("apprentice listening on ").expect("listening line").to_owned();
-    Daemon { child, url: format!("http://{addr}"), _home: home }
-}
-
-fn resident_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1));
-    kib.and_then(|k| k.parse::<f64>().ok()).map_or(0.0, |k| k / 1024.0)
-}
+mod common;
+use common::{memory_mib, start};
 
 fn stroke(i: u64) -> pb::Op {
     let (x, y) = ((i * 37 % 500) as f32, (i * 53 % 380) as f32);
@@ -165,7 +130,7 @@ async fn main() {
     let mut memory = Vec::new();
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_secs(5).min(run_for)).await;
-        memory.push((started.elapsed(), resident_mib(pid)));
+        memory.push((started.elapsed(), memory_mib(pid).0));
     }
     for t in tasks {
         t.await.unwrap();
