@@ -315,11 +315,7 @@ impl Store {
 
     /// The session's whole history, in order.
     pub fn history(&self, session_id: &str) -> Result<pb::History> {
-        let conn = self.conn();
-        let info = session_info(&conn, session_id)?;
-        let header = info.header.unwrap_or_default();
-        let ops = load_ops(&conn, session_id, &header, 0, info.op_count)?;
-        Ok(pb::History { header: Some(header), ops })
+        self.history_page(session_id, 0, 0)
     }
 
     /// Ops `start..start + max` of the session (`max` 0: to the end), with its header.
