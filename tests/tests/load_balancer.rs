@@ -130,8 +130,14 @@ async fn two_daemons_behind_nginx_serve_calls_that_carry_their_history() {
         assert!(matches!(last, Some(pb::magic_brush_event::Event::Done(_))), "{last:?}");
     }
 
-    // Both daemons took calls, and every call went well.
-    let log = std::fs::read_to_string(dir.path().join("access.log")).unwrap();
+    // Both daemons took calls, and every call went well. nginx logs a call after the client
+    // has its answer, so the last line may come a moment later.
+    let read_log = || std::fs::read_to_string(dir.path().join("access.log")).unwrap_or_default();
+    let start = Instant::now();
+    while read_log().lines().count() < 12 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = read_log();
     for d in [&a, &b] {
         assert!(log.lines().any(|l| l.starts_with(&d.address)), "{} served nothing:\n{log}", d.address);
     }
