@@ -21,13 +21,14 @@ python3 -m ruff format --check .
 # --all-targets also runs the benches once in their short smoke mode.
 cargo test --workspace --release --all-targets
 
-# Real Krita for the plug-in's end-to-end tests: Debian trixie's 5.2.9 and forky's 5.3, each in a
-# root kept in ~/.cache between runs (about a minute each the first time).
-bash tests/krita/make-root.sh "${APPRENTICE_KRITA_ROOT:-$HOME/.cache/apprentice/krita-root}" trixie
-# forky is Debian testing: when it cannot be installed today, say so loudly and test 5.2 only.
-if ! bash tests/krita/make-root.sh "${APPRENTICE_KRITA53_ROOT:-$HOME/.cache/apprentice/krita-root-forky}" forky; then
-    echo "WARNING: no Krita 5.3 root (Debian forky could not be installed): its tests are left out" >&2
-    export APPRENTICE_KRITA53_ROOT=none
+# Real Krita and real GIMP for the plug-ins' end-to-end tests: Debian trixie's Krita 5.2.9 and
+# GIMP 3.0, and forky's Krita 5.3 and GIMP 3.2, each in a root kept in ~/.cache between runs
+# (a few minutes each the first time).
+bash tests/editors/make-root.sh "${APPRENTICE_EDITORS_ROOT:-$HOME/.cache/apprentice/editors-trixie}" trixie
+# forky is Debian testing: when it cannot be installed today, say so loudly and test trixie's only.
+if ! bash tests/editors/make-root.sh "${APPRENTICE_EDITORS_FORKY_ROOT:-$HOME/.cache/apprentice/editors-forky}" forky; then
+    echo "WARNING: no forky root (Debian forky could not be installed): the Krita 5.3 and GIMP 3.2 tests are left out" >&2
+    export APPRENTICE_EDITORS_FORKY_ROOT=none
 fi
 
 # The Python clients (gRPC-Web on the standard library, and PyPI grpcio) and the Krita plug-in

@@ -21,6 +21,7 @@ from typing import ClassVar
 from krita import Krita, Node, Selection
 
 from . import canvas, ops
+from .client import paint
 from .qt import EV, LEFT, NO_BUTTON, NO_MODIFIER, QT6, QPointF, QtCore, QtGui, QtWidgets, enum
 
 HAS_PAINT_API = hasattr(Node, "paintPath")
@@ -34,7 +35,7 @@ class NotPainted(Exception):
 
 def apply(view, op):
     """Paints one op into the view's document; a generator of waits (ms)."""
-    k = ops.kind(op)
+    k = paint.kind(op)
     if k == "stroke":
         yield from stroke(view, op["stroke"])
     elif k == "fill":
@@ -42,7 +43,7 @@ def apply(view, op):
     elif k == "raster_patch":
         yield from patch(view, op["raster_patch"])
     elif k == "magic_brush":
-        result = ops.patch_of(op)
+        result = paint.patch_of(op)
         if result is None:
             raise NotPainted(
                 "a magic-brush dab came without its pixels (the daemon records them when it paints one); "
@@ -67,7 +68,7 @@ def set_brush(view, s):
     view.setBrushSize(max(1.0, float(brush.get("size", 10.0))))
     view.setPaintingOpacity(float(brush.get("opacity", 1.0)))
     view.setPaintingFlow(float(brush.get("flow", 1.0)))
-    canvas.set_foreground(view, ops.color8(brush.get("color", {})))
+    canvas.set_foreground(view, paint.color8(brush.get("color", {})))
     view.setCurrentBlendingMode(ops.KRITA_BLEND.get(brush.get("blend"), "normal"))
     canvas.set_eraser_mode(tool == "TOOL_ERASER")
 
@@ -75,7 +76,7 @@ def set_brush(view, s):
 def stroke(view, s):
     set_brush(view, s)
     step = max(1.0, float(s.get("brush", {}).get("size", 10.0)) / 4.0)
-    samples = ops.densify(s.get("points", []), step)
+    samples = paint.densify(s.get("points", []), step)
     if not samples:
         return
     # paintPath paints at full pressure, in one undo step; a stroke whose pressure varies goes
@@ -137,8 +138,8 @@ def fill(view, f):
     x, y = int(f.get("x", 0.0)), int(f.get("y", 0.0))
     if not (0 <= x < w and 0 <= y < h):
         return
-    mask = ops.fill_mask(canvas.projection_bgra(doc), w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False))
-    canvas.set_foreground(view, ops.color8(f.get("color", {})))
+    mask = paint.fill_mask(canvas.projection_bgra(doc), w, h, x, y, f.get("tolerance", 0.0), f.get("contiguous", False))
+    canvas.set_foreground(view, paint.color8(f.get("color", {})))
     if HAS_PAINT_API:
         # Krita 5.3+: the covered pixels as a path, filled in one stroke — one undo step (there,
         # selecting and deselecting are undo steps of their own).

@@ -10,7 +10,8 @@ import threading
 
 from krita import Extension, Krita
 
-from . import canvas, ops, settings
+from . import canvas, settings
+from .client import paint
 from .continuing import ContinueRun
 from .magic import MagicRun
 from .outbox import Outbox
@@ -183,7 +184,7 @@ class Apprentice(Extension):
         # A fresh seed each time, as for Continue: brush, undo, brush again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
         try:
-            dab = ops.magic_dab([], 1.0, prompt, style, strength, seed)
+            dab = paint.magic_dab([], 1.0, prompt, style, strength, seed)
         except ValueError as e:
             raise RuntimeError(str(e)) from None
         self.magic = MagicRun(

@@ -13,8 +13,8 @@ with the pixels as painted, goes into the document's history.
 import threading
 import time
 
-from . import applier, canvas, ops
-from .client import RpcError
+from . import applier, canvas
+from .client import RpcError, paint
 from .continuing import stored_session
 from .qt import QPointF, QtCore
 
@@ -31,7 +31,7 @@ def region(view):
         if x1 > x0 and y1 > y0:
             mask = bytes(selection.pixelData(x0, y0, x1 - x0, y1 - y0))
             if mask.strip(b"\x00"):
-                path, radius = ops.cover_path(x0, y0, x1 - x0, y1 - y0)
+                path, radius = paint.cover_path(x0, y0, x1 - x0, y1 - y0)
                 return path, radius, (mask, x0, y0, x1 - x0, y1 - y0)
     widget = canvas.canvas_widget(view)
     if widget is not None:
@@ -39,7 +39,7 @@ def region(view):
     else:
         cx, cy = doc.width() / 2.0, doc.height() / 2.0
     cx, cy = min(max(cx, 0.0), doc.width() - 1.0), min(max(cy, 0.0), doc.height() - 1.0)
-    path, radius = ops.disc_path(cx, cy, view.brushSize())
+    path, radius = paint.disc_path(cx, cy, view.brushSize())
     return path, radius, None
 
 
@@ -118,9 +118,9 @@ class MagicRun:
             return
         self.model, self.note = value.get("model", ""), value.get("note", "")
         dab = value.get("op", {}).get("magic_brush", {})
-        result = ops.patch_of({"magic_brush": dab})
+        result = paint.patch_of({"magic_brush": dab})
         if result is not None and self.clip is not None:
-            result = ops.clip_patch(result, *self.clip)
+            result = paint.clip_patch(result, *self.clip)
         if result is None:
             self._finish(RuntimeError("the magic brush painted nothing here (the dab missed the canvas)"))
             return

@@ -7,13 +7,10 @@ restarts, the batch waits and is sent again with the same number — the daemon 
 Krita: tested against the real daemon outside the editor (tests/python/test_krita_plugin.py).
 """
 
-import re
 import threading
 import time
 
-from .client import DaemonUnavailable, RpcError
-
-_BAD_OP = re.compile(r"^ops\[(\d+)\]")
+from .client import DaemonUnavailable, RpcError, append_ops
 
 
 class Outbox:
@@ -151,28 +148,15 @@ class Outbox:
                 client, "upload_snapshot", {"session_id": self.session_id, "op_count": self.op_count, item[0]: item[1]}
             )
             return
-        ops = list(item)
-        while ops:
-            try:
-                r = self._call(
-                    client, "append_ops", {"session_id": self.session_id, "sequence": self._sequence, "ops": ops}
-                )
-            except RpcError as e:
-                bad = _BAD_OP.match(e.message or "")
-                if e.code_name == "INVALID_ARGUMENT" and bad and int(bad.group(1)) < len(ops):
-                    # One op the daemon cannot store: keep it aside, send the rest.
-                    self.rejected.append((ops.pop(int(bad.group(1))), e.message))
-                    continue
-                expected = e.metadata.get("apprentice-expected-sequence")
-                if e.code_name == "FAILED_PRECONDITION" and expected is not None:
-                    # Someone else (another window on this document) appended: follow on after them.
-                    self._sequence = int(expected)
-                    continue
-                raise
-            self._sequence = int(r.get("next_sequence", self._sequence + 1))
-            self.op_count = int(r.get("op_count", self.op_count))
-            self.sent += len(ops)
-            return
+        # An op the daemon cannot store is kept aside (not resent); another window's appends are followed on from.
+        response, self._sequence, rejected = append_ops(
+            lambda request: self._call(client, "append_ops", request), self.session_id, self._sequence, item
+        )
+        self.rejected += rejected
+        if response is not None:
+            self._sequence = int(response.get("next_sequence", self._sequence + 1))
+            self.op_count = int(response.get("op_count", self.op_count))
+            self.sent += len(item) - len(rejected)
 
     def _call(self, client, method, request):
         try:

@@ -1,36 +1,27 @@
-"""Real Krita for the plug-in's end-to-end tests: a Debian root with Krita (tests/krita/make-root.sh,
+"""Real Krita for the plug-in's end-to-end tests: a Debian root with the editors (tests/editors/make-root.sh,
 run by tests/run.sh), the plug-in imported from its zip by Krita's own importer, an Xvfb display,
 and the driver plug-in (tests/krita/driver) that paints and reports."""
 
 import json
-import os
 import pathlib
 import shutil
 import subprocess
 import time
 
+import editors
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-CACHE = pathlib.Path.home() / ".cache" / "apprentice"
 # Krita 5.2.9 (Debian trixie: no painting API, so synthesized pen input) and 5.3 (forky: Node.paintPath).
-ROOTS = {
-    "5.2": pathlib.Path(os.environ.get("APPRENTICE_KRITA_ROOT", CACHE / "krita-root")),
-    "5.3": pathlib.Path(os.environ.get("APPRENTICE_KRITA53_ROOT", CACHE / "krita-root-forky")),
-}
-if os.environ.get("APPRENTICE_KRITA53_ROOT") == "none":  # tests/run.sh: forky could not be installed
+ROOTS = {"5.2": editors.ROOTS["trixie"], "5.3": editors.ROOTS.get("forky")}
+if ROOTS["5.3"] is None:  # tests/run.sh: forky could not be installed
     del ROOTS["5.3"]
 INSIDE = "/opt/apprentice-e2e"  # the test's folder, as Krita sees it
 IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
 
 
 def require_root(root):
-    if not (root / "usr" / "bin" / "krita").exists():
-        pytest.fail(
-            f"no Krita root at {root}: make it with `tests/krita/make-root.sh {root} SUITE` (as root; "
-            "tests/run.sh does), or point APPRENTICE_KRITA_ROOT / APPRENTICE_KRITA53_ROOT at one"
-        )
-    subprocess.run([str(REPO / "tests" / "krita" / "mounts.sh"), str(root)], check=True)
+    editors.require(root, "usr/bin/krita")
 
 
 def install(root, address):

@@ -8,13 +8,13 @@ repaints a selection on a fifth. The tests then read what
 the daemon stored and compare pixels: Krita's own, and the daemon engine's replay of the history.
 """
 
-import io
 import itertools
 import math
 import re
 
 import krita_env
 import pytest
+from pictures import daemon_png, fidelity, mse
 from PIL import Image, ImageChops
 
 CONTINUE_OPS = 12
@@ -51,76 +51,6 @@ def krita(request, daemon):
 def krita_png(krita, path_inside):
     """A PNG Krita wrote (inside its root)."""
     return Image.open(krita["root"] / path_inside.lstrip("/")).convert("RGBA")
-
-
-def daemon_png(client, source):
-    """The daemon's render of a session (its id) or of a history (a dict)."""
-    request = {"session_id": source} if isinstance(source, str) else {"history": source}
-    return Image.open(io.BytesIO(client.render(request)["png"])).convert("RGBA")
-
-
-def pixels(image):
-    """Premultiplied RGBA: an erased pixel is transparent whatever colour it kept."""
-    data = image.convert("RGBa").tobytes()
-    return [tuple(data[i : i + 4]) for i in range(0, len(data), 4)]
-
-
-def painted(px, threshold=24):
-    """Pixels that differ from the white page by more than `threshold` in some channel (alpha included)."""
-    return [max(255 - c for c in p) > threshold for p in px]
-
-
-def fidelity(krita_image, daemon_image):
-    """Coverage IoU of what each painted, and the mean colour error (0..1) where both painted."""
-    ka, kb = pixels(krita_image), pixels(daemon_image)
-    a, b = painted(ka), painted(kb)
-    both = [i for i, (x, y) in enumerate(zip(a, b)) if x and y]
-    union = sum(1 for x, y in zip(a, b) if x or y)
-    error = sum(sum(abs(p - q) for p, q in zip(ka[i], kb[i])) / 4.0 for i in both) / max(1, len(both)) / 255.0
-    return len(both) / max(1, union), error
-
-
-def test_recording_is_switched_on_from_the_menu_action(krita):
-    assert krita["recording"] is True
-
-
-def test_the_docker_shows_the_connection_and_the_menu_has_a_shortcut(krita, daemon):
-    status = krita["docker_status"]
-    assert status.startswith(f"Connected to {daemon.address}"), status
-    assert "model: " in status and "device: cpu" in status.lower(), status
-    assert krita["continue_shortcut"] == "Ctrl+Alt+N"
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_TOOLS))
-def test_each_stroke_is_stored_with_its_tool_and_brush(krita, client, name):
-    doc = krita["documents"][name]
-    assert doc["error"] is None and doc["session_id"], doc
-    ops = client.get_history({"session_id": doc["session_id"]})["ops"]
-    strokes = [op["stroke"] for op in ops if "stroke" in op]
-    assert [s["tool"] for s in strokes] == EXPECTED_TOOLS[name]
-    for s in strokes:
-        # Pen samples in image pixels, with pressure and time from the tablet events.
-        assert len(s["points"]) >= 3
-        assert all(0 <= p["x"] <= 320 and 0 <= p["y"] <= 240 for p in s["points"])
-        assert all(0.0 < p["pressure"] <= 1.0 for p in s["points"])
-        assert s["points"][-1]["time_ms"] > 0
-    first = strokes[0]["brush"]
-    assert first["size"] == pytest.approx(
-        {"brush": 24, "pencil": 6, "airbrush": 40}.get(name, 50 if name == "smudge" else 60)
-    )
-
-
-def test_an_undo_in_krita_is_recorded(krita, client):
-    ops = client.get_history({"session_id": krita["documents"]["brush"]["session_id"]})["ops"]
-    assert "undo" in ops[-1], ops[-1]
-    black = ops[-2]["stroke"]["brush"]["color"]
-    assert (black.get("r", 0), black.get("g", 0), black.get("b", 0)) == (0, 0, 0)
-
-
-def test_the_brush_colour_is_recorded_as_painted(krita, client):
-    ops = client.get_history({"session_id": krita["documents"]["brush"]["session_id"]})["ops"]
-    red = ops[0]["stroke"]["brush"]["color"]
-    assert (round(red["r"] * 255), round(red["g"] * 255), round(red["b"] * 255)) == (200, 30, 30)
 
 
 # Measured on Krita 5.2.9 and 5.3.4 (plugin-krita/README.md, "Replay fidelity"); the floors leave room for Krita's
@@ -205,12 +135,6 @@ def test_continue_painting_takes_its_colours_from_the_picture(krita, client, cap
         )
     # Colours from the picture where they land (black ink on the sky would be about 0.6).
     assert differences and mean <= 0.1, differences
-
-
-def mse(a, b):
-    """Mean squared error of two RGB images, channels in 0..1."""
-    pa, pb = a.convert("RGB").tobytes(), b.convert("RGB").tobytes()
-    return sum((x - y) ** 2 for x, y in zip(pa, pb)) / len(pa) / 255.0**2
 
 
 def test_continue_painting_with_a_reference_layer_copies_it(krita, client, capsys):

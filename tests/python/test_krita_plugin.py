@@ -14,7 +14,7 @@ from PIL import Image
 sys.path.insert(0, str(REPO / "plugin-krita"))
 
 from apprentice_krita import ops  # after the plug-in folder went on sys.path
-from apprentice_krita.client import Client
+from apprentice_krita.client import Client, paint
 from apprentice_krita.outbox import Outbox
 
 HEADER = {"width": 64, "height": 48, "background": {"r": 1.0, "g": 1.0, "b": 1.0, "a": 1.0}}
@@ -68,7 +68,7 @@ def test_brush_state_maps_krita_blend_modes_and_colours():
         "blend": "BLEND_MODE_MULTIPLY",
         "hardness": 0.9,
     }
-    assert ops.color8(state["color"]) == (255, 128, 0)
+    assert paint.color8(state["color"]) == (255, 128, 0)
     assert ops.brush_state(1, 1, 1, (0, 0, 0), "color-dodge")["blend"] == "BLEND_MODE_NORMAL"
 
 
@@ -83,10 +83,10 @@ def test_recorded_ops_are_valid_for_the_daemon(client):
 
 
 def test_densify_joins_control_points_with_straight_segments_and_linear_pressure():
-    samples = ops.densify([{"x": 0, "y": 0, "pressure": 0.0}, {"x": 10, "y": 0, "pressure": 1.0}], step=2.5)
+    samples = paint.densify([{"x": 0, "y": 0, "pressure": 0.0}, {"x": 10, "y": 0, "pressure": 1.0}], step=2.5)
     assert samples == [(0, 0, 0), (2.5, 0, 0.25), (5, 0, 0.5), (7.5, 0, 0.75), (10, 0, 1.0)]
-    assert ops.densify([{"x": 3, "y": 4}], 1) == [(3.0, 4.0, 1.0)]  # pressure absent: 1, as in the engine
-    assert ops.densify([], 1) == []
+    assert paint.densify([{"x": 3, "y": 4}], 1) == [(3.0, 4.0, 1.0)]  # pressure absent: 1, as in the engine
+    assert paint.densify([], 1) == []
 
 
 def bgra_canvas(width, height, ring):
@@ -102,26 +102,26 @@ def bgra_canvas(width, height, ring):
 
 def test_a_contiguous_fill_stops_at_a_closed_outline():
     w, h = 20, 16
-    mask = ops.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 8, 7, tolerance=0.0)
+    mask = paint.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 8, 7, tolerance=0.0)
     inside = {(x, y) for y in range(h) for x in range(w) if mask[y * w + x]}
     assert inside == {(x, y) for x in range(5, 12) for y in range(5, 10)}
 
 
 def test_a_fill_outside_the_outline_covers_everything_but_the_outline_and_its_inside():
     w, h = 20, 16
-    mask = ops.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 0, 0, tolerance=0.0)
+    mask = paint.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 0, 0, tolerance=0.0)
     assert sum(1 for v in mask if v) == w * h - 9 * 7
-    non_contiguous = ops.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 0, 0, 0.0, contiguous=False)
+    non_contiguous = paint.fill_mask(bgra_canvas(w, h, (4, 4, 12, 10)), w, h, 0, 0, 0.0, contiguous=False)
     assert sum(1 for v in non_contiguous if v) == w * h - (9 * 7 - 7 * 5)  # the inside is white too
 
 
 def test_fill_tolerance_is_per_channel_like_the_engine():
     w, h = 4, 1
     row = bytes([200, 200, 200, 255, 190, 200, 200, 255, 150, 200, 200, 255, 200, 200, 200, 255])
-    assert ops.fill_mask(row, w, h, 0, 0, tolerance=10 / 255) == b"\xff\xff\x00\x00"
-    assert ops.fill_mask(row, w, h, 0, 0, tolerance=50 / 255) == b"\xff\xff\xff\xff"
+    assert paint.fill_mask(row, w, h, 0, 0, tolerance=10 / 255) == b"\xff\xff\x00\x00"
+    assert paint.fill_mask(row, w, h, 0, 0, tolerance=50 / 255) == b"\xff\xff\xff\xff"
     with pytest.raises(ValueError, match=r"fill at \(4, 0\) is outside the 4x1 image"):
-        ops.fill_mask(row, w, h, 4, 0, 0.0)
+        paint.fill_mask(row, w, h, 4, 0, 0.0)
 
 
 def test_krita_bgra_becomes_rgba_for_snapshots():
@@ -148,8 +148,8 @@ def test_the_dab_sent_for_a_selection_covers_its_rectangle_fully_in_the_daemons_
     # The RPC takes a path and a radius, not a mask: the rows must leave no selected pixel
     # half-painted, whatever the rectangle's shape.
     x, y, w, h = rect
-    path, radius = ops.cover_path(x, y, w, h)
-    dab = ops.magic_dab(path, radius, strength=1.0, seed=3)
+    path, radius = paint.cover_path(x, y, w, h)
+    dab = paint.magic_dab(path, radius, strength=1.0, seed=3)
     progress, done = magic_brush(client, {"header": HEADER, "ops": []}, dab)
     result = done["op"]["magic_brush"]["result"]
     assert progress[-1] == {"step": 7, "steps": 8}
@@ -157,10 +157,10 @@ def test_the_dab_sent_for_a_selection_covers_its_rectangle_fully_in_the_daemons_
 
 
 def test_a_prompt_or_a_style_guides_a_dab_not_both():
-    path, radius = ops.disc_path(5, 6, brush_size=30)
+    path, radius = paint.disc_path(5, 6, brush_size=30)
     assert (path, radius) == ([{"x": 5.0, "y": 6.0}], 15.0)
-    assert ops.magic_dab(path, radius, prompt=" a barn ")["prompt"] == "a barn"
-    assert ops.magic_dab(path, radius, style="ink") == {
+    assert paint.magic_dab(path, radius, prompt=" a barn ")["prompt"] == "a barn"
+    assert paint.magic_dab(path, radius, style="ink") == {
         "path": path,
         "radius": 15.0,
         "strength": 1.0,
@@ -168,27 +168,27 @@ def test_a_prompt_or_a_style_guides_a_dab_not_both():
         "style": "ink",
     }
     with pytest.raises(ValueError, match="a prompt or a style, not both"):
-        ops.magic_dab(path, radius, prompt="a barn", style="ink")
+        paint.magic_dab(path, radius, prompt="a barn", style="ink")
     # A small brush still makes a dab the daemon can paint.
-    assert ops.disc_path(0, 0, brush_size=1)[1] == ops.MAGIC_RADIUS[0]
+    assert paint.disc_path(0, 0, brush_size=1)[1] == paint.MAGIC_RADIUS[0]
 
 
 def test_the_brushes_pixels_are_cut_to_the_selection_and_its_softness():
     # A 4x2 patch at (10, 20), alpha 200; the selection: 3x3 at (12, 21), one soft pixel.
     patch = {"x": 10, "y": 20, "width": 4, "height": 2, "rgba": bytes([9, 8, 7, 200]) * 8, "mode": "PATCH_MODE_OVER"}
     selection = bytes([255, 128, 0, 255, 255, 255, 0, 0, 0])
-    clipped = ops.clip_patch(patch, selection, 12, 21, 3, 3)
+    clipped = paint.clip_patch(patch, selection, 12, 21, 3, 3)
     assert (clipped["x"], clipped["y"], clipped["width"], clipped["height"]) == (12, 21, 2, 1)
     assert clipped["rgba"] == bytes([9, 8, 7, 200, 9, 8, 7, 100])
     assert clipped["mode"] == "PATCH_MODE_OVER"
-    assert ops.clip_patch(patch, selection, 40, 40, 3, 3) is None  # no overlap: nothing to paint
+    assert paint.clip_patch(patch, selection, 40, 40, 3, 3) is None  # no overlap: nothing to paint
 
 
 def test_a_dab_with_recorded_pixels_is_painted_from_them_and_one_without_is_not():
     result = {"x": 1, "y": 2, "width": 1, "height": 1, "rgba": b"\x00\x00\x00\xff"}
-    assert ops.patch_of({"magic_brush": {"radius": 3.0, "result": result}}) == result
-    assert ops.patch_of({"magic_brush": {"radius": 3.0}}) is None
-    assert ops.patch_of({"raster_patch": result}) == result
+    assert paint.patch_of({"magic_brush": {"radius": 3.0, "result": result}}) == result
+    assert paint.patch_of({"magic_brush": {"radius": 3.0}}) is None
+    assert paint.patch_of({"raster_patch": result}) == result
 
 
 def test_a_dab_cut_to_a_selection_is_stored_by_the_daemon_and_replayed_from_its_pixels(client):
@@ -196,11 +196,11 @@ def test_a_dab_cut_to_a_selection_is_stored_by_the_daemon_and_replayed_from_its_
     w, h = HEADER["width"], HEADER["height"]
     picture = b"".join(bytes([200, 0, 0, 255] if x < w // 2 else [0, 0, 200, 255]) for _ in range(h) for x in range(w))
     history = {"header": HEADER, "ops": [{"raster_patch": {"width": w, "height": h, "rgba": picture}}]}
-    path, radius = ops.cover_path(22, 14, 20, 20)
-    _, done = magic_brush(client, history, ops.magic_dab(path, radius, prompt="a barn", seed=5))
+    path, radius = paint.cover_path(22, 14, 20, 20)
+    _, done = magic_brush(client, history, paint.magic_dab(path, radius, prompt="a barn", seed=5))
     assert "reads no text" in done["note"]
     ring = bytes(255 if (i % 20 in (0, 19) or i // 20 in (0, 19)) else 0 for i in range(400))
-    result = ops.clip_patch(done["op"]["magic_brush"]["result"], ring, 22, 14, 20, 20)
+    result = paint.clip_patch(done["op"]["magic_brush"]["result"], ring, 22, 14, 20, 20)
     # What the docker records: the dab with its pixels as painted in Krita (cut to the selection).
     s = client.open_session({"document_id": "krita-plugin-magic-recorded", "header": HEADER})
     recorded = [*history["ops"], {"magic_brush": dict(done["op"]["magic_brush"], result=result)}]

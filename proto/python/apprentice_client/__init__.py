@@ -10,7 +10,8 @@ every message, enum and method of proto/apprentice/v1/*.proto, is the generated 
 Copy this folder as is into a plug-in: it needs nothing outside it.
 """
 
-from . import schema
+from . import paint, png, schema
+from .appending import append_ops
 from .grpcweb import DEFAULT_ADDRESS, STATUS_CODES, Client, DaemonUnavailable, RpcError, Stream
 from .wire import decode, encode
 
@@ -21,7 +22,10 @@ __all__ = [
     "DaemonUnavailable",
     "RpcError",
     "Stream",
+    "append_ops",
     "decode",
     "encode",
+    "paint",
+    "png",
     "schema",
 ]

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Mount the pseudo filesystems the Krita root's chroot needs (idempotent).  Usage: mounts.sh ROOT
+# Mount the pseudo filesystems an editors root's chroot needs (idempotent).  Usage: mounts.sh ROOT
 set -eu
 R=${1:?usage: mounts.sh ROOT}
 [ -d "$R/proc" ] || exit 1
