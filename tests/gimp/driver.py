@@ -5,7 +5,9 @@
 # the plug-in's own modules (apprentice_gimp.plan and .painting) to measure fidelity.
 import json
 import os
+import subprocess
 import sys
+import time
 import traceback
 
 from gi.repository import Gimp, Gio
@@ -201,11 +203,59 @@ def refusals():
     report["refusals"] = out
 
 
+def press_undo(image, after):
+    """Ctrl+Z in GIMP's window, as a painter undoes (the PDB has no undo); waits for the pixels to change."""
+    # The image window: its title names the image's size ("... 160x120 – GIMP").
+    search = ["xdotool", "search", "--onlyvisible", "--name", r"[0-9]x[0-9].*GIMP"]
+    found = subprocess.run(search, check=False, capture_output=True, text=True)
+    windows = found.stdout.split()
+    if not windows:
+        raise RuntimeError("no GIMP image window to press Ctrl+Z in: " + found.stderr)
+    subprocess.run(["xdotool", "windowfocus", "--sync", windows[0]], check=True)
+    subprocess.run(["xdotool", "mousemove", "--window", windows[0], "300", "300"], check=True)
+    subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+z"], check=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and painting.composite(image) == after:
+        time.sleep(0.1)
+    time.sleep(0.5)  # and anything more one Ctrl+Z would take back
+    return painting.composite(image)
+
+
+def undo():
+    """In GIMP's window: each run, then one Ctrl+Z, brings the image back to what it was."""
+    out = {}
+    for run in ("continue", "magic"):
+        image, layer = picture(PARAMS["width"], PARAMS["height"])
+        Gimp.Display.new(image)
+        Gimp.displays_flush()
+        time.sleep(1.0)  # the window shows the image
+        if run == "magic":
+            image.select_ellipse(Gimp.ChannelOps.REPLACE, *PARAMS["ellipse"])
+        before = painting.composite(image)
+        if run == "continue":
+            status, _, error = call("plug-in-apprentice-continue", image, [layer], count=8, seed=5)
+        else:
+            status, _, error = call("plug-in-apprentice-magic-brush", image, [layer], strength=0.9)
+        after = painting.composite(image)
+        undone = press_undo(image, after)
+        out[run] = {"status": status, "error": error, "changed": after != before, "undone": undone == before}
+        image.clean_all()  # no "discard changes?" question at quit
+    report["undo"] = out
+
+
 try:
     os.makedirs(OUT, exist_ok=True)
     report["settings"] = settings(PARAMS["address"])
     for scenario in PARAMS["scenarios"]:
-        {"apply": apply, "continue": continue_, "copy": copy, "magic": magic, "refusals": refusals}[scenario]()
+        scenarios = {
+            "apply": apply,
+            "continue": continue_,
+            "copy": copy,
+            "magic": magic,
+            "refusals": refusals,
+            "undo": undo,
+        }
+        scenarios[scenario]()
     report["ok"] = True
 except Exception:  # noqa: BLE001 (the report carries it to the test)
     report["error"] = traceback.format_exc()

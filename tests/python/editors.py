@@ -4,6 +4,8 @@ trixie has Krita 5.2.9 and GIMP 3.0, forky Krita 5.3 and GIMP 3.2."""
 import os
 import pathlib
 import subprocess
+import time
+import uuid
 
 import pytest
 
@@ -25,3 +27,25 @@ def require(root, program):
             "tests/run.sh does), or point APPRENTICE_EDITORS_ROOT / APPRENTICE_EDITORS_FORKY_ROOT at one"
         )
     subprocess.run([str(REPO / "tests" / "editors" / "mounts.sh"), str(root)], check=True)
+
+
+def start_xvfb(root):
+    """An X display inside the root: (the Xvfb process, ":N"). Our own Xvfb (xvfb-run raced
+    once); -displayfd picks a free display number."""
+    name = f"tmp/xvfb-{uuid.uuid4().hex}"
+    display_file = root / name
+    command = f"exec Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>/{name}"
+    xvfb = subprocess.Popen(
+        ["chroot", str(root), "sh", "-c", command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(200):
+        if display_file.exists() and display_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    else:
+        xvfb.kill()
+        xvfb.wait()
+        pytest.fail("Xvfb gave no display number within 10 s")
+    display = ":" + display_file.read_text().strip()
+    display_file.unlink()
+    return xvfb, display

@@ -13,9 +13,10 @@ INSIDE = "/opt/apprentice-gimp-e2e"  # the test's folder, as GIMP sees it
 GIMP = {"trixie": "3.0", "forky": "3.2"}
 
 
-def run_gimp(root, params, timeout_s=300):
+def run_gimp(root, params, timeout_s=300, window=False):
     """Runs the driver in GIMP with `params` (scenarios, address, inputs as paths inside the
-    folder); returns (report dict, the folder on this side, GIMP's output)."""
+    folder); returns (report dict, the folder on this side, GIMP's output). `window`: GIMP with
+    its window, on an Xvfb display (gimp-console has none)."""
     editors.require(root, "usr/bin/gimp-console")
     base = root / INSIDE.lstrip("/")
     shutil.rmtree(base, ignore_errors=True)
@@ -31,19 +32,34 @@ def run_gimp(root, params, timeout_s=300):
         params[key] = f"{INSIDE}/{key}.png"
     params.pop("files", None)
     (base / "params.json").write_text(json.dumps(params))
+    (base / "profile" / "gimprc").write_text("(show-welcome-dialog no)\n")  # its window would take the keys
     env = [
         "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8", f"HOME={INSIDE}",
         f"GIMP3_DIRECTORY={INSIDE}/profile", f"APPRENTICE_E2E_PARAMS={INSIDE}/params.json", "PYTHONUNBUFFERED=1",
     ]  # fmt: skip
     batch = f'exec(open("{INSIDE}/driver.py").read())'
-    proc = subprocess.run(
-        ["chroot", str(root), *env, "timeout", str(timeout_s), "gimp-console-3", "-i", "--batch-interpreter",
-         "python-fu-eval", "-b", batch, "--quit"],
-        check=False,  # the report says what happened
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=timeout_s + 30,
-    )  # fmt: skip
+    gimp = ["gimp-console-3", "-i"]
+    xvfb = None
+    if window:
+        xvfb, display = editors.start_xvfb(root)
+        runtime = root / "tmp" / "runtime-gimp-e2e"
+        runtime.mkdir(parents=True, exist_ok=True)
+        runtime.chmod(0o700)
+        env += [f"DISPLAY={display}", "XDG_RUNTIME_DIR=/tmp/runtime-gimp-e2e"]
+        gimp = ["gimp-3", "--no-splash"]
+    try:
+        proc = subprocess.run(
+            ["chroot", str(root), *env, "timeout", str(timeout_s), *gimp, "--batch-interpreter", "python-fu-eval",
+             "-b", batch, "--quit"],
+            check=False,  # the report says what happened
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s + 30,
+        )  # fmt: skip
+    finally:
+        if xvfb is not None:
+            xvfb.kill()
+            xvfb.wait()
     log = proc.stdout.decode("utf-8", "replace")
     report_path = base / "out" / "report.json"
     if not report_path.exists():

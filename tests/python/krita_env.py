@@ -6,7 +6,6 @@ import json
 import pathlib
 import shutil
 import subprocess
-import time
 
 import editors
 import pytest
@@ -61,19 +60,8 @@ def run_krita(root, address, continue_ops=12, timeout_s=300):
     runtime = root / "tmp" / "runtime-e2e"
     runtime.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
-    display_file = root / "tmp" / "e2e-display"
-    display_file.unlink(missing_ok=True)
-    # Our own Xvfb (xvfb-run raced once); -displayfd picks a free display number.
-    xvfb_cmd = "exec Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>/tmp/e2e-display"
-    xvfb = subprocess.Popen(
-        ["chroot", str(root), "sh", "-c", xvfb_cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    xvfb, display = editors.start_xvfb(root)
     try:
-        for _ in range(200):
-            if display_file.exists() and display_file.read_text().strip():
-                break
-            time.sleep(0.05)
-        display = ":" + display_file.read_text().strip()
         env = [
             "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8", f"HOME={INSIDE}/home",
             "XDG_RUNTIME_DIR=/tmp/runtime-e2e", f"DISPLAY={display}", f"APPRENTICE_E2E_OUT={INSIDE}/out",

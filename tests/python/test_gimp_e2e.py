@@ -322,3 +322,29 @@ def test_the_daemon_down_or_refusing_leaves_the_image_untouched_and_says_why(gim
     assert r["untouched"], "the image is as it was"
     status, _, error = r["bad_address"]
     assert status == "execution-error" and "expected host:port" in error, error
+
+
+@pytest.fixture(scope="module", params=sorted(ROOTS), ids=lambda v: f"gimp-{gimp_env.GIMP[v]}")
+def gimp_window(request, daemon, tmp_path_factory):
+    """GIMP with its window (on Xvfb), where a painter's Ctrl+Z reaches the undo history."""
+    tmp = tmp_path_factory.mktemp("gimp-window-inputs")
+    scene().save(tmp / "picture.png")
+    params = {
+        "scenarios": ["undo"],
+        "address": daemon.address,
+        "width": W,
+        "height": H,
+        "ellipse": list(ELLIPSE),
+        "files": {"picture": tmp / "picture.png"},
+    }
+    report, _, log = gimp_env.run_gimp(ROOTS[request.param], params, window=True)
+    assert report["ok"], log[-4000:]
+    return report
+
+
+@pytest.mark.parametrize("run", ["continue", "magic"])
+def test_one_undo_takes_back_a_whole_run(gimp_window, run):
+    r = gimp_window["undo"][run]
+    assert r["status"] == "success", r["error"]
+    assert r["changed"], "the run painted"
+    assert r["undone"], "one Ctrl+Z brought back the image as it was before the run, no more and no less"
