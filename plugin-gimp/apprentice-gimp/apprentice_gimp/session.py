@@ -7,7 +7,7 @@ GIMP (tests/python/test_gimp_plugin.py).
 import re
 import uuid
 
-from .client import DaemonUnavailable, append_ops, png
+from .client import DaemonUnavailable, RpcError, append_ops, png
 
 PARASITE = "apprentice-document-id"  # the image parasite (kept in the .xcf) holding the id
 RAW_SNAPSHOT_LIMIT = 16 << 20  # bytes of raw RGBA; larger canvases go as PNG
@@ -77,7 +77,15 @@ class Session:
     def record(self, ops):
         """Stores ops the plug-in painted, in order; an op the daemon refuses is kept aside in
         `rejected` and the rest still go. Returns how many were stored."""
-        response, self.sequence, rejected = append_ops(self.client.append_ops, self.session_id, self.sequence, ops)
+        try:
+            response, self.sequence, rejected = append_ops(self.client.append_ops, self.session_id, self.sequence, ops)
+        except RpcError as e:
+            if e.code_name != "FAILED_PRECONDITION":
+                raise
+            # Another client stored a batch under our number since the session was opened:
+            # opening it again gives the next free number.
+            self.open()
+            response, self.sequence, rejected = append_ops(self.client.append_ops, self.session_id, self.sequence, ops)
         self.rejected += rejected
         if response is None:
             return 0
