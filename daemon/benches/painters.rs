@@ -33,6 +33,7 @@ fn main() {
             seed: 1,
             allowed_tools: Vec::new(),
             canvas_at: None,
+            imagination: None,
         };
         let start = Instant::now();
         let mut run = p.start(request);

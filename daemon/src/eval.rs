@@ -64,6 +64,7 @@ pub fn fidelity(
                     seed: k,
                     allowed_tools: Vec::new(),
                     canvas_at: None,
+                    imagination: None,
                 });
                 let mut engine = Engine::from_canvas(blank);
                 for n in 1..=last {

@@ -7,13 +7,55 @@ use crate::ops::{Rgba, limits, pb};
 use crate::painters::{self, Painter, Request};
 
 /// Settings common to both jobs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct JobOptions {
     /// Painter name; empty: the default.
     pub painter: String,
     pub ops: u32,
     pub temperature: f32,
     pub seed: u64,
+    /// Continue only: imagine the finished picture with the magic brush (the search painter).
+    pub imagine: Option<ImagineOptions>,
+}
+
+/// How a continuation imagines with the built-in magic brush.
+#[derive(Clone, Debug, Default)]
+pub struct ImagineOptions {
+    /// (0, 1]; how far the imagined picture departs from the canvas.
+    pub strength: f32,
+    /// A style picture's name in the styles folder; empty: none.
+    pub style: String,
+    /// Imagine again after this many ops.
+    pub every: usize,
+    /// Where each imagined picture goes (`imagined-000.png`, ...), if anywhere.
+    pub keep_in: Option<std::path::PathBuf>,
+}
+
+/// The painters' imagination for `o`: the built-in brush, its style from the styles folder.
+fn imagination(o: &ImagineOptions, seed: u64) -> Result<painters::Imagination, String> {
+    use crate::diffusion::{builtin, imagine::Imaginer, style};
+    let features = if o.style.is_empty() {
+        style::NONE
+    } else {
+        let paths = crate::config::Paths::resolve(None, None).map_err(|e| e.to_string())?;
+        style::load(&style::styles_dir(&paths.data_dir), &o.style)?
+    };
+    let mut imaginer =
+        Imaginer::new(builtin::brush(), features, o.strength, crate::diffusion::brush::DEFAULT_STEPS, seed);
+    let keep_in = o.keep_in.clone();
+    let mut n = 0;
+    let imagine: painters::Imagine = Box::new(move |canvas: &Canvas| {
+        let imagined = imaginer.imagine(canvas, &mut || true);
+        if let Some(dir) = &keep_in {
+            let path = dir.join(format!("imagined-{n:03}.png"));
+            if let Err(e) = crate::files::write(&path, &crate::canvas_view::png_of(&imagined, 0).0) {
+                tracing::warn!("could not keep the imagined picture: {e}");
+            }
+        }
+        n += 1;
+        imagined
+    });
+    Ok(painters::Imagination { imagine, every: o.every.max(1) })
 }
 
 fn painter(name: &str, copy_mode: bool) -> Result<Box<dyn Painter>, String> {
@@ -41,7 +83,13 @@ pub fn continue_history(
     options: &JobOptions,
     each: impl FnMut(u32),
 ) -> Result<pb::History, String> {
-    let painter = painter(&options.painter, false)?;
+    let imagination = options.imagine.as_ref().map(|o| imagination(o, options.seed)).transpose()?;
+    let name = match (&imagination, options.painter.as_str()) {
+        (Some(_), "" | "search") => "search",
+        (Some(_), other) => return Err(format!("only the search painter imagines, not {other:?}")),
+        (None, name) => name,
+    };
+    let painter = painter(name, false)?;
     let request = Request {
         history: history.clone(),
         canvas: render(history),
@@ -50,6 +98,7 @@ pub fn continue_history(
         seed: options.seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        imagination,
     };
     let mut out = history.clone();
     out.ops.extend(run(painter.as_ref(), request, options.ops, each));
@@ -88,6 +137,7 @@ pub fn paint_picture(
         seed: options.seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        imagination: None,
     };
     let ops = run(painter.as_ref(), request, options.ops, each);
     let history = pb::History { header: Some(header), ops };

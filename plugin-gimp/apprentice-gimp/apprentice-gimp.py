@@ -118,6 +118,16 @@ class Apprentice(Gimp.PlugIn):
         p.add_double_argument("temperature", "Temperature", "-1: the daemon's default; 0: surest", -1.0, 4.0, -1.0, RW)
         p.add_int_argument("seed", "Seed", "Another seed, another continuation", 0, 2**31 - 1, 0, RW)
         p.add_string_argument("painter", "Painter", "transformer, search or teacher (empty: the default)", "", RW)
+        if name == "plug-in-apprentice-continue":
+            p.add_boolean_argument(
+                "imagine", "Imagine first", "The magic brush imagines the finished picture (hidden layer “Imagined”)",
+                False, RW,
+            )  # fmt: skip
+            p.add_double_argument(
+                "imagine-strength", "Imagination strength", "How far from the canvas", 0.05, 1.0, 0.5, RW
+            )
+            p.add_string_argument("prompt", "Prompt", "What to imagine (models that read text)", "", RW)
+            p.add_string_argument("style", "Style", "A style picture in the daemon's styles folder", "", RW)
         p.add_int_return_value("painted", "Painted", "Operations painted", 0, 10000, 0, RW)
         p.add_string_return_value("notes", "Notes", "Operations not painted, and why", "", RW)
         return p
@@ -159,9 +169,16 @@ class Apprentice(Gimp.PlugIn):
             if copy and reference is None:
                 raise tools.Failed("choose the reference layer to copy")
             temperature = config.get_property("temperature")
+            imagine = None
+            if not copy and config.get_property("imagine"):
+                prompt, style = config.get_property("prompt").strip(), config.get_property("style").strip()
+                if prompt and style:
+                    raise tools.Failed("a prompt or a style, not both")
+                imagine = {"strength": config.get_property("imagine-strength")}
+                imagine.update({"prompt": prompt} if prompt else {"style": style} if style else {})
             painted, notes = tools.continue_painting(
                 image, _one(drawables), config.get_property("count"), None if temperature < 0 else temperature,
-                config.get_property("seed"), config.get_property("painter"), reference,
+                config.get_property("seed"), config.get_property("painter"), reference, imagine,
             )  # fmt: skip
             text = tools.describe_notes(notes)
             if text and run_mode == Gimp.RunMode.INTERACTIVE:

@@ -175,3 +175,30 @@ def _png(bgra, width, height):
     buffer.open(enum(QtCore.QIODevice, "OpenModeFlag", "WriteOnly"))
     image.save(buffer, "PNG")
     return bytes(buffer.data())
+
+
+IMAGINED_LAYER = "Imagined"
+
+
+def show_imagined(doc, png):
+    """The imagined picture on the document's hidden top layer "Imagined" (made on first use;
+    its pixels are replaced by each new picture: a preview, outside the undo history)."""
+    image = QtGui.QImage.fromData(png, "PNG")
+    if image.isNull() or (image.width(), image.height()) != (doc.width(), doc.height()):
+        return None
+    # ARGB32 is Krita's BGRA on little-endian machines, as in _png.
+    argb = image.convertToFormat(enum(QtGui.QImage, "Format", "Format_ARGB32"))
+    bits = argb.constBits()
+    bits.setsize(argb.sizeInBytes())
+    data = bytes(bits)
+    layer = doc.nodeByName(IMAGINED_LAYER)
+    if layer is None:
+        layer = doc.createNode(IMAGINED_LAYER, "paintlayer")
+        layer.setVisible(False)
+        layer.setPixelData(data, 0, 0, doc.width(), doc.height())
+        top = doc.rootNode().childNodes()
+        doc.rootNode().addChildNode(layer, top[-1] if top else None)
+    else:
+        layer.setPixelData(data, 0, 0, doc.width(), doc.height())
+    doc.refreshProjection()
+    return layer

@@ -1,7 +1,8 @@
 """Continue painting: ops stream in from the daemon and Krita paints each as it arrives.
 
 The stream is read on a background thread; Krita's event loop takes ops from a queue and paints
-them one after another (applier), with the recorder paused. Every op painted goes into the
+them one after another (applier), with the recorder paused. When the run imagines with the magic
+brush, each imagined picture goes onto a hidden layer "Imagined" that the painter may look at. Every op painted goes into the
 session's outbox, so the daemon's history holds what the document now shows. The painter's brush
 settings are put back at the end, whether the run finished, failed or was cancelled.
 """
@@ -14,6 +15,13 @@ from .client import RpcError
 from .qt import QtCore
 
 _DONE = object()
+
+
+class Imagined:
+    """A picture the daemon imagined (PNG bytes), shown on the hidden layer "Imagined"."""
+
+    def __init__(self, png):
+        self.png = bytes(png)
 
 
 def stored_session(outbox):
@@ -44,6 +52,8 @@ class ContinueRun:
         self.on_finish = on_finish or (lambda error: None)
         self.painted = 0
         self.notes = []  # why an op was not painted (the run goes on without it)
+        self.said = ""  # what the daemon could not follow (a prompt, a style)
+        self.imagined = 0  # pictures imagined (with "imagine" in the request), shown on a hidden layer
         self.error = None
         self.finished = False
         self._ops = queue.Queue()
@@ -76,7 +86,12 @@ class ContinueRun:
                 for event in stream:
                     if self._cancelled:
                         break
-                    self._ops.put(event["op"])
+                    if event.get("note"):
+                        self.said = event["note"]
+                    if event.get("imagined_png"):
+                        self._ops.put(Imagined(event["imagined_png"]))
+                    if "op" in event:
+                        self._ops.put(event["op"])
         except RpcError as e:
             if not self._cancelled:
                 self._ops.put(RuntimeError(f"{e.code_name}: {e.message}"))
@@ -97,6 +112,9 @@ class ContinueRun:
             self._finish(None)
         elif isinstance(item, Exception):
             self._finish(item)
+        elif isinstance(item, Imagined):
+            canvas.show_imagined(self.view.document(), item.png)
+            self.imagined += 1
         else:
             self._step = applier.Steps(applier.apply(self.view, item), lambda error, op=item: self._painted(op, error))
 

@@ -53,6 +53,12 @@ class ApprenticeDocker(DockWidget):
         layout.addRow("Temperature", self.temperature)
         self.reference = LayerBox()
         layout.addRow("Reference layer", self.reference)
+        self.imagine = QtWidgets.QCheckBox("Imagine first (the magic brush's prompt, style, strength)")
+        self.imagine.setToolTip(
+            "Without a reference: the magic brush imagines the finished picture, shown on the hidden "
+            "layer “Imagined”, and Continue paints towards it"
+        )
+        layout.addRow(self.imagine)
         buttons = QtWidgets.QHBoxLayout()
         self.go = QtWidgets.QPushButton("Continue painting")
         self.go.clicked.connect(self._continue)
@@ -153,7 +159,15 @@ class ApprenticeDocker(DockWidget):
         try:
             temperature = self.temperature.value()
             temperature = None if temperature < 0 else temperature
-            app.continue_painting(self.count.value(), temperature, reference)
+            imagine = None
+            if self.imagine.isChecked():
+                prompt, style = self.prompt.text().strip(), self.style_box.currentText().strip()
+                style = "" if style == NO_STYLE else style
+                if prompt and style:
+                    raise RuntimeError("a prompt or a style, not both")
+                imagine = {"strength": self.strength.value()}
+                imagine.update({"prompt": prompt} if prompt else {"style": style} if style else {})
+            app.continue_painting(self.count.value(), temperature, reference, imagine=imagine)
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.progress.setText(str(e))
 
@@ -184,10 +198,13 @@ class ApprenticeDocker(DockWidget):
                 self.progress.setText(f"painting {run.painted} / {total}")
             elif run.error is not None:
                 self.progress.setText(f"stopped after {run.painted} ops: {run.error}")
-            elif run.notes:
-                self.progress.setText(f"painted {run.painted} ops; {len(run.notes)} not: {run.notes[0]}")
             else:
-                self.progress.setText(f"painted {run.painted} ops")
+                text = f"painted {run.painted} ops"
+                if run.notes:
+                    text += f"; {len(run.notes)} not: {run.notes[0]}"
+                if run.imagined:
+                    text += f"; {run.imagined} imagined pictures on the hidden layer “Imagined”"
+                self.progress.setText(text + (f"\n{run.said}" if run.said else ""))
         pending = sum(box.pending() for box in app.outboxes.values())
         errors = [box.error for box in app.outboxes.values() if box.error]
         if errors:

@@ -137,10 +137,12 @@ class Apprentice(Extension):
             raise RuntimeError("open a document first")
         return view
 
-    def continue_painting(self, count=20, temperature=None, reference=None, seed=None, painter=""):
+    def continue_painting(self, count=20, temperature=None, reference=None, seed=None, painter="", imagine=None):
         """Starts a run on the active view; returns it (None when one is already running).
 
-        temperature None: the daemon's default, the same as the command line's."""
+        temperature None: the daemon's default, the same as the command line's. imagine: a proto
+        Imagine (strength, prompt or style) to imagine the finished picture with the magic brush;
+        each imagined picture is shown on a hidden layer "Imagined"."""
         if self.busy():
             return None
         view = self._active_view()
@@ -150,6 +152,10 @@ class Apprentice(Extension):
         request = {"count": int(count), "seed": seed, "painter": painter}
         if temperature is not None:
             request["temperature"] = float(temperature)
+        if imagine is not None:
+            if reference is not None:
+                raise RuntimeError("imagining is for Continue without a reference layer")
+            request["imagine"] = dict(imagine, preview=True)
         if reference is not None:
             active = doc.activeNode()
             if active is not None and active.uniqueId() == reference.uniqueId():

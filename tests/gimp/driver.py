@@ -129,6 +129,20 @@ def continue_():
     # A second run on the same image: the same session, continued.
     status, values, error = call("plug-in-apprentice-continue", image, [layer], count=2, seed=4)
     report["continue"]["again"] = {"status": status, "painted": values[0], "error": error}
+    # Imagining first, with a prompt: the picture on a hidden layer, the prompt's fate said.
+    status, values, error = call(
+        "plug-in-apprentice-continue", image, [layer], count=4, seed=5, imagine=True, prompt="a red barn"
+    )
+    imagined = image.get_layer_by_name("Imagined")
+    report["continue"]["imagine"] = {
+        "status": status,
+        "painted": values[0],
+        "notes": values[1],
+        "error": error,
+        "layers": [x.get_name() for x in image.get_layers()],
+        "imagined_visible": imagined.get_visible() if imagined else None,
+        "imagined_size": [imagined.get_width(), imagined.get_height()] if imagined else None,
+    }
     image.delete()
 
 

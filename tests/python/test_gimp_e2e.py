@@ -237,7 +237,7 @@ def test_continue_painting_paints_the_returned_ops_and_records_them(gimp, client
     assert run["document_id"].startswith("gimp-")
     assert run["again"] == {"status": "success", "painted": 2, "error": ""}
     session = session_of(client, run["document_id"])
-    assert session["editor"] == "gimp" and session["op_count"] == CONTINUE_OPS + 2
+    assert session["editor"] == "gimp" and session["op_count"] == CONTINUE_OPS + 2 + 4
     ops = client.get_history({"session_id": session["session_id"]})["ops"][:CONTINUE_OPS]
     # GIMP's pixels changed where the strokes went.
     changed = ImageChops.difference(png(gimp, run["before"]), png(gimp, run["after"]))
@@ -248,6 +248,16 @@ def test_continue_painting_paints_the_returned_ops_and_records_them(gimp, client
         inside = [xy for xy in inside if 0 <= xy[0] < W and 0 <= xy[1] < H]
         hits += any(max(changed.getpixel(xy)) > 0 for xy in inside)
     assert strokes and hits >= 0.6 * len(strokes), (hits, len(strokes))
+
+
+def test_continue_can_imagine_first_and_shows_the_imagined_picture_on_a_hidden_layer(gimp):
+    run = gimp["report"]["continue"]["imagine"]
+    assert run["status"] == "success", run["error"]
+    assert run["painted"] == 4
+    assert run["layers"] == ["Imagined", "paint"] and run["imagined_visible"] is False
+    assert run["imagined_size"] == [W, H]
+    # The built-in brush reads no text: said, not ignored in silence.
+    assert "reads no text" in run["notes"], run["notes"]
 
 
 def test_copy_mode_repaints_the_reference_layer_onto_the_active_one(gimp, client, capsys):

@@ -300,3 +300,15 @@ def test_the_settings_page_changes_the_address_and_the_docker_says_how_to_start_
     status = krita["offline_status"]
     assert status.startswith("Not connected to the apprentice daemon at 127.0.0.1:9"), status
     assert "apprentice serve" in status
+
+
+def test_continue_can_imagine_first_and_shows_the_imagined_picture_on_a_hidden_layer(krita):
+    run = krita["imagine"]
+    assert run["error"] is None, run["error"]
+    assert run["painted"] == 6
+    # Imagined before the first op (and again every 25 ops: once in 6), shown, hidden, on a layer of its own.
+    assert run["imagined"] == 1
+    assert "Imagined" in run["layers"] and run["imagined_visible"] is False
+    assert run["imagined_opaque"] > 0.9 * 320 * 240, "the whole picture, opaque"
+    # The built-in brush reads no text: the docker says so rather than ignoring the prompt in silence.
+    assert "reads no text" in run["said"] and "reads no text" in run["progress"], run

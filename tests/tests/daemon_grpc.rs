@@ -498,3 +498,82 @@ async fn long_histories_come_in_pages_and_sessions_can_be_deleted() {
     assert_eq!(e.code(), Code::NotFound);
     assert!(c.list_sessions(pb::ListSessionsRequest {}).await.unwrap().into_inner().sessions.is_empty());
 }
+
+#[tokio::test]
+async fn continue_can_imagine_with_the_magic_brush_and_show_what_it_imagined() {
+    let d = Daemon::start(&[]);
+    let mut c = client(&d).await;
+    let history = pb::History { header: Some(header(64, 48)), ops: vec![dab(10.0, 10.0), dab(30.0, 30.0)] };
+    let request = |imagine: pb::Imagine| pb::ContinueRequest {
+        source: Some(pb::continue_request::Source::History(history.clone())),
+        count: 7,
+        seed: 5,
+        imagine: Some(imagine),
+        ..Default::default()
+    };
+    // Imagined again every 3 ops, each picture shown before the ops that paint towards it; the
+    // style it cannot find is said in the first event.
+    let imagine = pb::Imagine {
+        strength: 0.6,
+        guidance: Some(pb::imagine::Guidance::Style("nowhere".into())),
+        every: 3,
+        preview: true,
+    };
+    let mut stream = c.r#continue(request(imagine.clone())).await.unwrap().into_inner();
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event.unwrap());
+    }
+    let shown: Vec<u32> = events.iter().filter(|e| !e.imagined_png.is_empty()).map(|e| e.index).collect();
+    assert_eq!(shown, [0, 3, 6], "imagined before ops 0, 3 and 6");
+    let ops: Vec<&pb::Op> = events.iter().filter_map(|e| e.op.as_ref()).collect();
+    assert_eq!(ops.len(), 7);
+    for op in &ops {
+        apprentice::ops::validate::op(op, &header(64, 48)).expect("streamed ops are valid");
+    }
+    assert!(
+        events.iter().all(|e| e.op.is_none() != e.imagined_png.is_empty()),
+        "a picture or an op, not both"
+    );
+    assert!(events[0].note.contains("nowhere"), "{:?}", events[0].note);
+    assert!(events[1..].iter().all(|e| e.note.is_empty()));
+    let picture = image::load_from_memory(&events[0].imagined_png).unwrap();
+    assert_eq!((picture.width(), picture.height()), (64, 48));
+
+    // Without preview, only ops; the same seed, the same ops.
+    let quiet = pb::Imagine { preview: false, ..imagine };
+    let mut stream = c.r#continue(request(quiet)).await.unwrap().into_inner();
+    let mut again = Vec::new();
+    while let Some(event) = stream.next().await {
+        again.push(event.unwrap().op.expect("every event is an op"));
+    }
+    assert_eq!(again.iter().collect::<Vec<_>>(), ops);
+
+    // A prompt the built-in brush cannot read is said, not ignored in silence.
+    let prompt = pb::Imagine {
+        guidance: Some(pb::imagine::Guidance::Prompt("a red barn".into())),
+        ..Default::default()
+    };
+    let first = c.r#continue(request(prompt)).await.unwrap().into_inner().next().await.unwrap().unwrap();
+    assert!(first.note.contains("reads no text"), "{:?}", first.note);
+
+    // What cannot imagine is refused, naming the field.
+    let refused = |mut r: pb::ContinueRequest, painter: &str, png: Vec<u8>| {
+        r.painter = painter.into();
+        r.reference_png = png;
+        r
+    };
+    let mut png = Vec::new();
+    image::RgbaImage::new(8, 8)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    for (r, field) in [
+        (refused(request(pb::Imagine::default()), "transformer", vec![]), "imagine"),
+        (refused(request(pb::Imagine::default()), "", png), "imagine"),
+        (request(pb::Imagine { strength: 1.5, ..Default::default() }), "imagine.strength"),
+    ] {
+        let e = c.r#continue(r).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        assert!(e.message().starts_with(&format!("{field}:")), "{}", e.message());
+    }
+}

@@ -347,3 +347,44 @@ fn the_magic_command_repaints_under_the_path_and_names_bad_input() {
         assert!(err.contains(field), "{field} in {err}");
     }
 }
+
+#[test]
+fn continue_on_the_command_line_can_imagine_with_the_brush_and_keep_what_it_imagined() {
+    let dir = tempfile::tempdir().unwrap();
+    let still_life = apprentice_e2e::examples_dir().join("still-life.jsonl");
+    let (out, imagined) = (dir.path().join("out.jsonl"), dir.path().join("imagined"));
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let run = apprentice(&[
+        "continue",
+        &s(&still_life),
+        "--steps",
+        "5",
+        "--imagine",
+        "--imagine-strength",
+        "0.4",
+        "--reimagine-every",
+        "2",
+        "--imagined",
+        &s(&imagined),
+        "-o",
+        &s(&out),
+    ]); // fmt: skip
+    assert!(run.status.success(), "{}", stderr(&run));
+    let mut kept: Vec<String> = std::fs::read_dir(&imagined)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["imagined-000.png", "imagined-001.png", "imagined-002.png"], "before ops 0, 2 and 4");
+    let picture = image::open(imagined.join("imagined-000.png")).unwrap();
+    assert_eq!((picture.width(), picture.height()), (320, 240));
+    // Bad settings exit 2 naming the flag.
+    for (flag, value) in [("--imagine-strength", "0"), ("--reimagine-every", "0")] {
+        let bad = apprentice(&["continue", &s(&still_life), "--imagine", flag, value, "-o", &s(&out)]);
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(stderr(&bad).contains(flag), "{}", stderr(&bad));
+    }
+    let bad = apprentice(&["continue", &s(&still_life), "--imagine", "--painter", "sketch", "-o", &s(&out)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("only the search painter imagines"), "{}", stderr(&bad));
+}

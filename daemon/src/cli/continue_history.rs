@@ -33,9 +33,25 @@ pub struct Args {
     /// Same seed, same ops.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Painter to use (default: the transformer).
+    /// Painter to use (default: the transformer; with --imagine: search).
     #[arg(long, default_value = "")]
     painter: String,
+    /// Imagine the finished picture with the magic brush (the whole canvas repainted at
+    /// --imagine-strength, in --style), and paint towards it with the search painter.
+    #[arg(long)]
+    imagine: bool,
+    /// How far the imagined picture may depart from the canvas, (0, 1].
+    #[arg(long, value_name = "S", default_value_t = crate::diffusion::imagine::DEFAULT_STRENGTH, requires = "imagine")]
+    imagine_strength: f32,
+    /// A style picture in the styles folder (`apprentice info` lists them) to imagine in.
+    #[arg(long, value_name = "NAME", default_value = "", requires = "imagine")]
+    style: String,
+    /// Imagine again after this many ops, from the canvas as it then stands.
+    #[arg(long, value_name = "K", default_value_t = crate::painters::search::REIMAGINE, requires = "imagine")]
+    reimagine_every: usize,
+    /// Keep each imagined picture in this folder (imagined-000.png, ...).
+    #[arg(long, value_name = "DIR", requires = "imagine")]
+    imagined: Option<PathBuf>,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -51,8 +67,32 @@ pub fn run(args: Args) -> CliResult {
     outputs.extend(args.png.as_deref().map(|p| ("--png", p)));
     refuse_clobbering(&outputs, &[("HISTORY", &args.history)])?;
     let h = load_history(&args.history)?;
-    let options =
-        JobOptions { painter: args.painter, ops: args.steps, temperature: args.temperature, seed: args.seed };
+    if args.imagine && !(args.imagine_strength > 0.0 && args.imagine_strength <= 1.0) {
+        return Err(CliError::input(format!(
+            "--imagine-strength: must be in (0, 1], got {}",
+            args.imagine_strength
+        )));
+    }
+    if args.imagine && args.reimagine_every == 0 {
+        return Err(CliError::input("--reimagine-every: must be at least 1"));
+    }
+    if let Some(dir) = &args.imagined {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::input(format!("--imagined {}: {e}", dir.display())))?;
+    }
+    let imagine = args.imagine.then(|| jobs::ImagineOptions {
+        strength: args.imagine_strength,
+        style: args.style.clone(),
+        every: args.reimagine_every,
+        keep_in: args.imagined.clone(),
+    });
+    let options = JobOptions {
+        painter: args.painter,
+        ops: args.steps,
+        temperature: args.temperature,
+        seed: args.seed,
+        imagine,
+    };
     let bar = progress_bar(u64::from(args.steps), "painting");
     let continued =
         jobs::continue_history(&h, &options, |i| bar.set_position(u64::from(i))).map_err(CliError::input)?;

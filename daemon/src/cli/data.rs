@@ -117,7 +117,13 @@ fn write(h: &pb::History, path: &Path) -> CliResult {
 
 /// The painter's history of `picture`, written to `path`.
 fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: &Path) -> CliResult {
-    let options = JobOptions { painter: args.painter.clone(), ops: args.ops, temperature: 1.0, seed };
+    let options = JobOptions {
+        painter: args.painter.clone(),
+        ops: args.ops,
+        temperature: 1.0,
+        seed,
+        ..Default::default()
+    };
     let (h, _) = jobs::paint_picture(picture, title, &options, |_| {}).map_err(CliError::failure)?;
     write(&h, path)
 }

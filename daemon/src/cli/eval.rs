@@ -73,6 +73,9 @@ pub struct Args {
     /// Temperatures the continuation rows try [default: --temperature].
     #[arg(long, value_delimiter = ',')]
     temperatures: Vec<f32>,
+    /// Continuation rows for search imagining with the built-in magic brush at these strengths.
+    #[arg(long, value_delimiter = ',', value_name = "S,S")]
+    imagine_strengths: Vec<f32>,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -84,6 +87,9 @@ pub fn run(args: Args) -> CliResult {
         check_temperature(t)?;
     }
     // Checked before any test runs, so a bad flag is not found minutes in.
+    if let Some(bad) = args.imagine_strengths.iter().find(|s| !(**s > 0.0 && **s <= 1.0)) {
+        return Err(CliError::input(format!("--imagine-strengths: each must be in (0, 1], got {bad}")));
+    }
     if let Some(bad) = args.cuts.iter().find(|c| !(0.0..=1.0).contains(*c)) {
         return Err(CliError::input(format!("--cuts: each must be a share of the ops in [0, 1], got {bad}")));
     }
@@ -183,6 +189,10 @@ fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError>
     Ok(pictures)
 }
 
+/// A continuation row: its label, the painter (`None`: the teacher's own next ops), the
+/// temperature, and the magic brush's strength when the painter imagines with it.
+type Row<'a> = (String, Option<&'a dyn crate::painters::Painter>, f32, Option<f32>);
+
 fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliResult {
     let temperatures =
         if args.temperatures.is_empty() { vec![args.temperature] } else { args.temperatures.clone() };
@@ -197,13 +207,19 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     let sketch = crate::painters::sketch::Sketch;
     let sampled: [(&str, &dyn crate::painters::Painter); 3] =
         [("search (imagine, then paint)", &search), ("transformer", &transformer), ("sketch", &sketch)];
-    let mut painters: Vec<(String, Option<&dyn crate::painters::Painter>, f32)> = Vec::new();
+    let mut painters: Vec<Row> = Vec::new();
     for (label, painter) in sampled {
         for &t in &temperatures {
-            painters.push((format!("{label}, temperature {t}"), Some(painter), t));
+            painters.push((format!("{label}, temperature {t}"), Some(painter), t, None));
         }
     }
-    painters.push(("teacher's own next ops (oracle)".into(), None, 0.0));
+    for &strength in &args.imagine_strengths {
+        for &t in &temperatures {
+            let label = format!("search imagining with the magic brush at {strength}, temperature {t}");
+            painters.push((label, Some(&search), t, Some(strength)));
+        }
+    }
+    painters.push(("teacher's own next ops (oracle)".into(), None, 0.0, None));
     println!(
         "continuation: {} held-out pictures at {}², painted by the teacher in {} ops, cut, continued by {} ops with no reference",
         processes.len(),
@@ -220,12 +236,21 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     println!("| painter | cut | mean ratio | median ratio | colour |");
     println!("|---|---:|---:|---:|---:|");
     for &cut in &args.cuts {
-        for (name, painter, t) in &painters {
+        for (name, painter, t, strength) in &painters {
             let outcomes: Vec<continuation::Outcome> = processes
                 .iter()
                 .enumerate()
                 .map(|(i, p)| {
-                    continuation::continue_process(p, cut, args.continue_ops, *painter, *t, i as u64)
+                    let imagination = strength.map(|s| brush_imagination(s, i as u64));
+                    continuation::continue_process(
+                        p,
+                        cut,
+                        args.continue_ops,
+                        *painter,
+                        *t,
+                        i as u64,
+                        imagination,
+                    )
                 })
                 .collect();
             let s = continuation::summarize(&outcomes);
@@ -235,4 +260,14 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     }
     println!();
     Ok(())
+}
+
+/// The built-in magic brush imagining at `strength`, every [`REIMAGINE`](crate::painters::search::REIMAGINE) ops.
+fn brush_imagination(strength: f32, seed: u64) -> crate::painters::Imagination {
+    use crate::diffusion::{brush::DEFAULT_STEPS, builtin, imagine::Imaginer, style};
+    let mut imaginer = Imaginer::new(builtin::brush(), style::NONE, strength, DEFAULT_STEPS, seed);
+    crate::painters::Imagination {
+        imagine: Box::new(move |canvas| imaginer.imagine(canvas, &mut || true)),
+        every: crate::painters::search::REIMAGINE,
+    }
 }

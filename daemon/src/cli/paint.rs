@@ -50,8 +50,13 @@ pub fn run(args: Args) -> CliResult {
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", args.reference.display())))?
         .to_rgba8();
     let title = args.reference.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let options =
-        JobOptions { painter: args.painter, ops: args.ops, temperature: args.temperature, seed: args.seed };
+    let options = JobOptions {
+        painter: args.painter,
+        ops: args.ops,
+        temperature: args.temperature,
+        seed: args.seed,
+        ..Default::default()
+    };
     let bar = progress_bar(u64::from(args.ops), "painting");
     let (h, canvas) = jobs::paint_picture(&img, &title, &options, |i| bar.set_position(u64::from(i)))
         .map_err(CliError::input)?;

@@ -44,6 +44,11 @@ impl SoftMask {
         self.alpha.iter().all(|&a| a <= 0.0)
     }
 
+    /// The whole `canvas_w × canvas_h` canvas, fully.
+    pub fn everywhere(canvas_w: usize, canvas_h: usize) -> SoftMask {
+        SoftMask { x: 0, y: 0, width: canvas_w, height: canvas_h, alpha: vec![1.0; canvas_w * canvas_h] }
+    }
+
     /// The path swept by a disc of `radius` around `path` (canvas pixels, centres at
     /// half-integers), clipped to a `canvas_w × canvas_h` canvas.
     pub fn from_path(path: &[pb::PathPoint], radius: f32, canvas_w: usize, canvas_h: usize) -> SoftMask {

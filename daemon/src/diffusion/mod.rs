@@ -7,13 +7,15 @@
 //! - [`baselines`]: classical inpainting (mean colour, harmonic); [`metrics`]: PSNR, SSIM in a mask;
 //! - [`unet`]: the model; [`sampler`]: flow-matching sampling; [`brush`]: one dab, end to end;
 //! - [`examples`]: training pictures and masks; [`train`]: the training loop; [`eval`]: brush vs baselines;
-//! - [`sd`]: Stable Diffusion from local files, for dabs with a prompt.
+//! - [`sd`]: Stable Diffusion from local files, for dabs with a prompt;
+//! - [`imagine`]: the whole canvas repainted, as a painter's imagination of where it is going.
 
 pub mod baselines;
 pub mod brush;
 pub mod builtin;
 pub mod eval;
 pub mod examples;
+pub mod imagine;
 pub mod mask;
 pub mod metrics;
 pub mod op;

@@ -48,6 +48,7 @@ pub fn process(name: &str, picture: &Canvas, total: usize, seed: u64) -> Process
         seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        imagination: None,
     });
     let mut engine = Engine::from_canvas(blank);
     let ops: Vec<pb::Op> = (0..total).map(|_| run.next_op()).collect();
@@ -106,7 +107,8 @@ pub struct Outcome {
 }
 
 /// Cuts `p` after `share` of its ops and continues by `n` ops: with `painter`
-/// (no reference), or with the teacher's own next ops when `painter` is `None`.
+/// (no reference; imagining with `imagination` when given), or with the teacher's
+/// own next ops when `painter` is `None`.
 pub fn continue_process(
     p: &Process,
     share: f32,
@@ -114,6 +116,7 @@ pub fn continue_process(
     painter: Option<&dyn Painter>,
     temperature: f32,
     seed: u64,
+    imagination: Option<crate::painters::Imagination>,
 ) -> Outcome {
     let cut = ((p.ops.len() as f32 * share).round() as usize).min(p.ops.len());
     let mut engine = Engine::from_canvas(Canvas::new(p.finished.width(), p.finished.height(), white()));
@@ -132,6 +135,7 @@ pub fn continue_process(
                 seed,
                 allowed_tools: Vec::new(),
                 canvas_at: None,
+                imagination,
             });
             (0..n).map(|_| run.next_op()).collect()
         }
@@ -182,9 +186,9 @@ mod tests {
     #[test]
     fn the_teachers_own_next_ops_help_and_doing_nothing_is_one() {
         let p = process("scene", &scenes::scene(64, 64, 1_000_000_000), 200, 1);
-        let oracle = continue_process(&p, 0.5, 50, None, 0.0, 0);
+        let oracle = continue_process(&p, 0.5, 50, None, 0.0, 0, None);
         assert!(oracle.ratio < 1.0, "{oracle:?}");
-        let nothing = continue_process(&p, 0.5, 0, None, 0.0, 0);
+        let nothing = continue_process(&p, 0.5, 0, None, 0.0, 0, None);
         assert!((nothing.ratio - 1.0).abs() < 1e-12);
         // The teacher's colours are the picture's.
         assert!(oracle.colour_sum / (oracle.coloured as f64) < 0.1, "{oracle:?}");

@@ -138,6 +138,7 @@ pub fn evaluate(painter: &dyn Painter, characters: &[Character], side: u32, temp
                 seed: (u64::from(u32::from(c.ch)) << 8) | k as u64,
                 allowed_tools: vec![pb::Tool::Brush],
                 canvas_at: None,
+                imagination: None,
             };
             let op = painter.start(request).next_op();
             acc.painter += usize::from(polyline(&op).is_some_and(|p| nearest_is_first(&p, remaining)));

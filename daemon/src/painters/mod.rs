@@ -36,6 +36,19 @@ pub struct Request {
     /// A faster way than a replay to the canvas after the history's first
     /// ops, when the caller has one (a session's snapshots); `None`: replay.
     pub canvas_at: Option<CanvasAt>,
+    /// Without a reference: how to imagine the finished picture (the magic
+    /// brush); `None`: the canvas softened to its brushwork ([`imagination`]).
+    pub imagination: Option<Imagination>,
+}
+
+/// Imagines the finished picture from the canvas as it stands.
+pub type Imagine = Box<dyn FnMut(&Canvas) -> Canvas + Send>;
+
+/// A way to imagine where the picture is going, and how often to look again.
+pub struct Imagination {
+    pub imagine: Imagine,
+    /// Imagine again after this many ops (at least 1).
+    pub every: usize,
 }
 
 /// The canvas after the first `n` effective ops (after undo/redo) of the
@@ -52,6 +65,11 @@ impl Request {
 /// A running continuation: yields one valid op at a time, as it decides it.
 pub trait OpStream: Send {
     fn next_op(&mut self) -> pb::Op;
+    /// The picture imagined while deciding the last op, once (a painter that
+    /// imagines where the picture is going; others never have one).
+    fn imagined(&mut self) -> Option<Canvas> {
+        None
+    }
 }
 
 pub trait Painter: Send + Sync {

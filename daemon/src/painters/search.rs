@@ -8,9 +8,12 @@
 //!
 //! In copy mode the target is the reference. Without one (Continue painting)
 //! it imagines, then paints: the target is an imagined picture made from the
-//! canvas ([`super::imagination`]), made again every [`REIMAGINE`] ops from
-//! the canvas as it then stands. Until anything is painted there is nothing
-//! to imagine from, and the model's own proposals are painted as they come.
+//! canvas — the canvas softened to its brushwork ([`super::imagination`]), or
+//! what the request's imagination sees (the magic brush repainting the whole
+//! canvas) — made again every [`REIMAGINE`] ops (or as often as the request
+//! asks) from the canvas as it then stands. With neither brushwork nor an
+//! imagination there is nothing to imagine from, and the model's own proposals
+//! are painted as they come.
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use super::refine::{ErrorMap, Judge, moved};
 use super::rng::Rng;
 use super::transformer::TransformerRun;
 use super::{OpStream, Painter, Request};
+use crate::engine::Canvas;
 use crate::model::stroke_transformer::StrokeTransformer;
 use crate::ops::pb;
 
@@ -65,12 +69,16 @@ impl Painter for Search {
         let Some(reference) = &request.reference else {
             let ops = crate::ops::timeline::effective(&request.history.ops);
             let brushwork = imagination::brushwork(&ops);
+            let mut request = request;
+            let imagination = request.imagination.take();
             return Box::new(Imagining {
                 inner: TransformerRun::new(model, request),
                 judge: None,
                 brushwork,
                 own: Vec::new(),
                 painted: 0,
+                imagination,
+                fresh: None,
                 rng,
             });
         };
@@ -101,18 +109,47 @@ struct Imagining {
     brushwork: Option<f32>,
     /// What this run painted, for the brushwork when the history had none.
     own: Vec<pb::Op>,
-    /// Ops painted so far (the picture is imagined again every [`REIMAGINE`]).
+    /// Ops painted so far (the picture is imagined again every [`REIMAGINE`],
+    /// or as often as the imagination asks).
     painted: usize,
+    /// The magic brush's imagination, when the request brought one.
+    imagination: Option<super::Imagination>,
+    /// The picture imagined last, until it is asked for ([`OpStream::imagined`]).
+    fresh: Option<Canvas>,
     rng: Rng,
 }
 
-impl OpStream for Imagining {
-    fn next_op(&mut self) -> pb::Op {
-        if self.painted % REIMAGINE == 0 {
-            if self.brushwork.is_none() {
-                self.brushwork = imagination::brushwork(&self.own.iter().collect::<Vec<_>>());
+impl Imagining {
+    fn imagine(&mut self) {
+        if self.brushwork.is_none() {
+            self.brushwork = imagination::brushwork(&self.own.iter().collect::<Vec<_>>());
+        }
+        match &mut self.imagination {
+            Some(imagination) => {
+                let imagined = (imagination.imagine)(self.inner.canvas());
+                // Even a blank canvas can be imagined; its brushwork is then a 16th of the canvas.
+                let canvas = self.inner.canvas();
+                let side = canvas.width().max(canvas.height()) as f32;
+                self.brushwork = self.brushwork.or(Some((side / 16.0).max(2.0)));
+                self.judge = Some(Judge::new(Picture::of(&imagined)));
+                self.fresh = Some(imagined);
             }
-            self.judge = self.brushwork.map(|d| Judge::new(imagination::soften(self.inner.canvas(), d)));
+            None => {
+                self.judge = self.brushwork.map(|d| Judge::new(imagination::soften(self.inner.canvas(), d)));
+            }
+        }
+    }
+}
+
+impl OpStream for Imagining {
+    fn imagined(&mut self) -> Option<Canvas> {
+        self.fresh.take()
+    }
+
+    fn next_op(&mut self) -> pb::Op {
+        let every = self.imagination.as_ref().map_or(REIMAGINE, |i| i.every.max(1));
+        if self.painted % every == 0 {
+            self.imagine();
         }
         self.painted += 1;
         match &mut self.judge {
@@ -238,6 +275,7 @@ mod tests {
             seed,
             allowed_tools: vec![],
             canvas_at: None,
+            imagination: None,
         }
     }
 
@@ -315,6 +353,44 @@ mod tests {
     }
 
     #[test]
+    fn with_an_imagination_search_paints_towards_what_it_imagines_and_shows_each_picture_once() {
+        let model = untrained();
+        let header = pb::Header { width: 48, height: 48, ..Default::default() };
+        // An imagination that sees a red picture in any canvas, counting how often it is asked.
+        let red = Canvas::new(48, 48, Rgba { r: 0.9, g: 0.1, b: 0.1, a: 1.0 });
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (imagined, counter) = (red.clone(), asked.clone());
+        let imagination = super::super::Imagination {
+            imagine: Box::new(move |_: &Canvas| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                imagined.clone()
+            }),
+            every: 4,
+        };
+        // A blank canvas: there is nothing to soften, but there is something to imagine.
+        let mut run = Search::new(model).start(Request {
+            reference: None,
+            imagination: Some(imagination),
+            ..request(48, &white(48), 3)
+        });
+        let mut engine = Engine::from_canvas(white(48));
+        let mut shown = 0;
+        for i in 0..10 {
+            let op = run.next_op();
+            validate::op(&op, &header).unwrap();
+            engine.apply(&op);
+            if let Some(picture) = run.imagined() {
+                assert_eq!(picture, red);
+                assert_eq!(i % 4, 0, "imagined before ops 0, 4 and 8");
+                shown += 1;
+            }
+            assert!(run.imagined().is_none(), "each picture is shown once");
+        }
+        assert_eq!((shown, asked.load(std::sync::atomic::Ordering::SeqCst)), (3, 3));
+        assert!(mse(engine.canvas(), &red) < 0.8 * mse(&white(48), &red), "painted towards the red picture");
+    }
+
+    #[test]
     fn on_a_blank_canvas_search_without_a_reference_paints_the_models_proposals() {
         let model = untrained();
         let blank = white(32);
@@ -344,6 +420,7 @@ mod tests {
                     Some(&search),
                     DEFAULT_TEMPERATURE,
                     k,
+                    None,
                 )
             })
             .collect();

@@ -271,6 +271,7 @@ mod tests {
             seed: 1,
             allowed_tools: vec![],
             canvas_at: None,
+            imagination: None,
         };
         let mut run = Teacher.start(request);
         let ops: Vec<pb::Op> = (0..150).map(|_| run.next_op()).collect();

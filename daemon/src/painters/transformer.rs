@@ -344,6 +344,7 @@ mod tests {
             seed,
             allowed_tools,
             canvas_at: None,
+            imagination: None,
         }
     }
 

@@ -77,7 +77,51 @@ impl Service {
         self.styles_dir = Some(dir);
         self
     }
+
+    /// How a Continue imagines with the magic brush (a prompt goes to Stable Diffusion
+    /// when the daemon has one, all else to the built-in brush), and what it cannot follow.
+    fn imagination(
+        &self,
+        i: pb::Imagine,
+        seed: u64,
+        deadline: Option<Instant>,
+    ) -> (painters::Imagination, Option<String>) {
+        use crate::diffusion::imagine::{DEFAULT_STRENGTH, Imaginer};
+        use pb::imagine::Guidance;
+        let strength = if i.strength == 0.0 { DEFAULT_STRENGTH } else { i.strength };
+        let every = if i.every == 0 { painters::search::REIMAGINE } else { i.every as usize };
+        let prompt = match &i.guidance {
+            Some(Guidance::Prompt(p)) if !p.is_empty() => Some(p.clone()),
+            _ => None,
+        };
+        let sd = self.sd.clone().zip(prompt.clone());
+        let (style, note) = match (&sd, &i.guidance) {
+            (Some(_), _) => (crate::diffusion::style::NONE, None),
+            (None, Some(Guidance::Style(name))) => {
+                let dab = pb::MagicBrush {
+                    guidance: Some(pb::magic_brush::Guidance::Style(name.clone())),
+                    ..Default::default()
+                };
+                crate::diffusion::op::guidance(&dab, self.styles_dir.as_deref())
+            }
+            (None, _) if prompt.is_some() => {
+                (crate::diffusion::style::NONE, Some(PROMPT_NOT_IMAGINED.to_owned()))
+            }
+            (None, _) => (crate::diffusion::style::NONE, None),
+        };
+        let steps = sd.as_ref().map_or(magic::DEFAULT_STEPS, |(sd, _)| sd.config.steps.min(magic::MAX_STEPS));
+        let mut imaginer = Imaginer::new(crate::diffusion::builtin::brush(), style, strength, steps, seed);
+        imaginer.sd = sd;
+        let imagine: painters::Imagine = Box::new(move |canvas: &Canvas| {
+            imaginer.imagine(canvas, &mut || deadline.is_none_or(|d| Instant::now() < d))
+        });
+        (painters::Imagination { imagine, every }, note)
+    }
 }
+
+/// What Continue says about a prompt when no model can read it.
+const PROMPT_NOT_IMAGINED: &str = "the built-in magic brush reads no text: the prompt is ignored and the \
+     picture imagined from the canvas alone (a Stable Diffusion model in the models folder reads prompts)";
 
 /// Runs blocking work off the async threads.
 async fn blocking<T: Send + 'static>(
@@ -394,7 +438,33 @@ impl pb::apprentice_server::Apprentice for Service {
             }
         }
         let copy_mode = !r.reference_png.is_empty();
-        let painter = painters::choose(&r.painter, copy_mode).map_err(|e| match e {
+        let imagine = match r.imagine {
+            None => None,
+            Some(_) if copy_mode => {
+                return Err(invalid(
+                    "imagine",
+                    "copy mode paints towards its reference: imagine is for Continue without one",
+                ));
+            }
+            Some(_) if !(r.painter.is_empty() || r.painter == "search") => {
+                return Err(invalid(
+                    "imagine",
+                    format!(
+                        "only the search painter imagines, not {:?}: ask for \"search\" or no painter",
+                        r.painter
+                    ),
+                ));
+            }
+            Some(i) if !(0.0..=1.0).contains(&i.strength) => {
+                return Err(invalid(
+                    "imagine.strength",
+                    format!("must be a number in [0, 1], got {}", i.strength),
+                ));
+            }
+            Some(i) => Some(i),
+        };
+        let painter_name = if imagine.is_some() { "search" } else { r.painter.as_str() };
+        let painter = painters::choose(painter_name, copy_mode).map_err(|e| match e {
             painters::ChoiceError::Unknown { .. } => invalid("painter", e),
             painters::ChoiceError::NeedsReference(_) => invalid("reference_png", e),
         })?;
@@ -408,11 +478,15 @@ impl pb::apprentice_server::Apprentice for Service {
             }
         };
         let (source, pixels) = sized(&self.store, source).await?;
-        // The reference is decoded (RGBA8) and scaled to the canvas.
-        let bytes = pixels * work::CONTINUE_BYTES_PER_PIXEL + reference_pixels * 8;
+        // The reference is decoded (RGBA8) and scaled to the canvas; imagining holds the brush's pictures.
+        let imagining = if imagine.is_some() { work::MAGIC_BYTES_PER_PIXEL } else { 0 };
+        let bytes = pixels * (work::CONTINUE_BYTES_PER_PIXEL + imagining) + reference_pixels * 8;
         let permit = self.budget.admit("continue", bytes, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
+        let preview = imagine.as_ref().is_some_and(|i| i.preview);
+        let imagination = imagine.map(|i| self.imagination(i, seed, deadline));
+        let note = imagination.as_ref().and_then(|(_, note)| note.clone());
         let request = blocking_until(deadline, "setting up", move || {
             let session = match &source {
                 Some(Source::Session(id)) => Some(id.clone()),
@@ -431,7 +505,17 @@ impl pb::apprentice_server::Apprentice for Service {
                     Some(reference_canvas(&reference_png, canvas.width() as u32, canvas.height() as u32)?)
                 }
             };
-            Ok(painters::Request { history, canvas, reference, temperature, seed, allowed_tools, canvas_at })
+            let imagination = imagination.map(|(i, _)| i);
+            Ok(painters::Request {
+                history,
+                canvas,
+                reference,
+                temperature,
+                seed,
+                allowed_tools,
+                canvas_at,
+                imagination,
+            })
         })
         .await?;
 
@@ -441,13 +525,24 @@ impl pb::apprentice_server::Apprentice for Service {
         let painting = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut ops = painter.start(request);
+            let mut note = note;
             for index in 0..count {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     let _ =
                         tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
                     return;
                 }
-                let event = pb::ContinueEvent { op: Some(ops.next_op()), index };
+                let op = ops.next_op();
+                if let Some(imagined) = ops.imagined().filter(|_| preview) {
+                    let (png, _, _) = crate::canvas_view::png_of(&imagined, 0);
+                    let note = note.take().unwrap_or_default();
+                    let event = pb::ContinueEvent { op: None, index, imagined_png: png, note };
+                    if !send_blocking(&tx, Ok(event)) {
+                        return;
+                    }
+                }
+                let note = note.take().unwrap_or_default();
+                let event = pb::ContinueEvent { op: Some(op), index, note, ..Default::default() };
                 // The client went away (cancelled, deadline passed, or stopped reading): stop painting.
                 if !send_blocking(&tx, Ok(event)) {
                     tracing::debug!("continue cancelled after {index} ops");

@@ -6,11 +6,14 @@ drawable's offsets are taken off. Colours go in and out as 8-bit sRGB ("R'G'B'A 
 the image's precision.
 """
 
+import os
+import tempfile
+
 import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp
+from gi.repository import Gegl, Gimp, Gio
 
 from . import plan
 
@@ -208,3 +211,23 @@ class SelectionAside:
             self.image.select_item(Gimp.ChannelOps.REPLACE, self.saved)
             self.image.remove_channel(self.saved)
         return False
+
+
+IMAGINED_LAYER = "Imagined"
+
+
+def show_imagined(image, png):
+    """The daemon's imagined picture (PNG bytes) on a hidden top layer "Imagined", replacing the
+    one shown before: the painter may look at where Continue is painting towards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "imagined.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        layer = Gimp.file_load_layer(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(path))
+    old = image.get_layer_by_name(IMAGINED_LAYER)
+    if old is not None:
+        image.remove_layer(old)
+    layer.set_name(IMAGINED_LAYER)
+    image.insert_layer(layer, None, 0)
+    layer.set_visible(False)
+    return layer

@@ -94,12 +94,16 @@ class Group:
         return False
 
 
-def continue_painting(image, drawable, count, temperature=None, seed=0, painter="", reference=None):
+def continue_painting(image, drawable, count, temperature=None, seed=0, painter="", reference=None, imagine=None):
     """Continues the image with `count` ops from the daemon (copy mode: towards `reference`, a
-    layer); returns (ops painted, notes about ops not painted)."""
+    layer; `imagine`, a proto Imagine: the magic brush imagines the finished picture first, shown
+    on a hidden layer "Imagined"); returns (ops painted, notes: ops not painted, and what the
+    daemon could not follow)."""
     check_target(image, drawable)
     if reference is not None and reference == drawable:
         raise Failed("the reference layer is the layer being painted: choose another as the reference")
+    if reference is not None and imagine is not None:
+        raise Failed("imagining is for Continue painting without a reference layer")
     c = client(timeout=None)
     session = open_session(image, c, without=reference)
     request = {"session_id": session.session_id, "count": int(count), "seed": int(seed), "painter": painter or ""}
@@ -107,6 +111,8 @@ def continue_painting(image, drawable, count, temperature=None, seed=0, painter=
         request["temperature"] = float(temperature)
     if reference is not None:
         request["reference_png"] = painting.layer_png(reference, image.get_width(), image.get_height())
+    if imagine is not None:
+        request["imagine"] = dict(imagine, preview=True)
     painted, notes = [], []
     Gimp.progress_init("Apprentice: continue painting" if reference is None else "Apprentice: copying the layer")
     failure = None
@@ -114,7 +120,13 @@ def continue_painting(image, drawable, count, temperature=None, seed=0, painter=
         try:
             with c.continue_(request) as stream:
                 for event in stream:
-                    op = event.get("op", {})
+                    if event.get("note"):
+                        notes.append(event["note"])
+                    if event.get("imagined_png"):
+                        painting.show_imagined(image, event["imagined_png"])
+                    if "op" not in event:
+                        continue
+                    op = event["op"]
                     try:
                         painting.carry_out(image, drawable, plan.plan(op))
                     except plan.NotPainted as e:

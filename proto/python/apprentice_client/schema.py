@@ -409,13 +409,32 @@ MESSAGES = {
                 "packed": True,
             },
             {"name": "painter", "json_name": "painter", "number": 8, "type": "string"},
+            {
+                "name": "imagine",
+                "json_name": "imagine",
+                "number": 9,
+                "type": "message",
+                "type_name": "apprentice.v1.Imagine",
+            },
         ),
         "oneofs": ("source",),
+    },
+    "apprentice.v1.Imagine": {
+        "fields": (
+            {"name": "strength", "json_name": "strength", "number": 1, "type": "float"},
+            {"name": "prompt", "json_name": "prompt", "number": 2, "type": "string", "oneof": "guidance"},
+            {"name": "style", "json_name": "style", "number": 3, "type": "string", "oneof": "guidance"},
+            {"name": "every", "json_name": "every", "number": 4, "type": "uint32"},
+            {"name": "preview", "json_name": "preview", "number": 5, "type": "bool"},
+        ),
+        "oneofs": ("guidance",),
     },
     "apprentice.v1.ContinueEvent": {
         "fields": (
             {"name": "op", "json_name": "op", "number": 1, "type": "message", "type_name": "apprentice.v1.Op"},
             {"name": "index", "json_name": "index", "number": 2, "type": "uint32"},
+            {"name": "imagined_png", "json_name": "imaginedPng", "number": 3, "type": "bytes"},
+            {"name": "note", "json_name": "note", "number": 4, "type": "string"},
         ),
         "oneofs": (),
     },

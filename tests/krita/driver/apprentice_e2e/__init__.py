@@ -20,6 +20,7 @@ from PyQt5.QtCore import QPoint, QPointF, Qt, QTimer
 from PyQt5.QtGui import QColor, QTabletEvent
 from PyQt5.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
@@ -33,6 +34,7 @@ from PyQt5.QtWidgets import (
 OUT = os.environ.get("APPRENTICE_E2E_OUT", "/tmp/apprentice-e2e")
 CONTINUE_OPS = int(os.environ.get("APPRENTICE_E2E_CONTINUE_OPS", "12"))
 COPY_OPS = 30
+IMAGINE_OPS = 6
 W, H = 320, 240
 REPORT = {"documents": {}, "log": []}
 _KEEP = []
@@ -349,6 +351,33 @@ def run():
         "refused_on_the_reference": refused,
     }
     log("copy", REPORT["copy"])
+
+    # Continue that imagines first, with a prompt (the docker's checkbox and the magic brush's
+    # fields): each imagined picture lands on a hidden layer "Imagined".
+    doc, view = new_view("imagine")
+    yield 700
+    app.activeWindow().showView(view)
+    box.setCurrentIndex(0)  # no reference
+    imagine = next(c for c in panel.findChildren(QCheckBox) if c.text().startswith("Imagine"))
+    imagine.setChecked(True)
+    prompt = next(b for b in panel.findChildren(QGroupBox) if b.title() == "Magic brush").findChildren(QLineEdit)[0]
+    prompt.setText("a red barn at dusk")
+    panel.findChildren(QSpinBox)[0].setValue(IMAGINE_OPS)
+    result = yield from click_continue(panel, plugin, doc)
+    layer = doc.nodeByName("Imagined")
+    pixels = bytes(layer.pixelData(0, 0, W, H)) if layer is not None else b""
+    REPORT["imagine"] = {
+        **result,
+        "said": plugin.run.said,
+        "imagined": plugin.run.imagined,
+        "progress": dock.progress.text(),
+        "layers": [n.name() for n in doc.topLevelNodes()],
+        "imagined_visible": layer.visible() if layer is not None else None,
+        "imagined_opaque": sum(1 for a in pixels[3::4] if a == 255),
+    }
+    imagine.setChecked(False)
+    prompt.setText("")
+    log("imagine", REPORT["imagine"])
 
     # Ops of every kind, as Continue painting would paint them (the plug-in's applier).
     from apprentice_krita import applier
