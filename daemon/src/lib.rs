@@ -12,6 +12,7 @@
 //! - [`server`]: the gRPC / gRPC-Web daemon; [`config`]: paths and settings; [`device`]: CPU or GPU;
 //! - [`training`]: data and the training loop; [`eval`]: evaluation;
 //! - [`files`]: atomic writes that never lose a user's file (used by every layer that writes);
+//! - [`install`]: the editor plug-ins, embedded, put in the editors' folders;
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
 
@@ -23,6 +24,7 @@ pub mod diffusion;
 pub mod engine;
 pub mod eval;
 pub mod files;
+pub mod install;
 pub mod jobs;
 pub mod model;
 pub mod ops;

@@ -4,6 +4,7 @@ brush (prompt, style, strength) with its progress."""
 from krita import DockWidget, Krita
 
 from . import extension, settings
+from .client import daemon
 from .qt import QtWidgets
 
 NO_REFERENCE = "(none: continue freely)"
@@ -72,7 +73,13 @@ class ApprenticeDocker(DockWidget):
         layout.addRow(self._magic_section())
         edit = QtWidgets.QPushButton("Settings…")
         edit.clicked.connect(lambda: settings.SettingsDialog(self).exec())
-        layout.addRow(edit)
+        self.log_button = QtWidgets.QPushButton("Daemon log…")
+        self.log_button.setToolTip("The log of the daemon Krita started (when it started one)")
+        self.log_button.clicked.connect(self._show_log)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(edit)
+        row.addWidget(self.log_button)
+        layout.addRow(row)
         self.setWidget(root)
         if extension.INSTANCE:
             extension.INSTANCE.listeners.append(self.update_view)
@@ -171,6 +178,12 @@ class ApprenticeDocker(DockWidget):
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.progress.setText(str(e))
 
+    def _show_log(self):
+        app = extension.INSTANCE
+        path = app.daemon_log if app else None
+        text = daemon.tail(path, 40) if path else ""
+        QtWidgets.QMessageBox.information(self, "Apprentice daemon log", f"{path}\n\n{text or '(empty)'}")
+
     def update_view(self):
         app = extension.INSTANCE
         if app is None:
@@ -179,12 +192,13 @@ class ApprenticeDocker(DockWidget):
         if app.info:
             models = ", ".join(app.info.get("models", [])) or "none"
             device = app.info.get("device", "?")
-            self.status.setText(f"Connected to {address}\nmodel: {models}\ndevice: {device}")
+            started = " (started by Krita)" if app.managed is not None and app.managed.running() else ""
+            self.status.setText(f"Connected to {address}{started}\nmodel: {models}\ndevice: {device}")
             self._show_styles(app.info.get("styles", []))
         else:
-            self.status.setText(
-                f"Not connected to the apprentice daemon at {address} ({app.info_error}).\n{settings.START_HINT}"
-            )
+            why = app.daemon_error or settings.START_HINT
+            self.status.setText(f"Not connected to the apprentice daemon at {address} ({app.info_error}).\n{why}")
+        self.log_button.setEnabled(bool(app.daemon_log))
         self.record.setChecked(app.recording())
         busy = app.busy()
         self.go.setEnabled(not busy)

@@ -2,16 +2,20 @@
 magic brush.
 
 Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+N), "Record my strokes" (a toggle) and
-"Apprentice settings…"; the Apprentice docker shows the same controls and the connection.
+"Apprentice settings…"; the Apprentice docker shows the same controls and the connection. When
+no daemon answers on the configured address (on this computer), the plug-in starts one at Krita's
+start-up, and it ends with Krita.
 """
 
+import os
+import pathlib
 import random
 import threading
 
 from krita import Extension, Krita
 
 from . import canvas, settings
-from .client import paint
+from .client import daemon, paint
 from .continuing import ContinueRun
 from .magic import MagicRun
 from .outbox import Outbox
@@ -34,6 +38,9 @@ class Apprentice(Extension):
         self.info_error = None
         self.info_address = None  # the address `info` came from
         self._asks = 0
+        self.managed = None  # the daemon this Krita started (apprentice_client.daemon.Managed), if any
+        self.daemon_log = None
+        self.daemon_error = None  # why none could be started
         self.listeners = []  # called on Krita's event loop when anything shown changes
         self._poll = QtCore.QTimer()
         self._poll.setInterval(5000)
@@ -47,7 +54,27 @@ class Apprentice(Extension):
         settings.load()
         self._notify.start()
         self._poll.start()
+        Krita.instance().notifier().applicationClosing.connect(self.stop_daemon)
+        threading.Thread(target=self._start_daemon, name="apprentice-daemon", daemon=True).start()
+
+    # ---- the daemon, started by Krita when none answers ----
+
+    def _start_daemon(self):
+        """Off Krita's thread at start-up: `apprentice serve` on the configured (loopback) address
+        when nothing answers there, tied to Krita's process; then the docker shows what it found."""
+        here = pathlib.Path(__file__).resolve().parent
+        binary = daemon.find_binary(settings.binary(), str(here / "install.json"))
+        self.daemon_log = str(here.parents[1] / "apprentice-daemon.log")  # in Krita's resource folder
+        try:
+            self.managed = daemon.ensure(settings.client(timeout=5.0), binary, self.daemon_log, os.getpid())
+        except daemon.NotStarted as e:
+            self.daemon_error = str(e)
         self.refresh_info()
+
+    def stop_daemon(self):
+        """When Krita closes: the daemon it started stops too (it would by itself, a moment later)."""
+        if self.managed is not None:
+            self.managed.stop()
 
     def createActions(self, window):
         # Texts, the checkable toggle and the shortcut (Ctrl+Alt+N) come from apprentice_krita.action.

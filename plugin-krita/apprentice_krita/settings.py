@@ -18,6 +18,8 @@ def load():
     app = Krita.instance()
     _current["address"] = app.readSetting(GROUP, "address", DEFAULT_ADDRESS) or DEFAULT_ADDRESS
     _current["token"] = app.readSetting(GROUP, "token", "") or None
+    # The apprentice program to start when no daemon answers; empty: found by itself.
+    _current["binary"] = app.readSetting(GROUP, "binary", "") or None
 
 
 def store(address, token):
@@ -33,6 +35,10 @@ def address():
 
 def token():
     return _current.get("token")
+
+
+def binary():
+    return _current.get("binary")
 
 
 def client(timeout=30.0):

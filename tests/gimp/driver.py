@@ -217,6 +217,14 @@ def refusals():
     report["refusals"] = out
 
 
+def managed():
+    """No daemon at the address in the settings: the plug-in starts one, and Continue paints."""
+    image, layer = picture(PARAMS["width"], PARAMS["height"])
+    status, values, error = call("plug-in-apprentice-continue", image, [layer], count=3, seed=1)
+    report["managed"] = {"status": status, "painted": values[0], "error": error}
+    image.delete()
+
+
 def press_undo(image, after):
     """Ctrl+Z in GIMP's window, as a painter undoes (the PDB has no undo); waits for the pixels to change."""
     # The image window: its title names the image's size ("... 160x120 – GIMP").
@@ -268,6 +276,7 @@ try:
             "magic": magic,
             "refusals": refusals,
             "undo": undo,
+            "managed": managed,
         }
         scenarios[scenario]()
     report["ok"] = True

@@ -3,6 +3,7 @@ trixie has Krita 5.2.9 and GIMP 3.0, forky Krita 5.3 and GIMP 3.2."""
 
 import os
 import pathlib
+import socket
 import subprocess
 import time
 import uuid
@@ -49,3 +50,24 @@ def start_xvfb(root):
     display = ":" + display_file.read_text().strip()
     display_file.unlink()
     return xvfb, display
+
+
+def free_address():
+    """host:port of a loopback port nothing listens on (yet)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def wait_gone(address, seconds=15.0):
+    """Whether the daemon at `address` stops answering within `seconds`."""
+    from apprentice_client import Client
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            Client(address, timeout=1.0).get_info()
+        except Exception:  # noqa: BLE001 (no answer: gone)
+            return True
+        time.sleep(0.3)
+    return False

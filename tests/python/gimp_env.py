@@ -1,5 +1,5 @@
 """Real GIMP 3 for the plug-in's end-to-end tests: the editors' Debian roots (editors.py), a fresh
-GIMP profile with the plug-in put in place by its own installer (plugin-gimp/install.py), and
+GIMP profile with the plug-in put in place by `apprentice install gimp`, and
 the driver (tests/gimp/driver.py) run by gimp-console's Python batch interpreter."""
 
 import json
@@ -8,12 +8,13 @@ import subprocess
 
 import editors
 import pytest
+from conftest import daemon_binary
 
 INSIDE = "/opt/apprentice-gimp-e2e"  # the test's folder, as GIMP sees it
 GIMP = {"trixie": "3.0", "forky": "3.2"}
 
 
-def run_gimp(root, params, timeout_s=300, window=False):
+def run_gimp(root, params, timeout_s=300, window=False, binary_inside=False):
     """Runs the driver in GIMP with `params` (scenarios, address, inputs as paths inside the
     folder); returns (report dict, the folder on this side, GIMP's output). `window`: GIMP with
     its window, on an Xvfb display (gimp-console has none)."""
@@ -21,11 +22,26 @@ def run_gimp(root, params, timeout_s=300, window=False):
     base = root / INSIDE.lstrip("/")
     shutil.rmtree(base, ignore_errors=True)
     (base / "profile").mkdir(parents=True)
-    subprocess.run(
-        ["python3", str(editors.REPO / "plugin-gimp" / "install.py"), "--profile", str(base / "profile")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    # The painter's way: the plug-in inside the binary, put in place by `apprentice install`;
+    # with `binary_inside`, the binary is copied into the root and installs from there (the
+    # plug-in then finds it to start the daemon).
+    if binary_inside:
+        (base / "bin").mkdir()
+        shutil.copy(daemon_binary(), base / "bin" / "apprentice")
+        env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={INSIDE}"]
+        install = [
+            "chroot",
+            str(root),
+            *env,
+            f"{INSIDE}/bin/apprentice",
+            "install",
+            "gimp",
+            "--profile",
+            f"{INSIDE}/profile",
+        ]
+    else:
+        install = [daemon_binary(), "install", "gimp", "--profile", str(base / "profile")]
+    subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
     shutil.copy(editors.REPO / "tests" / "gimp" / "driver.py", base / "driver.py")
     for key, path in params.get("files", {}).items():  # inputs from this side, copied in
         shutil.copy(path, base / f"{key}.png")

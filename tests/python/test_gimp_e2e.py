@@ -10,6 +10,7 @@ the menu, without the dialog) runs them; the daemon down or refusing leaves the 
 
 import math
 
+import editors
 import gimp_env
 import pytest
 from editors import ROOTS
@@ -358,3 +359,23 @@ def test_one_undo_takes_back_a_whole_run(gimp_window, run):
     assert r["status"] == "success", r["error"]
     assert r["changed"], "the run painted"
     assert r["undone"], "one Ctrl+Z brought back the image as it was before the run, no more and no less"
+
+
+@pytest.mark.parametrize("suite", sorted(ROOTS))
+def test_gimp_starts_its_own_daemon_when_none_runs_and_it_ends_with_gimp(suite, tmp_path):
+    """A painter's first run: `apprentice install gimp`, open GIMP, Continue — no terminal."""
+    address = editors.free_address()
+    scene().save(tmp_path / "picture.png")
+    params = {
+        "scenarios": ["managed"],
+        "address": address,
+        "width": W,
+        "height": H,
+        "files": {"picture": tmp_path / "picture.png"},
+    }
+    report, base, _log = gimp_env.run_gimp(ROOTS[suite], params, binary_inside=True)
+    # The Settings procedure, which checks the daemon, started it already.
+    assert report["settings"]["status"] == "success", report["settings"]
+    assert report["managed"] == {"status": "success", "painted": 3, "error": ""}, report["managed"]
+    assert ("apprentice listening on " + address) in (base / "profile" / "apprentice-daemon.log").read_text()
+    assert editors.wait_gone(address), "the daemon GIMP's plug-in started still answers after it quit"

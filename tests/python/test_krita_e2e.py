@@ -11,9 +11,13 @@ the daemon stored and compare pixels: Krita's own, and the daemon engine's repla
 import itertools
 import math
 import re
+import shutil
+import subprocess
 
+import editors
 import krita_env
 import pytest
+from conftest import daemon_binary
 from pictures import daemon_png, fidelity, mse
 from PIL import Image, ImageChops
 
@@ -312,3 +316,43 @@ def test_continue_can_imagine_first_and_shows_the_imagined_picture_on_a_hidden_l
     assert run["imagined_opaque"] > 0.9 * 320 * 240, "the whole picture, opaque"
     # The built-in brush reads no text: the docker says so rather than ignoring the prompt in silence.
     assert "reads no text" in run["said"] and "reads no text" in run["progress"], run
+
+
+def test_apprentice_install_puts_in_place_what_kritas_importer_unpacks_from_the_zip(tmp_path):
+    """The two ways to install (the binary's embedded copy, the zip by hand) give the same files."""
+    root = krita_env.ROOTS["5.2"]
+    krita_env.require_root(root)
+    inside = "/opt/apprentice-import-check"
+    imported = root / inside.lstrip("/")
+    shutil.rmtree(imported, ignore_errors=True)
+    krita_env.import_zip(root, inside)
+    installed = tmp_path / "krita"
+    installed.mkdir()
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([daemon_binary(), "install", "krita", "--profile", str(installed)], env=env, check=True)
+
+    def files(folder):
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.name != "install.json"
+        }
+
+    assert files(installed) == files(imported)
+    shutil.rmtree(imported)
+
+
+def test_krita_starts_its_own_daemon_when_none_runs_and_it_ends_with_krita(tmp_path):
+    """A painter's first run: `apprentice install krita`, open Krita, paint, Continue — no terminal."""
+    address = editors.free_address()
+    report, log, base = krita_env.run_krita_managed(krita_env.ROOTS["5.2"], address)
+    m = report.get("managed", {})
+    assert report.get("ok"), f"{report.get('error')}\n{log[-4000:]}"
+    assert m["connected"] and m["started"], m
+    assert m["error"] is None and m["painted"] == 3, m
+    assert m["sent"] == 4, "the painter's stroke and the three ops Continue painted"
+    # The log the docker offers is the daemon's.
+    daemon_log = base / m["log"][len(krita_env.MANAGED) + 1 :]
+    assert "apprentice listening on " + address in daemon_log.read_text()
+    # Krita has quit: the daemon it started is gone too.
+    assert editors.wait_gone(address), "the daemon Krita started still answers after it quit"

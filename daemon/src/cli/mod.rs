@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod eval_brush;
 mod info;
+mod install;
 mod magic;
 mod paint;
 mod reinforce;
@@ -64,6 +65,10 @@ enum Command {
     Watch(watch::Args),
     Info(info::Args),
     Convert(convert::Args),
+    /// Put Krita's or GIMP's plug-in in place (it is inside this binary).
+    Install(install::Args),
+    /// Take Krita's or GIMP's plug-in out again.
+    Uninstall(install::UninstallArgs),
 }
 
 /// Where Apprentice keeps its files (shared by the commands that need them).
@@ -152,6 +157,8 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Info(args) => info::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Install(args) => install::run(args),
+        Command::Uninstall(args) => install::run_uninstall(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,10 +33,38 @@ pub struct Args {
     /// with; without one the built-in brush paints them and says it reads no text.
     #[arg(long, value_name = "NAME")]
     brush_model: Option<String>,
+    /// Stop (as on SIGTERM) when the process with this id is gone: an editor's plug-in that
+    /// started the daemon passes the editor's, so the daemon ends with the editor (Unix).
+    #[arg(long, value_name = "PID")]
+    parent_pid: Option<u32>,
     #[command(flatten)]
     dirs: Dirs,
     #[command(flatten)]
     device: crate::device::DeviceArg,
+}
+
+/// How often the daemon looks whether its parent (--parent-pid) is still there.
+const PARENT_CHECK: Duration = Duration::from_secs(1);
+
+/// Completes when process `pid` is gone (never where that cannot be known).
+async fn parent_gone(pid: Option<u32>) {
+    let Some(pid) = pid else { return std::future::pending().await };
+    #[cfg(unix)]
+    loop {
+        // Signal 0 checks existence only; EPERM means it exists under another user.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            tracing::info!("process {pid} (--parent-pid) is gone: shutting down");
+            return;
+        }
+        tokio::time::sleep(PARENT_CHECK).await;
+    }
+    #[cfg(not(unix))]
+    {
+        tracing::warn!("--parent-pid {pid}: not watched on this system");
+        std::future::pending().await
+    }
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -119,8 +147,12 @@ pub fn run(args: Args) -> CliResult {
         // On SIGINT/SIGTERM: stop accepting, let calls in flight finish, but do
         // not wait more than GRACE for long streams (acknowledged ops are on disk).
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let parent = args.parent_pid;
         tokio::spawn(async move {
-            server::shutdown_signal().await;
+            tokio::select! {
+                () = server::shutdown_signal() => {},
+                () = parent_gone(parent) => {},
+            }
             let _ = stop.send(true);
         });
         let mut stopped_too = stopped.clone();

@@ -7,10 +7,13 @@ and raises Failed with the reason; a failure half-way keeps what was painted (on
 back) and says how far it got.
 """
 
+import os
+import pathlib
+
 from gi.repository import Gimp
 
 from . import painting, plan, settings
-from .client import Client, DaemonUnavailable, RpcError, paint
+from .client import Client, DaemonUnavailable, RpcError, daemon, paint
 from .session import PARASITE, Session, Unreachable, document_id, unreachable_message
 
 
@@ -32,8 +35,20 @@ def store_settings(address, token):
 
 
 def client(timeout=60.0):
+    """A client for the daemon in the settings — started first when nothing answers there (on
+    this computer): `apprentice serve`, tied to GIMP's process so that it ends with GIMP."""
     s = current_settings()
-    return Client(s["address"], token=s["token"] or None, timeout=timeout)
+    c = Client(s["address"], token=s["token"] or None, timeout=timeout)
+    here = pathlib.Path(__file__).resolve().parent.parent
+    binary = daemon.find_binary(None, str(here / "install.json"))
+    log = pathlib.Path(Gimp.directory()) / "apprentice-daemon.log"
+    try:
+        # This plug-in's parent is GIMP: the daemon outlives each run, not GIMP.
+        if daemon.ensure(Client(s["address"], token=s["token"] or None, timeout=10.0), binary, log, os.getppid()):
+            Gimp.message(f"Apprentice started its daemon at {s['address']} (log: {log})")
+    except daemon.NotStarted as e:
+        raise Failed(f"{unreachable_message(s['address'], 'nothing answers')}\n{e}") from e
+    return c
 
 
 def check_connection():

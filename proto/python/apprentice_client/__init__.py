@@ -10,7 +10,7 @@ every message, enum and method of proto/apprentice/v1/*.proto, is the generated 
 Copy this folder as is into a plug-in: it needs nothing outside it.
 """
 
-from . import paint, png, schema
+from . import daemon, paint, png, schema
 from .appending import append_ops
 from .grpcweb import DEFAULT_ADDRESS, STATUS_CODES, Client, DaemonUnavailable, RpcError, Stream
 from .wire import decode, encode
@@ -23,6 +23,7 @@ __all__ = [
     "RpcError",
     "Stream",
     "append_ops",
+    "daemon",
     "decode",
     "encode",
     "paint",

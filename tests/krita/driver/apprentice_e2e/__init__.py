@@ -543,6 +543,40 @@ def magic_brush(app, plugin, docker):
     return out
 
 
+def managed():
+    """Krita started with no daemon running: the plug-in starts one, records a stroke, Continues."""
+    from apprentice_krita import extension
+
+    app = Krita.instance()
+    plugin = extension.INSTANCE
+    REPORT["krita"] = app.version()
+    end = time.monotonic() + 60
+    while plugin.info is None and time.monotonic() < end:
+        yield 200
+    out = {
+        "connected": plugin.info is not None,
+        "started": plugin.managed is not None,
+        "daemon_error": plugin.daemon_error,
+        "log": plugin.daemon_log,
+    }
+    REPORT["managed"] = out
+    app.action("apprentice_record").setChecked(True)
+    yield 300
+    doc, view = new_view("managed")
+    yield 700
+    brush(view, "b) Basic-5 Size Opacity", 20, (120, 60, 20))
+    yield from draw(view, wave(40, 280, 120, 10))
+    yield from wait_sent(plugin, doc)
+    run = plugin.continue_painting(3)
+    while not run.finished:
+        yield 100
+    yield from wait_sent(plugin, doc)
+    box = plugin.outbox(doc)
+    out.update(painted=run.painted, error=None if run.error is None else repr(run.error), sent=box.sent)
+    out["session_id"] = box.session_id
+    REPORT["ok"] = True
+
+
 class FakeDaemon:
     """A daemon whose Continue streams the given ops (no daemon sends a dab without its pixels)."""
 
@@ -574,7 +608,7 @@ class Driver(Extension):
         pass
 
     def start(self):
-        self.gen = run()
+        self.gen = managed() if os.environ.get("APPRENTICE_E2E_SCENARIO") == "managed" else run()
         _KEEP.append(self)
         QTimer.singleShot(0, self.step)
 
