@@ -74,9 +74,10 @@ def run_krita(root, address, continue_ops=12, timeout_s=300):
 MANAGED = "/opt/apprentice-managed"  # the managed-daemon test's folder, as Krita sees it
 
 
-def run_krita_managed(root, address, timeout_s=300):
-    """Krita in a fresh profile where `apprentice install krita` ran inside the root (the
-    apprentice binary copied in) and no daemon runs at `address`: the plug-in must start one.
+def run_krita_managed(root, address, binary=None, timeout_s=300):
+    """Krita in a fresh profile where `apprentice install krita` ran inside the root — `binary`
+    (a path inside the root, e.g. the installed package's), else the test's binary copied in —
+    and no daemon runs at `address`: the plug-in must start one.
     Returns (report dict, log text, the folder on this side)."""
     require_root(root)
     base = root / MANAGED.lstrip("/")
@@ -84,14 +85,16 @@ def run_krita_managed(root, address, timeout_s=300):
     home, out, bin_dir = base / "home", base / "out", base / "bin"
     for d in (home / ".local" / "share" / "krita", home / ".config", out, bin_dir):
         d.mkdir(parents=True)
-    shutil.copy(daemon_binary(), bin_dir / "apprentice")
+    if binary is None:
+        shutil.copy(daemon_binary(), bin_dir / "apprentice")
+        binary = f"{MANAGED}/bin/apprentice"
     (home / ".config" / "kritarc").write_text(
         f"[python]\nenable_apprentice_e2e=true\n\n[apprentice]\naddress={address}\n"
     )
     (home / ".config" / "kritadisplayrc").write_text("[General]\nOpenGLRenderer=none\n")
     # As a painter would: the binary's own install, run where Krita will find what it recorded.
     env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={MANAGED}/home"]
-    subprocess.run(["chroot", str(root), *env, f"{MANAGED}/bin/apprentice", "install", "krita"], check=True)
+    subprocess.run(["chroot", str(root), *env, binary, "install", "krita"], check=True)
     driver = REPO / "tests" / "krita" / "driver"
     pykrita = home / ".local" / "share" / "krita" / "pykrita"
     shutil.copy(driver / "apprentice_e2e.desktop", pykrita)

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 
-import editors
 import krita_env
 import pytest
 from conftest import daemon_binary
@@ -340,19 +339,3 @@ def test_apprentice_install_puts_in_place_what_kritas_importer_unpacks_from_the_
 
     assert files(installed) == files(imported)
     shutil.rmtree(imported)
-
-
-def test_krita_starts_its_own_daemon_when_none_runs_and_it_ends_with_krita(tmp_path):
-    """A painter's first run: `apprentice install krita`, open Krita, paint, Continue — no terminal."""
-    address = editors.free_address()
-    report, log, base = krita_env.run_krita_managed(krita_env.ROOTS["5.2"], address)
-    m = report.get("managed", {})
-    assert report.get("ok"), f"{report.get('error')}\n{log[-4000:]}"
-    assert m["connected"] and m["started"], m
-    assert m["error"] is None and m["painted"] == 3, m
-    assert m["sent"] == 4, "the painter's stroke and the three ops Continue painted"
-    # The log the docker offers is the daemon's.
-    daemon_log = base / m["log"][len(krita_env.MANAGED) + 1 :]
-    assert "apprentice listening on " + address in daemon_log.read_text()
-    # Krita has quit: the daemon it started is gone too.
-    assert editors.wait_gone(address), "the daemon Krita started still answers after it quit"

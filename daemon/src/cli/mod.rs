@@ -4,6 +4,7 @@
 mod continue_history;
 mod convert;
 mod data;
+mod docs;
 mod eval;
 mod eval_brush;
 mod info;
@@ -69,6 +70,10 @@ enum Command {
     Install(install::Args),
     /// Take Krita's or GIMP's plug-in out again.
     Uninstall(install::UninstallArgs),
+    /// Print the manual page (roff).
+    Man(docs::ManArgs),
+    /// Print shell completions.
+    Completions(docs::CompletionsArgs),
 }
 
 /// Where Apprentice keeps its files (shared by the commands that need them).
@@ -159,6 +164,8 @@ pub fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Install(args) => install::run(args),
         Command::Uninstall(args) => install::run_uninstall(args),
+        Command::Man(args) => docs::man(args),
+        Command::Completions(args) => docs::completions(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
