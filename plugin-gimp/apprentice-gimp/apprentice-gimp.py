@@ -72,8 +72,8 @@ class Apprentice(Gimp.PlugIn):
                 "Apprentice settings", "The daemon's address and token, and a check that it answers", name
             )
             p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS | Gimp.ProcedureSensitivityMask.NO_IMAGE)
-            p.add_string_argument("address", "Daemon address", "host:port of `apprentice serve`", "", RW)
-            p.add_string_argument("token", "Token", "Only for a daemon beyond this computer", "", RW)
+            p.add_string_argument("address", "Daemon _address", "host:port of `apprentice serve`", "", RW)
+            p.add_string_argument("token", "_Token", "Only for a daemon beyond this computer", "", RW)
             p.add_string_return_value("info", "Info", "What the daemon says about itself", "", RW)
             return p
         p.set_image_types("RGB*")
@@ -87,15 +87,17 @@ class Apprentice(Gimp.PlugIn):
                 "diffusion brush, guided by a prompt or a style; one undo step",
                 name,
             )
-            p.add_string_argument("prompt", "Prompt", "What to paint (models that read text)", "", RW)
-            p.add_string_argument("style", "Style", "A style picture in the daemon's styles folder", "", RW)
-            p.add_double_argument("strength", "Strength", "How far from the pixels there", 0.0, 1.0, 0.8, RW)
-            p.add_int_argument("seed", "Seed", "Another seed, another result", 0, 2**31 - 1, 0, RW)
-            p.add_int_argument("steps", "Steps", "Sampler steps (0: the daemon's default)", 0, 50, 0, RW)
+            p.add_string_argument("prompt", "_Prompt", "What to paint (models that read text)", "", RW)
+            p.add_string_argument("style", "St_yle", "A style picture in the daemon's styles folder", "", RW)
+            p.add_double_argument("strength", "Stren_gth", "How far from the pixels there", 0.0, 1.0, 0.8, RW)
+            p.add_int_argument("seed", "S_eed", "Another seed, another result", 0, 2**31 - 1, 0, RW)
+            p.add_int_argument("steps", "S_teps", "Sampler steps (0: the daemon's default)", 0, 50, 0, RW)
             p.add_double_argument(
-                "radius", "Path radius", "Without a selection: the path's reach", 1.0, 1024.0, 24.0, RW
+                "radius", "Path r_adius", "Without a selection: the path's reach", 1.0, 1024.0, 24.0, RW
             )
-            p.add_boolean_argument("new-layer", "On a new layer", "Paint on a new layer, not the active one", False, RW)
+            p.add_boolean_argument(
+                "new-layer", "On a _new layer", "Paint on a new layer, not the active one", False, RW
+            )
             p.add_string_return_value("model", "Model", "The model that painted", "", RW)
             p.add_string_return_value("note", "Note", "What the brush could not follow", "", RW)
             return p
@@ -113,21 +115,27 @@ class Apprentice(Gimp.PlugIn):
         p.add_menu_path(MENU)
         p.set_documentation(label.rstrip("…"), blurb, name)
         if name == "plug-in-apprentice-copy-layer":
-            p.add_layer_argument("reference", "Reference layer", "The picture to copy", False, RW)
-        p.add_int_argument("count", "Operations", "How many strokes and fills", 1, 10000, 20, RW)
-        p.add_double_argument("temperature", "Temperature", "-1: the daemon's default; 0: surest", -1.0, 4.0, -1.0, RW)
-        p.add_int_argument("seed", "Seed", "Another seed, another continuation", 0, 2**31 - 1, 0, RW)
-        p.add_string_argument("painter", "Painter", "transformer, search or teacher (empty: the default)", "", RW)
+            p.add_layer_argument("reference", "Re_ference layer", "The picture to copy", False, RW)
+        p.add_int_argument("count", "Operatio_ns", "How many strokes and fills", 1, 10000, 20, RW)
+        p.add_double_argument("temperature", "_Temperature", "-1: the daemon's default; 0: surest", -1.0, 4.0, -1.0, RW)
+        p.add_int_argument("seed", "S_eed", "Another seed, another continuation", 0, 2**31 - 1, 0, RW)
+        p.add_string_argument("painter", "_Painter", "transformer, search or teacher (empty: the default)", "", RW)
         if name == "plug-in-apprentice-continue":
             p.add_boolean_argument(
-                "imagine", "Imagine first", "The magic brush imagines the finished picture (hidden layer “Imagined”)",
+                "imagine", "_Imagine first", "The magic brush imagines the finished picture (hidden layer “Imagined”)",
                 False, RW,
             )  # fmt: skip
             p.add_double_argument(
-                "imagine-strength", "Imagination strength", "How far from the canvas", 0.05, 1.0, 0.5, RW
+                "imagine-strength",
+                "Imagination stren_gth",
+                "How far from the canvas (0: the daemon's default)",
+                0.0,
+                1.0,
+                0.5,
+                RW,
             )
-            p.add_string_argument("prompt", "Prompt", "What to imagine (models that read text)", "", RW)
-            p.add_string_argument("style", "Style", "A style picture in the daemon's styles folder", "", RW)
+            p.add_string_argument("prompt", "Pro_mpt", "What to imagine (models that read text)", "", RW)
+            p.add_string_argument("style", "St_yle", "A style picture in the daemon's styles folder", "", RW)
         p.add_int_return_value("painted", "Painted", "Operations painted", 0, 10000, 0, RW)
         p.add_string_return_value("notes", "Notes", "Operations not painted, and why", "", RW)
         return p

@@ -25,7 +25,8 @@ report = {"gimp": Gimp.version()}
 
 
 def call(name, image=None, drawables=(), **props):
-    """Runs a PDB procedure without its dialog: (status name, return values, error message)."""
+    """Runs a PDB procedure (without its dialog unless run_mode is INTERACTIVE): (status name,
+    return values, error message)."""
     proc = PDB.lookup_procedure(name)
     if proc is None:
         raise RuntimeError(f"GIMP does not know {name}: the plug-in was not registered")
@@ -243,6 +244,40 @@ def press_undo(image, after):
     return painting.composite(image)
 
 
+def accept_dialog(title):
+    """In the background: once the dialog titled `title` shows, Return in it (its OK)."""
+    script = (
+        f"for i in $(seq 100); do W=$(xdotool search --onlyvisible --name '^{title}$' | head -1); "
+        '[ -n "$W" ] && break; sleep 0.2; done; '
+        'xdotool windowfocus --sync "$W"; sleep 0.3; xdotool key Return'
+    )
+    subprocess.Popen(["sh", "-c", script])
+
+
+def dialogs():
+    """The menu's way in GIMP's window: each procedure's own dialog, accepted as shown."""
+    out = {}
+    for name, title in (
+        ("plug-in-apprentice-continue", "Continue painting"),
+        ("plug-in-apprentice-magic-brush", "Magic brush"),
+    ):
+        image, layer = picture(PARAMS["width"], PARAMS["height"])
+        Gimp.Display.new(image)
+        Gimp.displays_flush()
+        image.select_ellipse(Gimp.ChannelOps.REPLACE, *PARAMS["ellipse"])
+        before = painting.composite(image)
+        accept_dialog(title)
+        status, values, error = call(name, image, [layer], run_mode=Gimp.RunMode.INTERACTIVE)
+        out[name] = {
+            "status": status,
+            "error": error,
+            "first": values[0],
+            "changed": painting.composite(image) != before,
+        }
+        image.clean_all()
+    report["dialogs"] = out
+
+
 def undo():
     """In GIMP's window: each run, then one Ctrl+Z, brings the image back to what it was."""
     out = {}
@@ -277,6 +312,7 @@ try:
             "refusals": refusals,
             "undo": undo,
             "managed": managed,
+            "dialogs": dialogs,
         }
         scenarios[scenario]()
     report["ok"] = True

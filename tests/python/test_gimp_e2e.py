@@ -341,7 +341,7 @@ def gimp_window(request, daemon, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gimp-window-inputs")
     scene().save(tmp / "picture.png")
     params = {
-        "scenarios": ["undo"],
+        "scenarios": ["undo", "dialogs"],
         "address": daemon.address,
         "width": W,
         "height": H,
@@ -379,3 +379,10 @@ def test_gimp_starts_its_own_daemon_when_none_runs_and_it_ends_with_gimp(suite, 
     assert report["managed"] == {"status": "success", "painted": 3, "error": ""}, report["managed"]
     assert ("apprentice listening on " + address) in (base / "profile" / "apprentice-daemon.log").read_text()
     assert editors.wait_gone(address), "the daemon GIMP's plug-in started still answers after it quit"
+
+
+def test_the_menu_entries_open_their_dialogs_and_run_with_what_they_show(gimp_window):
+    d = gimp_window["dialogs"]
+    cont, magic = d["plug-in-apprentice-continue"], d["plug-in-apprentice-magic-brush"]
+    assert cont["status"] == "success" and cont["first"] == 20 and cont["changed"], cont  # 20: the dialog's default
+    assert magic["status"] == "success" and magic["first"] == "brush (built in)" and magic["changed"], magic

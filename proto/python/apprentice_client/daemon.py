@@ -92,8 +92,8 @@ def ensure(client, binary, log_path, parent_pid=None, wait_s=30.0):
         raise NotStarted(f"no daemon answers at {address}, and Apprentice starts one only on this computer")
     if binary is None:
         raise NotStarted(
-            "no daemon answers, and the apprentice program was not found: install it "
-            "(then `apprentice install` the plug-in again), or set its path in the plug-in's settings"
+            "no daemon answers, and the apprentice program was not found: install it, then run "
+            "`apprentice install` for this editor again (or put apprentice on the PATH)"
         )
     pathlib.Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     args = [binary, "serve", "--address", address]
