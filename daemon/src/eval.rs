@@ -35,6 +35,8 @@ pub struct Fidelity {
     pub ops: usize,
     pub mse: f64,
     pub psnr: f64,
+    /// Magic-brush dabs among the ops painted so far, over all pictures.
+    pub magic_ops: usize,
 }
 
 /// Each painter repaints `pictures` scenes (seeds never used for training data)
@@ -52,6 +54,7 @@ pub fn fidelity(
     for p in painters {
         for &side in sides {
             let mut sums = vec![0.0; checkpoints.len()];
+            let mut magic = vec![0usize; checkpoints.len()];
             for k in 0..pictures {
                 let reference = scenes::scene(side as usize, side as usize, 1_000_000_000 + k);
                 let header = pb::Header { width: side, height: side, ..Default::default() };
@@ -67,16 +70,28 @@ pub fn fidelity(
                     imagination: None,
                 });
                 let mut engine = Engine::from_canvas(blank);
+                let mut dabs = 0;
                 for n in 1..=last {
-                    engine.apply(&run.next_op());
+                    let op = run.next_op();
+                    dabs += usize::from(matches!(op.kind, Some(pb::op::Kind::MagicBrush(_))));
+                    engine.apply(&op);
                     if let Some(i) = checkpoints.iter().position(|&c| c == n) {
                         sums[i] += mse(engine.canvas(), &reference);
+                        magic[i] += dabs;
                     }
                 }
             }
             for (i, &ops) in checkpoints.iter().enumerate() {
                 let m = sums[i] / pictures as f64;
-                rows.push(Fidelity { painter: p.name().to_owned(), side, ops, mse: m, psnr: psnr(m) });
+                let magic_ops = magic[i];
+                rows.push(Fidelity {
+                    painter: p.name().to_owned(),
+                    side,
+                    ops,
+                    mse: m,
+                    psnr: psnr(m),
+                    magic_ops,
+                });
             }
         }
     }

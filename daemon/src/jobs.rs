@@ -16,6 +16,8 @@ pub struct JobOptions {
     pub seed: u64,
     /// Continue only: imagine the finished picture with the magic brush (the search painter).
     pub imagine: Option<ImagineOptions>,
+    /// Copy only: search also tries magic-brush dabs (the built-in brush).
+    pub magic_brush: bool,
 }
 
 /// How a continuation imagines with the built-in magic brush.
@@ -121,7 +123,13 @@ pub fn paint_picture(
             limits::MAX_CANVAS_PIXELS
         ));
     }
-    let painter = painter(&options.painter, true)?;
+    let painter: Box<dyn Painter> = match (options.magic_brush, options.painter.as_str()) {
+        (true, "" | "search") => {
+            Box::new(painters::search::Search::active().with_magic_brush(crate::diffusion::builtin::brush()))
+        }
+        (true, other) => return Err(format!("only the search painter tries the magic brush, not {other:?}")),
+        (false, name) => painter(name, true)?,
+    };
     let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
     let header = pb::Header {
         width: w,

@@ -98,7 +98,7 @@ fn run_job(path: &Path, options: &WatchOptions) -> Result<Vec<(String, Vec<u8>)>
         ops: 0,
         temperature: crate::painters::transformer::DEFAULT_TEMPERATURE,
         seed: 0,
-        imagine: None,
+        ..Default::default()
     };
     if let Some(format) = HistoryFormat::from_path(path) {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(name);

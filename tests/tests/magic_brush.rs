@@ -388,3 +388,35 @@ fn continue_on_the_command_line_can_imagine_with_the_brush_and_keep_what_it_imag
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("only the search painter imagines"), "{}", stderr(&bad));
 }
+
+#[test]
+fn paint_can_let_search_choose_magic_brush_dabs_and_records_their_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("gradient.png");
+    image::RgbaImage::from_fn(64, 48, |x, y| {
+        image::Rgba([230 - 2 * x as u8, 80 + 2 * y as u8, 60 + x as u8 + y as u8, 255])
+    })
+    .save(&picture)
+    .unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (out, history) = (dir.path().join("copy.png"), dir.path().join("copy.jsonl"));
+    let run = apprentice(&[
+        "paint",
+        &s(&picture),
+        "--ops",
+        "30",
+        "--magic-brush",
+        "-o",
+        &s(&out),
+        "--history",
+        &s(&history),
+    ]); // fmt: skip
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = std::fs::read_to_string(&history).unwrap();
+    let dabs: Vec<&str> = text.lines().filter(|l| l.contains("\"magicBrush\"")).collect();
+    assert!(!dabs.is_empty(), "search chose a dab on a gradient");
+    assert!(dabs.iter().all(|l| l.contains("\"result\"")), "each with its pixels");
+    let bad = apprentice(&["paint", &s(&picture), "--magic-brush", "--painter", "teacher", "-o", &s(&out)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("only the search painter"), "{}", stderr(&bad));
+}

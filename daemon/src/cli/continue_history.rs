@@ -92,6 +92,7 @@ pub fn run(args: Args) -> CliResult {
         temperature: args.temperature,
         seed: args.seed,
         imagine,
+        ..Default::default()
     };
     let bar = progress_bar(u64::from(args.steps), "painting");
     let continued =

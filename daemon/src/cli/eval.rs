@@ -73,6 +73,9 @@ pub struct Args {
     /// Temperatures the continuation rows try [default: --temperature].
     #[arg(long, value_delimiter = ',')]
     temperatures: Vec<f32>,
+    /// Copy fidelity also for search trying a magic-brush dab every few ops (the built-in brush).
+    #[arg(long)]
+    with_magic_brush: bool,
     /// Continuation rows for search imagining with the built-in magic brush at these strengths.
     #[arg(long, value_delimiter = ',', value_name = "S,S")]
     imagine_strengths: Vec<f32>,
@@ -138,12 +141,17 @@ pub fn run(args: Args) -> CliResult {
     if args.pictures == 0 {
         return Ok(());
     }
-    let painters: Vec<Box<dyn crate::painters::Painter>> = vec![
+    let mut painters: Vec<Box<dyn crate::painters::Painter>> = vec![
         Box::new(crate::painters::transformer::Transformer::new(model.clone())),
-        Box::new(crate::painters::search::Search::new(model)),
+        Box::new(crate::painters::search::Search::new(model.clone())),
         Box::new(crate::painters::teacher::Teacher),
         Box::new(crate::painters::sketch::Sketch),
     ];
+    if args.with_magic_brush {
+        let search =
+            crate::painters::search::Search::new(model).with_magic_brush(crate::diffusion::builtin::brush());
+        painters.insert(2, Box::new(search));
+    }
     println!("copy fidelity: MSE (PSNR dB) to the reference, mean of {} scenes", args.pictures);
     print!("| painter | size |");
     for n in &args.ops {
@@ -158,6 +166,17 @@ pub fn run(args: Args) -> CliResult {
             print!(" {:.4} ({:.1}) |", r.mse, r.psnr);
         }
         println!();
+    }
+    for chunk in rows.chunks(args.ops.len()).filter(|c| c.iter().any(|r| r.magic_ops > 0)) {
+        let last = chunk.last().expect("a row per op count");
+        let all = last.ops * args.pictures as usize;
+        println!(
+            "{} at {}²: {} of its {all} ops were magic-brush dabs ({:.1} %)",
+            last.painter,
+            last.side,
+            last.magic_ops,
+            100.0 * last.magic_ops as f64 / all.max(1) as f64
+        );
     }
     Ok(())
 }

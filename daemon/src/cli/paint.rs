@@ -32,6 +32,10 @@ pub struct Args {
     /// Painter to use (default: search, which copies closest).
     #[arg(long, default_value = "")]
     painter: String,
+    /// Search also tries a dab of the built-in magic brush every few ops, in the style of the
+    /// picture there, and paints it when it brings the copy closer than any stroke.
+    #[arg(long)]
+    magic_brush: bool,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> CliResult {
         ops: args.ops,
         temperature: args.temperature,
         seed: args.seed,
+        magic_brush: args.magic_brush,
         ..Default::default()
     };
     let bar = progress_bar(u64::from(args.ops), "painting");

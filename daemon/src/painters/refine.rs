@@ -51,7 +51,7 @@ pub fn reach(op: &pb::Op, w: usize, h: usize) -> Option<Rect> {
             (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
         }
         Some(Kind::Fill(_)) => Some(whole),
-        Some(Kind::RasterPatch(_)) => Some(whole),
+        Some(Kind::RasterPatch(_) | Kind::MagicBrush(_)) => Some(whole),
         _ => None,
     }
 }

@@ -38,24 +38,38 @@ const CELL: usize = 4;
 /// Without a reference, the picture is imagined again after this many ops.
 pub const REIMAGINE: usize = 25;
 
+/// In copy mode with a magic brush, a dab is tried every this many ops.
+pub const MAGIC_EVERY: usize = 5;
+
 pub struct Search {
     /// `None`: the model in use when a run starts.
     model: Option<Arc<StrokeTransformer>>,
+    /// Copy mode: also try this magic brush, a dab every [`MAGIC_EVERY`] ops.
+    magic: Option<Arc<crate::diffusion::Brush>>,
 }
 
 impl Search {
     pub fn new(model: Arc<StrokeTransformer>) -> Search {
-        Search { model: Some(model) }
+        Search { model: Some(model), magic: None }
     }
 
     pub fn active() -> Search {
-        Search { model: None }
+        Search { model: None, magic: None }
+    }
+
+    /// In copy mode, every [`MAGIC_EVERY`] ops a magic-brush dab joins the candidates: at a
+    /// place where the canvas is still wrong, a disc an eighth of the canvas wide, in the style
+    /// (colour statistics) of the reference under it. It is painted when it brings the canvas
+    /// closer than every stroke proposed; its pixels are recorded in the op.
+    pub fn with_magic_brush(mut self, brush: Arc<crate::diffusion::Brush>) -> Search {
+        self.magic = Some(brush);
+        self
     }
 }
 
 impl Painter for Search {
     fn name(&self) -> &'static str {
-        "search"
+        if self.magic.is_some() { "search + magic brush" } else { "search" }
     }
 
     fn uses_model(&self) -> bool {
@@ -89,7 +103,15 @@ impl Painter for Search {
             size(&request.canvas),
             "the reference is scaled to the canvas before painting (Request::reference)"
         );
-        Box::new(SearchRun { inner: TransformerRun::new(model, request), judge: Judge::new(reference), rng })
+        let (magic, seed) = (self.magic.clone(), request.seed);
+        Box::new(SearchRun {
+            inner: TransformerRun::new(model, request),
+            judge: Judge::new(reference),
+            rng,
+            magic,
+            painted: 0,
+            seed,
+        })
     }
 }
 
@@ -97,6 +119,9 @@ struct SearchRun {
     inner: TransformerRun,
     judge: Judge,
     rng: Rng,
+    magic: Option<Arc<crate::diffusion::Brush>>,
+    painted: usize,
+    seed: u64,
 }
 
 /// Search without a reference: towards a picture imagined from the canvas.
@@ -170,8 +195,53 @@ impl OpStream for Imagining {
 
 impl OpStream for SearchRun {
     fn next_op(&mut self) -> pb::Op {
-        best_op(&mut self.inner, &mut self.judge, &mut self.rng, Colouring::Fit)
+        let (gain, op) = best_candidate(&mut self.inner, &mut self.judge, &mut self.rng, Colouring::Fit);
+        let turn = self.painted % MAGIC_EVERY == 0;
+        self.painted += 1;
+        if let Some(brush) = self.magic.clone().filter(|_| turn) {
+            let seed = self.seed.wrapping_add(self.painted as u64);
+            if let Some(dab) = magic_candidate(&brush, &mut self.inner, &self.judge, &mut self.rng, seed)
+                && self.judge.gain(self.inner.engine_mut(), &dab) < gain
+            {
+                // The model has no token for a dab: it sees its pixels in the canvas only.
+                self.inner.engine_mut().apply(&dab);
+                return dab;
+            }
+        }
+        commit(&mut self.inner, &op);
+        op
     }
+}
+
+/// A magic-brush dab at a place where the canvas is still wrong, in the style of the
+/// reference there, its pixels recorded; `None` when nothing is wrong or the brush fails.
+fn magic_candidate(
+    brush: &crate::diffusion::Brush,
+    inner: &mut TransformerRun,
+    judge: &Judge,
+    rng: &mut Rng,
+    seed: u64,
+) -> Option<pb::Op> {
+    use crate::diffusion::{Dab, SoftMask, brush::DEFAULT_STEPS, picture, style};
+    let (w, h) = (inner.canvas().width(), inner.canvas().height());
+    let (x, y) = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL).sample(rng)?;
+    let radius = (w.min(h) as f32 / 16.0).max(4.0);
+    let path = vec![pb::PathPoint { x, y }];
+    let mask = SoftMask::from_path(&path, radius, w, h);
+    // The reference's colours under the dab, weighted by the mask, as the dab's style.
+    let r = judge.reference();
+    let mut under = picture::Picture::new(mask.width, mask.height, [0.0; 3]);
+    for my in 0..mask.height {
+        for mx in 0..mask.width {
+            let [cr, cg, cb] = r.at(mask.x as usize + mx, mask.y as usize + my);
+            under.rgb[my * mask.width + mx] = [cr, cg, cb];
+        }
+    }
+    let dab =
+        Dab { style: style::features(&under, Some(&mask.alpha)), strength: 1.0, seed, steps: DEFAULT_STEPS };
+    let result = brush.paint(inner.canvas(), &mask, &dab, &mut |_, _| true).ok()??;
+    let m = pb::MagicBrush { path, radius, strength: 1.0, seed, result: Some(result), ..Default::default() };
+    Some(pb::Op { kind: Some(pb::op::Kind::MagicBrush(m)) })
 }
 
 /// A stroke at brush diameter `size` (`None` for other ops).
@@ -209,10 +279,30 @@ fn recolour(
     }
 }
 
-/// Draws proposals from the model, judges each (as proposed, recoloured,
-/// moved, and when picking colours at the brushwork's size) against the
-/// judge's target, paints the best and feeds it back to the model.
+/// The best candidate ([`best_candidate`]), painted and fed back to the model.
 fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, colouring: Colouring) -> pb::Op {
+    let (_, op) = best_candidate(inner, judge, rng, colouring);
+    commit(inner, &op);
+    op
+}
+
+/// Paints `op` and feeds its token to the model. The model gets the token of what was
+/// painted; the canvas gets the op itself, with its exact colour and place (a token snaps
+/// colours to 32 levels and positions to the tokenizer's grid).
+fn commit(inner: &mut TransformerRun, op: &pb::Op) {
+    let token = inner.encode(op).expect("candidates are strokes and fills, which tokenize");
+    inner.commit(&token, op);
+}
+
+/// Draws proposals from the model and judges each (as proposed, recoloured, moved, and when
+/// picking colours at the brushwork's size) against the judge's target: the best, with how
+/// much it changes the error (negative: closer).
+fn best_candidate(
+    inner: &mut TransformerRun,
+    judge: &mut Judge,
+    rng: &mut Rng,
+    colouring: Colouring,
+) -> (f64, pb::Op) {
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
     let errors = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL);
     let mut best: Option<(f64, pb::Op)> = None;
@@ -241,13 +331,7 @@ fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, colouri
             break;
         }
     }
-    let (_, op) = best.expect("at least one candidate");
-    // The model is fed the token of what was painted; the canvas gets the op
-    // itself, with its exact colour and place (a token snaps colours to 32
-    // levels and positions to the tokenizer's grid).
-    let token = inner.encode(&op).expect("candidates are strokes and fills, which tokenize");
-    inner.commit(&token, &op);
-    op
+    best.expect("at least one candidate")
 }
 
 #[cfg(test)]
@@ -388,6 +472,36 @@ mod tests {
         }
         assert_eq!((shown, asked.load(std::sync::atomic::Ordering::SeqCst)), (3, 3));
         assert!(mse(engine.canvas(), &red) < 0.8 * mse(&white(48), &red), "painted towards the red picture");
+    }
+
+    #[test]
+    fn in_copy_mode_search_can_choose_a_magic_brush_dab_and_records_its_pixels() {
+        // A soft gradient, the kind of region a dab fills better than a stroke.
+        let mut reference = white(48);
+        for y in 0..48 {
+            for (x, px) in reference.row_mut(y, 0, 48).iter_mut().enumerate() {
+                let t = (x + y) as f32 / 94.0;
+                *px = [0.9 - 0.6 * t, 0.3 + 0.4 * t, 0.2 + 0.7 * t, 1.0];
+            }
+        }
+        let search = Search::new(untrained()).with_magic_brush(crate::diffusion::builtin::brush());
+        assert_eq!(search.name(), "search + magic brush");
+        let header = pb::Header { width: 48, height: 48, ..Default::default() };
+        let mut run = search.start(request(48, &reference, 2));
+        let mut engine = Engine::from_canvas(white(48));
+        let mut dabs = 0;
+        for i in 0..20 {
+            let op = run.next_op();
+            validate::op(&op, &header).unwrap();
+            if let Some(pb::op::Kind::MagicBrush(m)) = &op.kind {
+                assert_eq!(i % MAGIC_EVERY, 0, "tried every {MAGIC_EVERY} ops");
+                assert!(m.result.is_some(), "its pixels are in the op: the history replays anywhere");
+                dabs += 1;
+            }
+            engine.apply(&op);
+        }
+        assert!(dabs > 0, "a dab is chosen on a gradient");
+        assert!(mse(engine.canvas(), &reference) < 0.5 * mse(&white(48), &reference));
     }
 
     #[test]
