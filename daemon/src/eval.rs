@@ -1,9 +1,11 @@
 //! Evaluation, printed as tables: held-out next-op loss; next-stroke accuracy
 //! on held-out characters ([`next_stroke`]); and copy fidelity — how close
-//! each painter gets to a reference after 100, 300, 1000 ops.
+//! each painter gets to a reference after 100, 300, 1000 ops; a painter's style
+//! as statistics of their ops, and the distance between two styles ([`style`]).
 
 pub mod continuation;
 pub mod next_stroke;
+pub mod style;
 
 use crate::engine::{Canvas, Engine};
 use crate::model::stroke_transformer::StrokeTransformer;

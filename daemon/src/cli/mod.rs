@@ -14,6 +14,7 @@ mod paint;
 mod reinforce;
 mod replay;
 mod serve;
+mod style;
 mod train;
 mod train_brush;
 mod watch;
@@ -70,6 +71,8 @@ enum Command {
     Install(install::Args),
     /// Take Krita's or GIMP's plug-in out again.
     Uninstall(install::UninstallArgs),
+    /// A painter's style from their histories, and how far it is from another's.
+    Style(style::Args),
     /// Print the manual page (roff).
     Man(docs::ManArgs),
     /// Print shell completions.
@@ -164,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Install(args) => install::run(args),
         Command::Uninstall(args) => install::run_uninstall(args),
+        Command::Style(args) => style::run(args),
         Command::Man(args) => docs::man(args),
         Command::Completions(args) => docs::completions(args),
     };
