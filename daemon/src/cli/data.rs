@@ -207,7 +207,10 @@ fn write_characters(args: &Args, characters: &[hanzi::Character]) -> Result<usiz
 /// The histories of the sessions in the daemon's store (read while it may be
 /// running: SQLite's WAL lets a reader in), with at least `min_ops` ops left
 /// after undo and redo.
-fn recorded_sessions(store: &Path, min_ops: usize) -> Result<Vec<(String, pb::History)>, CliError> {
+pub(super) fn recorded_sessions(
+    store: &Path,
+    min_ops: usize,
+) -> Result<Vec<(String, pb::History)>, CliError> {
     if !store.is_file() {
         return Err(CliError::input(format!(
             "no session store at {} (start `apprentice serve` and record from an editor first, or give --store)",

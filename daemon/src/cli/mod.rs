@@ -11,6 +11,7 @@ mod info;
 mod install;
 mod magic;
 mod paint;
+mod personalize;
 mod reinforce;
 mod replay;
 mod serve;
@@ -71,6 +72,8 @@ enum Command {
     Install(install::Args),
     /// Take Krita's or GIMP's plug-in out again.
     Uninstall(install::UninstallArgs),
+    /// Learn one painter's manner from the sessions the daemon recorded.
+    Personalize(personalize::Args),
     /// A painter's style from their histories, and how far it is from another's.
     Style(style::Args),
     /// Print the manual page (roff).
@@ -168,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Install(args) => install::run(args),
         Command::Uninstall(args) => install::run_uninstall(args),
         Command::Style(args) => style::run(args),
+        Command::Personalize(args) => personalize::run(args),
         Command::Man(args) => docs::man(args),
         Command::Completions(args) => docs::completions(args),
     };

@@ -90,6 +90,7 @@ pub fn run(args: Args) -> CliResult {
         eval_every: args.eval_every.max(1),
         resume: args.resume,
         init: args.init,
+        held_out: None,
     };
     let bar = progress_bar(args.steps as u64, "training");
     let describe = |lines: &[String]| {

@@ -23,6 +23,11 @@ fn slot() -> &'static RwLock<Option<Active>> {
     SLOT.get_or_init(|| RwLock::new(None))
 }
 
+/// The embedded default model's weights and config, as files hold them (to fine-tune from).
+pub fn default_files() -> (&'static [u8], &'static str) {
+    (DEFAULT_WEIGHTS, DEFAULT_CONFIG)
+}
+
 /// The embedded default model (loaded once).
 pub fn default_model() -> Arc<StrokeTransformer> {
     static DEFAULT: OnceLock<Arc<StrokeTransformer>> = OnceLock::new();

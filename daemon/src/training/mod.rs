@@ -43,6 +43,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Start from these weights (of `config`) instead of random ones: fine-tuning.
     pub init: Option<PathBuf>,
+    /// The histories (by name) held out to check the model; `None`: the usual split, by a
+    /// hash of the names.
+    pub held_out: Option<Vec<String>>,
 }
 
 /// Where a run stands, saved beside the weights (`NAME.train.json`).
@@ -374,7 +377,10 @@ pub fn train(
             histories.len()
         )));
     }
-    let held = held_out(&histories);
+    let held = match &o.held_out {
+        Some(names) => histories.iter().map(|(n, _)| names.contains(n)).collect(),
+        None => held_out(&histories),
+    };
     let mut train_w = Mixture::of(&histories, &held, &o.config, o.window);
     train_w.copy_character_share = o.copy_character_share;
     let held_w = heldout_windows(&histories, &held, &o.config, o.window);
