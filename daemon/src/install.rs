@@ -365,6 +365,65 @@ mod tests {
         assert_eq!(ini_set("[General]\na=b\n", "python", "k", None), "[General]\na=b\n");
     }
 
+    /// An environment of `home` on `platform` with these variables set.
+    fn env(home: &Path, platform: &'static str, vars: &[(&str, &str)]) -> Env {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env {
+            home: home.to_path_buf(),
+            platform,
+            var: Box::new(move |k| vars.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone())),
+        }
+    }
+
+    fn folders(places: Result<Vec<Place>, String>) -> Vec<PathBuf> {
+        places.unwrap().into_iter().map(|p| p.folder).collect()
+    }
+
+    #[test]
+    fn gimp_3_profiles_are_found_where_each_platform_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let none = find(Editor::Gimp, None, &env(&home, "linux", &[])).unwrap_err();
+        assert!(none.contains("no GIMP profile found") && none.contains("--profile"), "{none}");
+        let linux = [home.join(".config/GIMP/3.0"), home.join(".var/app/org.gimp.GIMP/config/GIMP/3.2")];
+        for p in linux.iter().chain([&home.join(".config/GIMP/2.10")]) {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        assert_eq!(folders(find(Editor::Gimp, None, &env(&home, "linux", &[]))), linux, "3.x only");
+        let mac = home.join("Library/Application Support/GIMP/3.2");
+        std::fs::create_dir_all(&mac).unwrap();
+        assert_eq!(folders(find(Editor::Gimp, None, &env(&home, "macos", &[]))), [mac]);
+        let roaming = dir.path().join("AppData/Roaming");
+        std::fs::create_dir_all(roaming.join("GIMP/3.0")).unwrap();
+        let windows = env(&home, "windows", &[("APPDATA", roaming.to_str().unwrap())]);
+        assert_eq!(folders(find(Editor::Gimp, None, &windows)), [roaming.join("GIMP/3.0")]);
+        let chosen = env(&home, "linux", &[("GIMP3_DIRECTORY", "/x/y")]);
+        assert_eq!(folders(find(Editor::Gimp, None, &chosen)), [PathBuf::from("/x/y")]);
+    }
+
+    #[test]
+    fn krita_is_found_with_its_kritarc_on_each_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        std::fs::create_dir_all(home.join("Library/Application Support/krita")).unwrap();
+        let mac = find(Editor::Krita, None, &env(&home, "macos", &[])).unwrap();
+        assert_eq!(mac[0].kritarc.as_deref(), Some(home.join("Library/Preferences/kritarc").as_path()));
+        std::fs::create_dir_all(home.join(".var/app/org.kde.krita/data/krita")).unwrap();
+        let flatpak = find(Editor::Krita, None, &env(&home, "linux", &[])).unwrap();
+        assert_eq!(
+            flatpak[0].kritarc.as_deref(),
+            Some(home.join(".var/app/org.kde.krita/config/kritarc").as_path())
+        );
+        let local = dir.path().join("Local");
+        let windows = env(
+            &home,
+            "windows",
+            &[("APPDATA", home.to_str().unwrap()), ("LOCALAPPDATA", local.to_str().unwrap())],
+        );
+        std::fs::create_dir_all(home.join("krita")).unwrap();
+        assert_eq!(find(Editor::Krita, None, &windows).unwrap()[0].kritarc, Some(local.join("kritarc")));
+    }
+
     #[test]
     fn both_plug_ins_are_embedded_with_their_client() {
         let names = |e: Editor| e.files().iter().map(|(n, _)| *n).collect::<Vec<_>>();

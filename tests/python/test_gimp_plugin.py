@@ -1,10 +1,9 @@
 """The GIMP plug-in's logic outside GIMP: ops as GIMP calls, the image's session with the real
-daemon, the settings, the PNG writer and the installer. (In real GIMP: test_gimp_e2e.py.)"""
+daemon, the settings and the PNG writer. (In real GIMP: test_gimp_e2e.py; its installer is
+`apprentice install gimp`: tests/tests/install.rs.)"""
 
-import importlib.util
 import io
-import os
-import subprocess
+import itertools
 import sys
 
 import pytest
@@ -12,11 +11,6 @@ from conftest import REPO
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "plugin-gimp" / "apprentice-gimp"))
-_spec = importlib.util.spec_from_file_location("gimp_install", REPO / "plugin-gimp" / "install.py")
-install = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(install)
-
-import itertools
 
 from apprentice_client import RpcError, png
 from apprentice_gimp import plan, session, settings
@@ -227,46 +221,3 @@ def test_png_files_decode_to_the_pixels_written():
         png.encode(rgba[:-1], 7, 5)
     with pytest.raises(ValueError, match="at least 1"):
         png.encode(b"", 0, 5)
-
-
-# ---- the installer ----
-
-
-def test_profiles_are_found_where_each_platform_keeps_them(tmp_path):
-    home = tmp_path / "home"
-    linux = [home / ".config" / "GIMP" / "3.0", home / ".var/app/org.gimp.GIMP/config/GIMP/3.2"]
-    for p in [*linux, home / ".config" / "GIMP" / "2.10"]:
-        p.mkdir(parents=True)
-    assert install.profiles({}, home, "linux") == linux, "3.x only"
-    mac = home / "Library" / "Application Support" / "GIMP" / "3.2"
-    mac.mkdir(parents=True)
-    assert install.profiles({}, home, "darwin") == [mac]
-    win = tmp_path / "AppData" / "Roaming" / "GIMP" / "3.0"
-    win.mkdir(parents=True)
-    assert install.profiles({"APPDATA": str(tmp_path / "AppData" / "Roaming")}, home, "win32") == [win]
-    assert install.profiles({"GIMP3_DIRECTORY": "/x/y"}, home, "linux") == [install.pathlib.Path("/x/y")]
-
-
-def test_install_puts_one_runnable_folder_in_place_and_uninstall_takes_it_out(tmp_path):
-    profile = tmp_path / "GIMP" / "3.0"
-    target = install.install(profile)
-    assert target == profile / "plug-ins" / "apprentice-gimp"
-    main = target / "apprentice-gimp.py"
-    assert os.access(main, os.X_OK), "GIMP runs the plug-in's main file"
-    assert (target / "apprentice_client" / "grpcweb.py").is_file(), "the client travels with it"
-    assert (target / "apprentice_gimp" / "plan.py").is_file()
-    # Installing again replaces it whole, and leaves nothing else behind.
-    (target / "stale.py").write_text("")
-    install.install(profile)
-    assert not (target / "stale.py").exists()
-    assert sorted(p.name for p in (profile / "plug-ins").iterdir()) == ["apprentice-gimp"]
-    assert install.uninstall(profile) == target and not target.exists()
-    assert install.uninstall(profile) is None
-
-
-def test_the_installer_refuses_clearly_when_no_gimp_profile_is_found(tmp_path):
-    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
-    r = subprocess.run(
-        [sys.executable, str(REPO / "plugin-gimp" / "install.py")], env=env, capture_output=True, text=True, check=False
-    )
-    assert r.returncode != 0 and "no GIMP 3 profile found" in r.stderr and "--profile" in r.stderr
