@@ -23,6 +23,8 @@ pub mod picture;
 pub mod sampler;
 pub mod sd;
 pub mod style;
+#[cfg(test)]
+pub mod testing;
 pub mod train;
 pub mod unet;
 pub mod window;
