@@ -51,6 +51,11 @@ impl Paths {
     pub fn models_dir(&self) -> PathBuf {
         self.data_dir.join("models")
     }
+
+    /// Where personalization runs keep their work until they finish (a stopped one resumes).
+    pub fn personalizing_dir(&self) -> PathBuf {
+        self.data_dir.join("personalizing")
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -57,7 +57,7 @@ pub fn info(
     ops::pb::Info {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         device: dev,
-        models: vec![model::registry::active().name],
+        models: model::registry::names(models_dir),
         painters: painters::all().iter().map(|p| p.name().to_owned()).collect(),
         // The styles folder belongs to the server (GetInfo fills this in).
         styles: Vec::new(),

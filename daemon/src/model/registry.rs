@@ -11,6 +11,9 @@ use super::stroke_transformer::StrokeTransformer;
 const DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../models/default.safetensors");
 const DEFAULT_CONFIG: &str = include_str!("../../models/default.json");
 
+/// The name the built-in model goes by (in Info.models and ContinueRequest.model).
+pub const BUILT_IN: &str = "default (built in)";
+
 /// A model and the name it goes by.
 #[derive(Clone)]
 pub struct Active {
@@ -46,7 +49,7 @@ pub fn active() -> Active {
     if let Some(a) = slot().read().unwrap_or_else(|e| e.into_inner()).clone() {
         return a;
     }
-    Active { name: "default (built in)".into(), model: default_model() }
+    Active { name: BUILT_IN.into(), model: default_model() }
 }
 
 /// The newest `*.safetensors` (with its `.json`) in `dir`, if any.
@@ -64,7 +67,7 @@ pub fn newest_in(dir: &Path) -> Option<PathBuf> {
 pub fn reload_from(dir: &Path) -> Result<String, String> {
     let Some(path) = newest_in(dir) else {
         *slot().write().unwrap_or_else(|e| e.into_inner()) = None;
-        return Ok("default (built in)".into());
+        return Ok(BUILT_IN.into());
     };
     use_file(&path)
 }
@@ -81,6 +84,71 @@ pub fn use_file(path: &Path) -> Result<String, String> {
     *slot().write().unwrap_or_else(|e| e.into_inner()) =
         Some(Active { name: name.clone(), model: Arc::new(model) });
     Ok(name)
+}
+
+/// Every model in `dir` (with its config), newest first.
+fn models_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors") && checkpoint::config_path(p).exists())
+        .filter_map(|p| Some((std::fs::metadata(&p).and_then(|m| m.modified()).ok()?, p)))
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+/// The models a Continue may name: the one in use first, then the built-in one and the
+/// others in `dir`, newest first.
+pub fn names(dir: Option<&Path>) -> Vec<String> {
+    let mut names = vec![active().name];
+    let others =
+        std::iter::once(BUILT_IN.to_owned()).chain(dir.into_iter().flat_map(models_in).map(|p| stem(&p)));
+    for name in others {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The model called `name` (empty: the one in use), one of [`names`]; a model file is read
+/// once and kept while it is unchanged.
+pub fn named(dir: Option<&Path>, name: &str) -> Result<Arc<StrokeTransformer>, String> {
+    let active = active();
+    if name.is_empty() || name == active.name {
+        return Ok(active.model);
+    }
+    if name == BUILT_IN {
+        return Ok(default_model());
+    }
+    let Some(path) = dir.into_iter().flat_map(models_in).find(|p| stem(p) == name) else {
+        return Err(format!("unknown model {name:?} (available: {})", names(dir).join(", ")));
+    };
+    type Loaded = std::collections::HashMap<PathBuf, (Option<std::time::SystemTime>, Arc<StrokeTransformer>)>;
+    static LOADED: OnceLock<std::sync::Mutex<Loaded>> = OnceLock::new();
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((when, model)) = loaded.get(&path)
+        && *when == modified
+    {
+        return Ok(model.clone());
+    }
+    let weights = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let cfg_path = checkpoint::config_path(&path);
+    let config =
+        std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
+    let model = Arc::new(
+        checkpoint::load_bytes(&weights, &config, &crate::device::current())
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+    );
+    loaded.insert(path, (modified, model.clone()));
+    Ok(model)
 }
 
 /// Watches `dir` and reloads on every change; keep the watcher alive.
@@ -107,6 +175,21 @@ pub fn watch(dir: &Path) -> Result<notify::RecommendedWatcher, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_are_named_by_their_file_and_the_built_in_one_is_always_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (weights, config) = default_files();
+        std::fs::write(dir.path().join("mine.safetensors"), weights).unwrap();
+        std::fs::write(dir.path().join("mine.json"), config).unwrap();
+        let names = names(Some(dir.path()));
+        assert!(names.contains(&BUILT_IN.to_owned()) && names.contains(&"mine".to_owned()), "{names:?}");
+        assert_eq!(names[0], active().name, "the one in use first");
+        assert!(named(Some(dir.path()), "mine").is_ok());
+        assert!(Arc::ptr_eq(&named(Some(dir.path()), BUILT_IN).unwrap(), &default_model()));
+        let err = named(Some(dir.path()), "../mine").err().unwrap();
+        assert!(err.contains("unknown model \"../mine\" (available: ") && err.contains("mine"), "{err}");
+    }
 
     #[test]
     fn the_newest_model_with_a_config_is_chosen() {

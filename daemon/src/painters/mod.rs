@@ -88,12 +88,19 @@ pub trait Painter: Send + Sync {
 
 /// The painters this build offers.
 pub fn all() -> Vec<Box<dyn Painter>> {
-    vec![
-        Box::new(transformer::Transformer::active()),
-        Box::new(search::Search::active()),
-        Box::new(teacher::Teacher),
-        Box::new(sketch::Sketch),
-    ]
+    all_with(None)
+}
+
+/// The painters, those that use the stroke transformer with `model` (`None`: the one in use
+/// when they start).
+fn all_with(
+    model: Option<std::sync::Arc<crate::model::stroke_transformer::StrokeTransformer>>,
+) -> Vec<Box<dyn Painter>> {
+    let (transformer, search) = match model {
+        Some(m) => (transformer::Transformer::new(m.clone()), search::Search::new(m)),
+        None => (transformer::Transformer::active(), search::Search::active()),
+    };
+    vec![Box::new(transformer), Box::new(search), Box::new(teacher::Teacher), Box::new(sketch::Sketch)]
 }
 
 /// The painter used when none is named: search, in both modes — it copies
@@ -122,10 +129,21 @@ pub enum ChoiceError {
 /// The painter for a request: [`by_name`], refusing unknown names and copy-only
 /// painters without a reference.
 pub fn choose(name: &str, copy_mode: bool) -> Result<Box<dyn Painter>, ChoiceError> {
-    let painter = by_name(name, copy_mode).ok_or_else(|| ChoiceError::Unknown {
-        name: name.to_owned(),
-        available: all().iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
-    })?;
+    choose_with(name, copy_mode, None)
+}
+
+/// [`choose`], the painter painting with `model` when it uses the stroke transformer.
+pub fn choose_with(
+    name: &str,
+    copy_mode: bool,
+    model: Option<std::sync::Arc<crate::model::stroke_transformer::StrokeTransformer>>,
+) -> Result<Box<dyn Painter>, ChoiceError> {
+    let wanted = if name.is_empty() { default_name(copy_mode) } else { name };
+    let painter =
+        all_with(model).into_iter().find(|p| p.name() == wanted).ok_or_else(|| ChoiceError::Unknown {
+            name: name.to_owned(),
+            available: all().iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        })?;
     if painter.requires_reference() && !copy_mode {
         return Err(ChoiceError::NeedsReference(painter.name()));
     }

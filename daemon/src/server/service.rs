@@ -46,6 +46,8 @@ pub struct Service {
     models_dir: Option<PathBuf>,
     /// Paints the dabs that come with a prompt (the built-in brush reads no text).
     sd: Option<Arc<StableDiffusion>>,
+    /// Set while a Personalize run trains (one at a time).
+    personalizing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Service {
@@ -57,10 +59,13 @@ impl Service {
             styles_dir: None,
             models_dir: None,
             sd: None,
+            personalizing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
-    /// GetInfo lists the Stable Diffusion folders in `dir`.
+    /// GetInfo lists the stroke transformers and Stable Diffusion folders in `dir`, a
+    /// Continue may name a model there, and Personalize writes its models there (and keeps
+    /// its unfinished runs beside it, in `personalizing/`).
     pub fn with_models_dir(mut self, dir: PathBuf) -> Service {
         self.models_dir = Some(dir);
         self
@@ -122,6 +127,29 @@ impl Service {
 /// What Continue says about a prompt when no model can read it.
 const PROMPT_NOT_IMAGINED: &str = "the built-in magic brush reads no text: the prompt is ignored and the \
      picture imagined from the canvas alone (a Stable Diffusion model in the models folder reads prompts)";
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce() + Send) -> impl Drop + Send {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+/// The calling thread at the lowest scheduling priority (nice 19; Linux nices threads one by one).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
 
 /// Runs blocking work off the async threads.
 async fn blocking<T: Send + 'static>(
@@ -464,7 +492,18 @@ impl pb::apprentice_server::Apprentice for Service {
             Some(i) => Some(i),
         };
         let painter_name = if imagine.is_some() { "search" } else { r.painter.as_str() };
-        let painter = painters::choose(painter_name, copy_mode).map_err(|e| match e {
+        let model = if r.model.is_empty() {
+            None
+        } else {
+            let (dir, name) = (self.models_dir.clone(), r.model.clone());
+            Some(
+                blocking(move || {
+                    crate::model::registry::named(dir.as_deref(), &name).map_err(|e| invalid("model", e))
+                })
+                .await?,
+            )
+        };
+        let painter = painters::choose_with(painter_name, copy_mode, model).map_err(|e| match e {
             painters::ChoiceError::Unknown { .. } => invalid("painter", e),
             painters::ChoiceError::NeedsReference(_) => invalid("reference_png", e),
         })?;
@@ -687,6 +726,130 @@ impl pb::apprentice_server::Apprentice for Service {
                 event: Some(pb::magic_brush_event::Event::Done(done)),
             }));
         });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type PersonalizeStream = ReceiverStream<Result<pb::PersonalizeEvent, Status>>;
+
+    async fn personalize(
+        &self,
+        request: Request<pb::PersonalizeRequest>,
+    ) -> Result<Response<Self::PersonalizeStream>, Status> {
+        use crate::training::personalize::{self as personal, Plan};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let r = request.into_inner();
+        let name = if r.name.is_empty() { personal::DEFAULT_NAME.to_owned() } else { r.name };
+        personal::check_name(&name).map_err(|e| invalid("name", e))?;
+        let steps = match r.steps {
+            0 => personal::DEFAULT_STEPS,
+            s if s > 20_000 => return Err(invalid("steps", format!("{s}: at most 20000"))),
+            s => s as usize,
+        };
+        let models = self.models_dir.clone().ok_or_else(|| {
+            Status::failed_precondition("this daemon has no models folder to write a personal model into")
+        })?;
+        let work = models.with_file_name("personalizing");
+        // One run at a time: training takes a core.
+        if self.personalizing.swap(true, Ordering::SeqCst) {
+            return Err(Status::failed_precondition(
+                "a Personalize run is already training; wait for it or cancel it",
+            ));
+        }
+        let running = self.personalizing.clone();
+        let release = scopeguard(move || running.store(false, Ordering::SeqCst));
+        let store = self.store.clone();
+        let resume = personal::unfinished(&work, &name);
+        let sessions = blocking(move || {
+            if resume {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            // Latest first: the store lists by last change.
+            for info in store.list().map_err(status::store)? {
+                out.push((info.session_id.clone(), store.history(&info.session_id).map_err(status::store)?));
+            }
+            Ok(out)
+        })
+        .await?;
+        let (tx, rx) = mpsc::channel(8);
+        let stop = Arc::new(AtomicBool::new(false));
+        let plan = Plan { name, steps, ..Plan::default() };
+        // Its threads are not the runtime's: sends go through the runtime's handle.
+        let runtime = tokio::runtime::Handle::current();
+        let send =
+            move |tx: &mpsc::Sender<_>, item| runtime.block_on(tx.send_timeout(item, STALLED_CLIENT)).is_ok();
+        // A thread of its own at the lowest priority, with candle's work in a one-thread pool
+        // niced the same: Continue keeps the cores while it trains.
+        let spawned = std::thread::Builder::new().name("personalize".into()).spawn(move || {
+            let _release = release;
+            lower_priority();
+            let pool = match rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .start_handler(|_| lower_priority())
+                .build()
+            {
+                Ok(pool) => pool,
+                Err(e) => {
+                    send(&tx, Err(Status::internal(format!("personalize: a thread pool: {e}"))));
+                    return;
+                }
+            };
+            let result = pool.install(|| {
+                personal::personalize(sessions, &work, &models, &plan, stop.clone(), |p| {
+                    let event = pb::PersonalizeEvent {
+                        event: Some(pb::personalize_event::Event::Progress(pb::PersonalizeProgress {
+                            step: p.step as u32,
+                            steps: p.steps as u32,
+                            loss: p.loss,
+                            seconds_left: p.seconds_left,
+                            sessions: p.sessions as u32,
+                            held_out: p.held_out as u32,
+                            ops: p.ops as u64,
+                            resumed: p.resumed,
+                        })),
+                    };
+                    // The client went away (cancelled): stop, keeping the checkpoint to resume.
+                    if !send(&tx, Ok(event)) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                })
+            });
+            let event = match result {
+                Ok(Some(done)) => {
+                    tracing::info!(
+                        "personal model {} (held-out next-op loss {:.3}, the shipped model's {:.3})",
+                        done.name,
+                        done.loss_after,
+                        done.loss_before
+                    );
+                    // Used from now on, without waiting for the folder's watch.
+                    if let Err(e) = crate::model::registry::use_file(&done.path) {
+                        tracing::warn!("personal model not loaded: {e}");
+                    }
+                    Ok(pb::PersonalizeEvent {
+                        event: Some(pb::personalize_event::Event::Done(pb::PersonalizeDone {
+                            model: done.name,
+                            loss_before: done.loss_before,
+                            loss_after: done.loss_after,
+                            sessions: done.sessions as u32,
+                            held_out: done.held_out as u32,
+                        })),
+                    })
+                }
+                Ok(None) => {
+                    tracing::info!("personalize stopped; the next run of {:?} resumes it", plan.name);
+                    return;
+                }
+                Err(crate::training::RunError::Input(m)) => Err(Status::failed_precondition(m)),
+                Err(crate::training::RunError::Failed(m)) => {
+                    Err(Status::internal(format!("personalize: {m}")))
+                }
+            };
+            send(&tx, event);
+        });
+        if let Err(e) = spawned {
+            return Err(Status::internal(format!("personalize: cannot start its thread: {e}")));
+        }
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod hanzi;
+pub mod personalize;
 pub mod photos;
 pub mod reinforce;
 pub mod scenes;
@@ -46,6 +47,8 @@ pub struct TrainOptions {
     /// The histories (by name) held out to check the model; `None`: the usual split, by a
     /// hash of the names.
     pub held_out: Option<Vec<String>>,
+    /// Set to stop the run early: it writes its checkpoint and returns (at a step short of `steps`).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Where a run stands, saved beside the weights (`NAME.train.json`).
@@ -400,6 +403,12 @@ pub fn train(
     let first_step = state.step;
     let mut recent = Vec::new();
     while state.step < o.steps {
+        if o.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            let progress =
+                TrainState { seconds: state.seconds + start.elapsed().as_secs_f32(), ..state.clone() };
+            save(&varmap, &o.config, &progress, &o.out).map_err(Failed)?;
+            return Ok(progress);
+        }
         // Warm up the learning rate over the first 100 steps.
         opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / 100.0).min(1.0));
         let with_reference = rng.unit() < o.reference_rate;
