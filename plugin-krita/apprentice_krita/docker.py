@@ -1,5 +1,5 @@
-"""The Apprentice docker: connection, recording, Continue painting with its options, and the magic
-brush (prompt, style, strength) with its progress."""
+"""The Apprentice docker: connection, recording, Continue painting with its options, the magic
+brush (prompt, style, strength) with its progress, and learning the painter's style."""
 
 from krita import DockWidget, Krita
 
@@ -60,6 +60,10 @@ class ApprenticeDocker(DockWidget):
             "layer “Imagined”, and Continue paints towards it"
         )
         layout.addRow(self.imagine)
+        # The stroke models the daemon has (the one in use first); Continue paints with the one chosen.
+        self.model_box = QtWidgets.QComboBox()
+        self.model_box.activated.connect(self._choose_model)
+        layout.addRow("Paint with", self.model_box)
         buttons = QtWidgets.QHBoxLayout()
         self.go = QtWidgets.QPushButton("Continue painting")
         self.go.clicked.connect(self._continue)
@@ -71,6 +75,7 @@ class ApprenticeDocker(DockWidget):
         self.progress = QtWidgets.QLabel("")
         layout.addRow(self.progress)
         layout.addRow(self._magic_section())
+        layout.addRow(self._learn_section())
         edit = QtWidgets.QPushButton("Settings…")
         edit.clicked.connect(lambda: settings.SettingsDialog(self).exec())
         self.log_button = QtWidgets.QPushButton("Daemon log…")
@@ -114,6 +119,56 @@ class ApprenticeDocker(DockWidget):
         self.brush_progress.setWordWrap(True)
         form.addRow(self.brush_progress)
         return box
+
+    def _learn_section(self):
+        box = QtWidgets.QGroupBox("Learn my style")
+        box.setToolTip(
+            "The daemon learns how you paint from the strokes it recorded (Record my strokes), "
+            "in the background; then Continue paints with what it learned"
+        )
+        form = QtWidgets.QFormLayout(box)
+        self.recorded = QtWidgets.QLabel("")
+        form.addRow(self.recorded)
+        self.learn_steps = QtWidgets.QSpinBox()
+        self.learn_steps.setRange(10, 20000)
+        self.learn_steps.setValue(300)
+        self.learn_steps.setToolTip("More steps learn more, and take longer (about a second each)")
+        form.addRow("Steps", self.learn_steps)
+        buttons = QtWidgets.QHBoxLayout()
+        self.learn = QtWidgets.QPushButton("Learn my style")
+        self.learn.clicked.connect(self._learn)
+        self.learn_stop = QtWidgets.QPushButton("Cancel")
+        self.learn_stop.clicked.connect(lambda: extension.INSTANCE and extension.INSTANCE.cancel_learning())
+        buttons.addWidget(self.learn)
+        buttons.addWidget(self.learn_stop)
+        form.addRow(buttons)
+        self.learn_progress = QtWidgets.QLabel("")
+        self.learn_progress.setWordWrap(True)
+        form.addRow(self.learn_progress)
+        return box
+
+    def _learn(self):
+        app = extension.INSTANCE
+        try:
+            app.learn_style(self.learn_steps.value())
+        except Exception as e:  # noqa: BLE001 (shown in the docker)
+            self.learn_progress.setText(str(e))
+            return
+        self.update_view()
+
+    def _choose_model(self, index):
+        app = extension.INSTANCE
+        if app is not None:
+            # The first is the one in use: no need to name it.
+            app.model = "" if index <= 0 else self.model_box.itemText(index)
+
+    def _show_models(self, models, chosen):
+        models = list(models)
+        if [self.model_box.itemText(i) for i in range(self.model_box.count())] != models:
+            self.model_box.clear()
+            self.model_box.addItems(models)
+        index = self.model_box.findText(chosen) if chosen else 0
+        self.model_box.setCurrentIndex(max(0, index))
 
     def _magic(self):
         app = extension.INSTANCE
@@ -190,11 +245,12 @@ class ApprenticeDocker(DockWidget):
             return
         address = app.info_address or settings.address()
         if app.info:
-            models = ", ".join(app.info.get("models", [])) or "none"
+            models = (app.info.get("models") or ["none"])[0]  # the one in use
             device = app.info.get("device", "?")
             started = " (started by Krita)" if app.managed is not None and app.managed.running() else ""
             self.status.setText(f"Connected to {address}{started}\nmodel: {models}\ndevice: {device}")
             self._show_styles(app.info.get("styles", []))
+            self._show_models(app.info.get("models", []), app.model)
         else:
             why = app.daemon_error or settings.START_HINT
             self.status.setText(f"Not connected to the apprentice daemon at {address} ({app.info_error}).\n{why}")
@@ -204,6 +260,14 @@ class ApprenticeDocker(DockWidget):
         self.go.setEnabled(not busy)
         self.brush.setEnabled(not busy)
         self._show_magic(app.magic)
+        learning = app.learning
+        self.learn_stop.setEnabled(learning is not None and not learning.finished)
+        self.learn.setEnabled(learning is None or learning.finished)
+        if learning is not None:
+            self.learn_progress.setText(learning.describe())
+        if app.recorded is not None:
+            ops, sessions = app.recorded
+            self.recorded.setText(f"{ops} ops recorded in {sessions} sessions")
         run = app.run
         self.stop.setEnabled(run is not None and not run.finished)
         if run is not None:

@@ -1,5 +1,5 @@
 """The plug-in's state and actions: one outbox per document, the recorder, Continue painting, the
-magic brush.
+magic brush, learning the painter's style.
 
 Tools ▸ Scripts: "Continue painting" (Ctrl+Alt+N), "Record my strokes" (a toggle) and
 "Apprentice settings…"; the Apprentice docker shows the same controls and the connection. When
@@ -17,6 +17,7 @@ from krita import Extension, Krita
 from . import canvas, settings
 from .client import daemon, paint
 from .continuing import ContinueRun
+from .learning import LearnRun
 from .magic import MagicRun
 from .outbox import Outbox
 from .qt import QtCore, QtWidgets
@@ -34,6 +35,9 @@ class Apprentice(Extension):
         self.recorder = None
         self.run = None  # the ContinueRun in progress
         self.magic = None  # the last MagicRun
+        self.learning = None  # the last LearnRun
+        self.model = ""  # the stroke model Continue paints with (Info.models); "": the daemon's in use
+        self.recorded = None  # (ops, sessions) the daemon holds, or None when not known
         self.info = None  # the daemon's GetInfo answer, or None when not connected
         self.info_error = None
         self.info_address = None  # the address `info` came from
@@ -106,13 +110,18 @@ class Apprentice(Extension):
         address = settings.address()
 
         def ask():
+            recorded = None
             try:
-                info, error = settings.client(timeout=3.0).get_info(), None
+                client = settings.client(timeout=3.0)
+                info, error = client.get_info(), None
+                sessions = client.list_sessions().get("sessions", [])
+                recorded = (sum(int(s.get("op_count", 0)) for s in sessions), len(sessions))
             except Exception as e:  # noqa: BLE001 (not connected, for whatever reason: shown in the docker)
                 info, error = None, getattr(e, "message", None) or str(e)
             # An older answer (say, from the address before a settings change) must not win.
             if ask_number == self._asks:
                 self.info, self.info_error, self.info_address = info, error, address
+                self.recorded = recorded
                 self.changed()
 
         threading.Thread(target=ask, name="apprentice-info", daemon=True).start()
@@ -177,6 +186,8 @@ class Apprentice(Extension):
         # A fresh seed each time: Continue, undo, Continue again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
         request = {"count": int(count), "seed": seed, "painter": painter}
+        if self.model:
+            request["model"] = self.model
         if temperature is not None:
             request["temperature"] = float(temperature)
         if imagine is not None:
@@ -230,3 +241,27 @@ class Apprentice(Extension):
     def cancel_magic(self):
         if self.magic is not None:
             self.magic.cancel()
+
+    # ---- learning the painter's style ----
+
+    def learn_style(self, steps=0):
+        """Asks the daemon to learn from the recorded sessions (`steps` 0: its default); once it
+        has, Continue paints with the new model. Returns the run (None when one is learning)."""
+        if self.learning is not None and not self.learning.finished:
+            return None
+
+        def changed():
+            run = self.learning
+            if run is not None and run.finished and run.done and not run.cancelled:
+                self.model = run.done.get("model", "")
+                self.refresh_info()  # the new model is listed (first: the one in use)
+            self.changed()
+
+        self.learning = LearnRun(settings.client(timeout=None), steps, on_change=changed)
+        self.learning.start()
+        self.changed()
+        return self.learning
+
+    def cancel_learning(self):
+        if self.learning is not None:
+            self.learning.cancel()

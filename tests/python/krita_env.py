@@ -64,11 +64,14 @@ def import_zip(root, resources_inside):
     zip_path.unlink()
 
 
-def run_krita(root, address, continue_ops=12, timeout_s=300):
-    """Runs Krita with the driver; returns (report dict, log text)."""
+def run_krita(root, address, continue_ops=12, timeout_s=300, scenario=None):
+    """Runs Krita with the driver (its main run, or `scenario`); returns (report dict, log text)."""
     require_root(root)
     out = install(root, address)
-    return launch(root, INSIDE, out, [f"APPRENTICE_E2E_CONTINUE_OPS={continue_ops}"], timeout_s)
+    env = [f"APPRENTICE_E2E_CONTINUE_OPS={continue_ops}"]
+    if scenario:
+        env.append(f"APPRENTICE_E2E_SCENARIO={scenario}")
+    return launch(root, INSIDE, out, env, timeout_s)
 
 
 MANAGED = "/opt/apprentice-managed"  # the managed-daemon test's folder, as Krita sees it

@@ -16,7 +16,7 @@ import subprocess
 
 import krita_env
 import pytest
-from conftest import daemon_binary
+from conftest import Daemon, daemon_binary
 from pictures import daemon_png, fidelity, mse
 from PIL import Image, ImageChops
 
@@ -317,6 +317,39 @@ def test_continue_can_imagine_first_and_shows_the_imagined_picture_on_a_hidden_l
     assert run["imagined_opaque"] > 0.9 * 320 * 240, "the whole picture, opaque"
     # The built-in brush reads no text: the docker says so rather than ignoring the prompt in silence.
     assert "reads no text" in run["said"] and "reads no text" in run["progress"], run
+
+
+@pytest.mark.parametrize("version", sorted(krita_env.ROOTS), ids=lambda v: f"krita-{v}")
+def test_learn_my_style_learns_from_the_recorded_sessions_and_continue_paints_with_it(version, tmp_path):
+    """One click in the docker: the daemon learns from what Krita recorded; Continue then paints with the
+    personal model, and with the built-in one when the painter chooses it. A daemon of its own: learning
+    changes the model a daemon uses."""
+    daemon = Daemon(tmp_path / "daemon")
+    try:
+        report, log = krita_env.run_krita(krita_env.ROOTS[version], daemon.address, scenario="learn")
+    finally:
+        daemon.stop()
+    assert "error" not in report, f"the driver failed in Krita:\n{report['error']}\n{log[-4000:]}"
+    assert report.get("ok"), f"the driver did not finish; Krita's output:\n{log[-4000:]}"
+    out = report["learn"]
+    # What the docker shows before: the strokes recorded (22 dabs in each of two documents).
+    assert re.fullmatch(r"(4[4-9]|[5-9]\d) ops recorded in 2 sessions", out["recorded"]), out["recorded"]
+    assert out["models_before"] == ["default (built in)"]
+    # Progress step by step, then what it learned; the later session is held out to check it.
+    assert out["error"] is None, out
+    assert any(
+        re.fullmatch(r"learning from 1 session \(2\d ops\): step \d+ of 30, about \d+ s left", t) for t in out["shown"]
+    ), out["shown"]
+    done = out["done"]
+    assert done["model"] == "personal" and done["sessions"] == 1 and done["held_out"] == 1, done
+    assert done["loss_after"] < done["loss_before"], "it predicts the held-out session better than the built-in model"
+    assert out["shown"][-1].startswith("learned personal: "), out["shown"]
+    # Switched to it, the built-in one a choice away.
+    assert (out["model"], out["chosen"]) == ("personal", "personal")
+    assert out["listed"] == ["personal", "default (built in)"]
+    assert out["personal"]["model"] == "personal" and out["personal"]["painted"] == 3, out["personal"]
+    assert out["built-in"]["model"] == "default (built in)" and out["built-in"]["painted"] == 3, out["built-in"]
+    assert "personalize stopped" not in daemon.log()
 
 
 def test_apprentice_install_puts_in_place_what_kritas_importer_unpacks_from_the_zip(tmp_path):

@@ -78,7 +78,7 @@ fn a_painters_sessions_make_a_model_that_predicts_their_latest_sessions_better()
     let out = personalize(&data, &config, &["--steps", "30"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("6 sessions (360 ops): 5 to learn from, the latest 1 held out"), "{text}");
+    assert!(text.contains("6 sessions: 5 to learn from (300 ops), the latest 1 held out"), "{text}");
     let line = text.lines().find(|l| l.starts_with("next-op loss on the held-out sessions")).unwrap();
     let numbers: Vec<f64> =
         line.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|w| w.parse().ok()).collect();
@@ -135,7 +135,7 @@ mod rpc {
         while let Some(e) = events.message().await.unwrap() {
             match e.event.unwrap() {
                 Event::Progress(p) => {
-                    assert_eq!((p.steps, p.sessions, p.held_out, p.ops, p.resumed), (20, 5, 1, 360, false));
+                    assert_eq!((p.steps, p.sessions, p.held_out, p.ops, p.resumed), (20, 5, 1, 300, false));
                     assert!(p.loss.is_finite() && p.seconds_left >= 0.0);
                     steps.push(p.step);
                 }

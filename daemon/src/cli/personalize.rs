@@ -61,10 +61,10 @@ pub fn run(args: Args) -> CliResult {
             told = true;
             bar.suspend(|| {
                 println!(
-                    "{} sessions ({} ops): {} to learn from, the latest {} held out",
+                    "{} sessions: {} to learn from ({} ops), the latest {} held out",
                     p.sessions + p.held_out,
-                    p.ops,
                     p.sessions,
+                    p.ops,
                     p.held_out
                 )
             });

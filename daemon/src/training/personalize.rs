@@ -50,7 +50,7 @@ pub struct Progress {
     /// Training loss of the last step (next-op loss, nats summed over an op's fields).
     pub loss: f32,
     pub seconds_left: f32,
-    /// Sessions learned from and held out, and their ops.
+    /// Sessions learned from and held out, and the ops learned from.
     pub sessions: usize,
     pub held_out: usize,
     pub ops: usize,
@@ -143,7 +143,11 @@ pub fn personalize(
         held
     };
     let histories = load_histories(&data).map_err(RunError::Input)?;
-    let ops = histories.iter().map(|(_, h)| crate::ops::timeline::effective(&h.ops).len()).sum();
+    let ops = histories
+        .iter()
+        .filter(|(name, _)| !held.contains(name))
+        .map(|(_, h)| crate::ops::timeline::effective(&h.ops).len())
+        .sum();
     let base_model = crate::model::registry::default_model();
     let cfg = base_model.config().clone();
     let out = dir.join(format!("{}.safetensors", plan.name));
@@ -273,7 +277,7 @@ mod tests {
         assert!(stopped.is_none());
         assert_eq!(seen.len(), 2);
         // The 5-op session teaches too little; one of the four others, the first listed (latest), is held out.
-        assert_eq!((seen[0].sessions, seen[0].held_out, seen[0].ops, seen[0].resumed), (3, 1, 120, false));
+        assert_eq!((seen[0].sessions, seen[0].held_out, seen[0].ops, seen[0].resumed), (3, 1, 90, false));
         assert!(unfinished(&work, "personal") && !models.exists());
 
         // Resumed at step 2, whatever sessions are given now.

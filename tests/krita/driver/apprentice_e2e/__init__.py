@@ -543,8 +543,8 @@ def magic_brush(app, plugin, docker):
     return out
 
 
-def managed():
-    """Krita started with no daemon running: the plug-in starts one, records a stroke, Continues."""
+def connected():
+    """Krita and the plug-in, once the plug-in has heard from a daemon (or a minute has passed)."""
     from apprentice_krita import extension
 
     app = Krita.instance()
@@ -553,6 +553,12 @@ def managed():
     end = time.monotonic() + 60
     while plugin.info is None and time.monotonic() < end:
         yield 200
+    return app, plugin
+
+
+def managed():
+    """Krita started with no daemon running: the plug-in starts one, records a stroke, Continues."""
+    app, plugin = yield from connected()
     out = {
         "connected": plugin.info is not None,
         "started": plugin.managed is not None,
@@ -574,6 +580,74 @@ def managed():
     box = plugin.outbox(doc)
     out.update(painted=run.painted, error=None if run.error is None else repr(run.error), sent=box.sent)
     out["session_id"] = box.session_id
+    REPORT["ok"] = True
+
+
+LEARN_STEPS = 30
+# A painter of short stippled dabs in a palette of three.
+PALETTE = [(200, 60, 40), (40, 90, 170), (230, 190, 60)]
+
+
+def learn():
+    """A painter records two stippled sessions; the docker's Learn my style learns them; Continue
+    paints with the personal model, then, chosen in the docker, with the built-in one."""
+    app, plugin = yield from connected()
+    app.action("apprentice_record").setChecked(True)
+    yield 300
+    for k in range(2):
+        doc, view = new_view(f"stipple-{k}")
+        yield 700
+        for i in range(22):
+            brush(view, "b) Basic-5 Size Opacity", 6, PALETTE[i % 3])
+            x, y = 20 + (i * 37 + k * 11) % 280, 20 + (i * 53 + k * 7) % 200
+            yield from draw(view, [(x, y, 1.0), (x + 2, y + 1, 1.0), (x + 4, y + 1, 1.0)])
+        yield from wait_sent(plugin, doc)
+    dock = next(d for d in app.activeWindow().qwindow().findChildren(QDockWidget) if d.windowTitle() == "Apprentice")
+    panel = dock.widget()
+    plugin.refresh_info()
+    end = time.monotonic() + 20
+    while (plugin.recorded is None or plugin.recorded[0] < 44) and time.monotonic() < end:
+        yield 200
+    dock.update_view()
+    out = {"recorded": dock.recorded.text(), "models_before": plugin.info.get("models")}
+    REPORT["learn"] = out
+    dock.learn_steps.setValue(LEARN_STEPS)
+    next(b for b in panel.findChildren(QPushButton) if b.text() == "Learn my style").click()
+    run = plugin.learning
+    shown = []
+    end = time.monotonic() + 180
+    while not run.finished and time.monotonic() < end:
+        yield 100
+        dock.update_view()
+        if not shown or shown[-1] != dock.learn_progress.text():
+            shown.append(dock.learn_progress.text())
+    # The daemon lists the new model once the plug-in asks again.
+    end = time.monotonic() + 20
+    while run.done and run.done.get("model") not in (plugin.info or {}).get("models", []):
+        if time.monotonic() > end:
+            break
+        yield 200
+    dock.update_view()
+    shown.append(dock.learn_progress.text())
+    box = dock.model_box
+    out.update(
+        shown=shown,
+        done=run.done,
+        error=None if run.error is None else repr(run.error),
+        model=plugin.model,
+        listed=[box.itemText(i) for i in range(box.count())],
+        chosen=box.currentText(),
+    )
+    # Continue with the personal model, as chosen for the painter; then with the built-in one.
+    for label in ("personal", "built-in"):
+        if label == "built-in":
+            index = box.findText("default (built in)")
+            box.setCurrentIndex(index)
+            box.activated.emit(index)  # as a painter's choice arrives
+        panel.findChildren(QSpinBox)[0].setValue(3)
+        result = yield from click_continue(panel, plugin, doc)
+        out[label] = dict(result, model=plugin.run.request.get("model"))
+    log("learn", out)
     REPORT["ok"] = True
 
 
@@ -608,7 +682,8 @@ class Driver(Extension):
         pass
 
     def start(self):
-        self.gen = managed() if os.environ.get("APPRENTICE_E2E_SCENARIO") == "managed" else run()
+        scenario = os.environ.get("APPRENTICE_E2E_SCENARIO")
+        self.gen = {"managed": managed, "learn": learn}.get(scenario, run)()
         _KEEP.append(self)
         QTimer.singleShot(0, self.step)
 
