@@ -5,6 +5,7 @@
 
 pub mod continuation;
 pub mod next_stroke;
+pub mod sessions;
 pub mod style;
 
 use crate::engine::{Canvas, Engine};

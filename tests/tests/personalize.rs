@@ -87,6 +87,30 @@ fn a_painters_sessions_make_a_model_that_predicts_their_latest_sessions_better()
     assert!(after < before, "the personal model predicts the painter better: {line}");
     let models = data.join("models");
     assert!(models.join("personal.safetensors").is_file() && models.join("personal.json").is_file());
+    // Measured on the held-out session: both models, continued by the model alone and by search.
+    let eval = apprentice(&[
+        "eval",
+        "--sessions",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config-dir",
+        config.to_str().unwrap(),
+        "--pictures",
+        "0",
+        "--continuation",
+        "0",
+    ]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let table = String::from_utf8_lossy(&eval.stdout);
+    assert!(table.contains("recorded sessions: 1 held out of 6"), "{table}");
+    for row in [
+        "| recorded | default (built in) | transformer |",
+        "| recorded | default (built in) | search |",
+        "| recorded | personal | transformer |",
+        "| recorded | personal | search |",
+    ] {
+        assert!(table.contains(row), "{row} in {table}");
+    }
     // Again: a new name, nothing replaced.
     let again = personalize(&data, &config, &["--steps", "2"]);
     assert!(again.status.success(), "{}", stderr(&again));

@@ -79,6 +79,23 @@ pub struct Args {
     /// Continuation rows for search imagining with the built-in magic brush at these strengths.
     #[arg(long, value_delimiter = ',', value_name = "S,S")]
     imagine_strengths: Vec<f32>,
+    /// The recorded sessions of the store (--store, else DATA_DIR's), the latest held out: next-op
+    /// loss, and continued from half-way — style distance to what the painter did, error ratio —
+    /// for the built-in model, --model, and every model in DATA_DIR/models.
+    #[arg(long)]
+    sessions: bool,
+    /// The session store for --sessions [default: DATA_DIR/sessions.sqlite3].
+    #[arg(long, value_name = "FILE", requires = "sessions")]
+    store: Option<PathBuf>,
+    /// The same rows for test painters of distinct habits (stippler, hatcher, blocker): sessions
+    /// made for each, a personal model learned from them (personalize), both models measured.
+    #[arg(long)]
+    test_painters: bool,
+    /// Personalize's steps for --test-painters.
+    #[arg(long, default_value_t = 300, requires = "test_painters")]
+    personalize_steps: usize,
+    #[command(flatten)]
+    dirs: super::Dirs,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -135,6 +152,12 @@ pub fn run(args: Args) -> CliResult {
             println!();
         }
     }
+    if args.sessions {
+        session_rows(&args, &model)?;
+    }
+    if args.test_painters {
+        test_painter_rows(&args)?;
+    }
     if args.continuation > 0 || args.photos.is_some() {
         continuation_rows(&args, &model)?;
     }
@@ -178,6 +201,95 @@ pub fn run(args: Args) -> CliResult {
             100.0 * last.magic_ops as f64 / all.max(1) as f64
         );
     }
+    Ok(())
+}
+
+const SESSION_HEADER: &str = "| painter | model | continued by | next-op loss | style distance | sizes | lengths | palette | order | error ratio |";
+
+fn print_session_rows(painter: &str, rows: &[eval::sessions::Row]) {
+    for r in rows {
+        let d = r.style;
+        println!(
+            "| {painter} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            r.model, r.painter, r.loss, d.total, d.sizes, d.lengths, d.palette, d.order, r.ratio
+        );
+    }
+}
+
+/// Held-out sessions continued by at most this many ops.
+const SESSION_OPS: usize = 100;
+
+fn session_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliResult {
+    let paths = args.dirs.clone().paths()?;
+    let store = args.store.clone().unwrap_or_else(|| paths.store_file());
+    let sessions: Vec<_> = super::data::recorded_sessions(&store, crate::training::personalize::MIN_OPS)?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    if sessions.len() < 2 {
+        return Err(CliError::input(format!("{}: at least 2 recorded sessions are needed", store.display())));
+    }
+    let (_, held) = eval::sessions::split(&sessions, 0.2);
+    let mut models = vec![(registry::BUILT_IN.to_owned(), registry::default_model())];
+    if args.model.is_some() {
+        models.push(("--model".to_owned(), model.clone()));
+    }
+    for name in registry::names(Some(&paths.models_dir())).into_iter().filter(|n| n != registry::BUILT_IN) {
+        let m = registry::named(Some(&paths.models_dir()), &name).map_err(CliError::input)?;
+        models.push((name, m));
+    }
+    println!(
+        "recorded sessions: {} held out of {}, each continued from half-way by up to {SESSION_OPS} ops",
+        held.len(),
+        sessions.len()
+    );
+    println!("{SESSION_HEADER}");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    print_session_rows("recorded", &eval::sessions::rows(&held, &models, SESSION_OPS, args.temperature));
+    println!();
+    Ok(())
+}
+
+/// Sessions per test painter, and ops per session.
+const TEST_SESSIONS: u64 = 10;
+const TEST_SESSION_OPS: usize = 120;
+
+fn test_painter_rows(args: &Args) -> CliResult {
+    use crate::training::personalize::{self, Plan};
+    println!(
+        "test painters: {TEST_SESSIONS} sessions of {TEST_SESSION_OPS} ops each, the latest 2 held out; personalized in {} steps",
+        args.personalize_steps
+    );
+    println!("{SESSION_HEADER}");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for name in eval::sessions::TEST_PAINTERS {
+        // Latest first, as the store lists them.
+        let sessions: Vec<_> = (0..TEST_SESSIONS)
+            .rev()
+            .map(|s| eval::sessions::test_painter(name, s, TEST_SESSION_OPS))
+            .collect();
+        let (_, held) = eval::sessions::split(&sessions, 0.2);
+        let work = tempfile::tempdir().map_err(|e| CliError::failure(e.to_string()))?;
+        let named = sessions.iter().enumerate().map(|(i, h)| (format!("{i:02}"), h.clone())).collect();
+        let plan = Plan { name: name.into(), steps: args.personalize_steps, ..Plan::default() };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = personalize::personalize(
+            named,
+            &work.path().join("work"),
+            &work.path().join("models"),
+            &plan,
+            stop,
+            |_| {},
+        )?
+        .ok_or_else(|| CliError::failure("personalize stopped"))?;
+        let personal = std::sync::Arc::new(
+            checkpoint::load_file(&done.path, &crate::device::current()).map_err(CliError::failure)?,
+        );
+        let models =
+            [(registry::BUILT_IN.to_owned(), registry::default_model()), ("personal".to_owned(), personal)];
+        print_session_rows(name, &eval::sessions::rows(&held, &models, SESSION_OPS, args.temperature));
+    }
+    println!();
     Ok(())
 }
 
