@@ -13,7 +13,7 @@ use pb::personalize_event::Event;
 use tonic::transport::Channel;
 
 mod common;
-use common::start;
+use common::{memory_mib, start};
 
 /// A stippling painter's session: `n` short dabs in a palette of three.
 fn session(k: u64, n: u64) -> Vec<pb::Op> {
@@ -105,6 +105,9 @@ async fn main() {
     let busy = continue_secs(&mut c, &ids[0], runs).await;
     println!("{:<56} {:>8.2} s", "Continue, 50 ops, while Personalize trains", busy);
     println!("{:<56} {:>8.2} x", "slowdown (the bar: at most 2x)", busy / alone);
+    let (rss, peak) = memory_mib(daemon.child.id());
+    println!("{:<56} {:>8.0} MiB", "daemon's memory while training (resident)", rss);
+    println!("{:<56} {:>8.0} MiB", "daemon's peak memory so far", peak);
     // The training's pace alongside.
     tokio::time::sleep(Duration::from_millis(if full { 5000 } else { 500 })).await;
     let steps = reached.load(std::sync::atomic::Ordering::Relaxed) - first;

@@ -33,7 +33,7 @@ pub struct Args {
     /// Same seed, same ops.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Painter to use (default: the transformer; with --imagine: search).
+    /// Painter to use: search (the default), transformer (the model alone: its own manner and palette), teacher, sketch.
     #[arg(long, default_value = "")]
     painter: String,
     /// Imagine the finished picture with the magic brush (the whole canvas repainted at
