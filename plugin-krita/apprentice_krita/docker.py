@@ -9,6 +9,8 @@ from .qt import QtWidgets
 
 NO_REFERENCE = "(none: continue freely)"
 NO_STYLE = "(none)"
+# The docker's painter choices: (label, ContinueRequest.painter).
+PAINTERS = [("search: refines the picture", ""), ("the model alone: its own manner", "transformer")]
 
 
 class LayerBox(QtWidgets.QComboBox):
@@ -64,6 +66,12 @@ class ApprenticeDocker(DockWidget):
         self.model_box = QtWidgets.QComboBox()
         self.model_box.activated.connect(self._choose_model)
         layout.addRow("Paint with", self.model_box)
+        # Search refines the picture in its own colours; the model alone paints in its own manner
+        # and palette (a personal model: yours).
+        self.painter_box = QtWidgets.QComboBox()
+        for label, name in PAINTERS:
+            self.painter_box.addItem(label, name)
+        layout.addRow("Painter", self.painter_box)
         buttons = QtWidgets.QHBoxLayout()
         self.go = QtWidgets.QPushButton("Continue painting")
         self.go.clicked.connect(self._continue)
@@ -229,7 +237,8 @@ class ApprenticeDocker(DockWidget):
                     raise RuntimeError("a prompt or a style, not both")
                 imagine = {"strength": self.strength.value()}
                 imagine.update({"prompt": prompt} if prompt else {"style": style} if style else {})
-            app.continue_painting(self.count.value(), temperature, reference, imagine=imagine)
+            painter = self.painter_box.currentData() or ""
+            app.continue_painting(self.count.value(), temperature, reference, painter=painter, imagine=imagine)
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.progress.setText(str(e))
 

@@ -55,6 +55,7 @@ def test_methods_are_named_from_the_schema():
         "Render": "render",
         "MagicBrush": "magic_brush",
         "GetInfo": "get_info",
+        "Personalize": "personalize",
     }
     methods = [m for ms in schema.SERVICES.values() for m in ms]
     assert {m["name"] for m in methods} == set(expected)

@@ -347,8 +347,9 @@ def test_learn_my_style_learns_from_the_recorded_sessions_and_continue_paints_wi
     # Switched to it, the built-in one a choice away.
     assert (out["model"], out["chosen"]) == ("personal", "personal")
     assert out["listed"] == ["personal", "default (built in)"]
-    assert out["personal"]["model"] == "personal" and out["personal"]["painted"] == 3, out["personal"]
-    assert out["built-in"]["model"] == "default (built in)" and out["built-in"]["painted"] == 3, out["built-in"]
+    personal, built_in = out["personal"], out["built-in"]
+    assert (personal["model"], personal["painter"], personal["painted"]) == ("personal", "transformer", 3), personal
+    assert (built_in["model"], built_in["painter"], built_in["painted"]) == ("default (built in)", "", 3), built_in
     assert "personalize stopped" not in daemon.log()
 
 

@@ -639,14 +639,17 @@ def learn():
         chosen=box.currentText(),
     )
     # Continue with the personal model, as chosen for the painter; then with the built-in one.
+    # The personal model alone (its own manner), as a painter who learned their style would.
     for label in ("personal", "built-in"):
         if label == "built-in":
             index = box.findText("default (built in)")
             box.setCurrentIndex(index)
             box.activated.emit(index)  # as a painter's choice arrives
+        dock.painter_box.setCurrentIndex(1 if label == "personal" else 0)
         panel.findChildren(QSpinBox)[0].setValue(3)
         result = yield from click_continue(panel, plugin, doc)
-        out[label] = dict(result, model=plugin.run.request.get("model"))
+        request = plugin.run.request
+        out[label] = dict(result, model=request.get("model"), painter=request.get("painter"))
     log("learn", out)
     REPORT["ok"] = True
 
