@@ -319,14 +319,33 @@ def test_continue_can_imagine_first_and_shows_the_imagined_picture_on_a_hidden_l
     assert "reads no text" in run["said"] and "reads no text" in run["progress"], run
 
 
+def write_history(path, header, ops):
+    """A binary history file (length-delimited Records, as `apprentice` reads them)."""
+    from apprentice_client import wire
+
+    def varint(n):
+        out = bytearray()
+        while n >= 0x80:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes(out + bytes([n]))
+
+    records = [wire.encode("Record", {"header": header})] + [wire.encode("Record", {"op": op}) for op in ops]
+    path.write_bytes(b"".join(varint(len(r)) + r for r in records))
+
+
 @pytest.mark.parametrize("version", sorted(krita_env.ROOTS), ids=lambda v: f"krita-{v}")
 def test_learn_my_style_learns_from_the_recorded_sessions_and_continue_paints_with_it(version, tmp_path):
     """One click in the docker: the daemon learns from what Krita recorded; Continue then paints with the
     personal model, and with the built-in one when the painter chooses it. A daemon of its own: learning
     changes the model a daemon uses."""
+    from apprentice_client import Client
+
     daemon = Daemon(tmp_path / "daemon")
     try:
         report, log = krita_env.run_krita(krita_env.ROOTS[version], daemon.address, scenario="learn")
+        session = (report.get("learn") or {}).get("personal", {}).get("session_id")
+        history = Client(daemon.address).get_history({"session_id": session}) if session else None
     finally:
         daemon.stop()
     assert "error" not in report, f"the driver failed in Krita:\n{report['error']}\n{log[-4000:]}"
@@ -348,9 +367,26 @@ def test_learn_my_style_learns_from_the_recorded_sessions_and_continue_paints_wi
     assert (out["model"], out["chosen"]) == ("personal", "personal")
     assert out["listed"] == ["personal", "default (built in)"]
     personal, built_in = out["personal"], out["built-in"]
-    assert (personal["model"], personal["painter"], personal["painted"]) == ("personal", "transformer", 3), personal
-    assert (built_in["model"], built_in["painter"], built_in["painted"]) == ("default (built in)", "", 3), built_in
+    assert (personal["model"], personal["painter"], personal["painted"]) == ("personal", "transformer", 20), personal
+    assert (built_in["model"], built_in["painter"], built_in["painted"]) == ("default (built in)", "transformer", 20)
     assert "personalize stopped" not in daemon.log()
+    # The personal model paints more like the painter (their 22 dabs in that document) than the built-in one.
+    ops = history["ops"]
+    assert len(ops) == 22 + 20 + 20
+    distance = {}
+    for name, part in [("personal", ops[22:42]), ("built-in", ops[42:62])]:
+        files = [tmp_path / "painter.binpb", tmp_path / f"{name}.binpb"]
+        write_history(files[0], history["header"], ops[:22])
+        write_history(files[1], history["header"], part)
+        shown = subprocess.run(
+            [daemon_binary(), "style", str(files[0]), "--against", str(files[1])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        distance[name] = float(re.search(r"\| all \| ([0-9.]+) \|", shown).group(1))
+    print(f"\nstyle distance to the painter in Krita {report['krita']}: {distance}")
+    assert distance["personal"] < distance["built-in"], distance
 
 
 def test_apprentice_install_puts_in_place_what_kritas_importer_unpacks_from_the_zip(tmp_path):

@@ -91,6 +91,7 @@ pub fn run(args: Args) -> CliResult {
         resume: args.resume,
         init: args.init,
         held_out: None,
+        warmup: 100,
         stop: None,
     };
     let bar = progress_bar(args.steps as u64, "training");

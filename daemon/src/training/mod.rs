@@ -47,6 +47,9 @@ pub struct TrainOptions {
     /// The histories (by name) held out to check the model; `None`: the usual split, by a
     /// hash of the names.
     pub held_out: Option<Vec<String>>,
+    /// Steps over which the learning rate rises to `lr` (100 for a run from scratch; a short
+    /// fine-tune wants a few).
+    pub warmup: usize,
     /// Set to stop the run early: it writes its checkpoint and returns (at a step short of `steps`).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -409,8 +412,7 @@ pub fn train(
             save(&varmap, &o.config, &progress, &o.out).map_err(Failed)?;
             return Ok(progress);
         }
-        // Warm up the learning rate over the first 100 steps.
-        opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / 100.0).min(1.0));
+        opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / o.warmup.max(1) as f64).min(1.0));
         let with_reference = rng.unit() < o.reference_rate;
         let chosen = train_w.draw(o.batch, with_reference, &mut rng);
         let t = batch(&chosen, &o.config, o.window, with_reference)?;

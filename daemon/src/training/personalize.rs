@@ -167,6 +167,8 @@ pub fn personalize(
         resume: resumed,
         init: Some(dir.join("base.safetensors")),
         held_out: Some(held.clone()),
+        // From a trained model: a short warm-up, so that even a short run learns.
+        warmup: (plan.steps / 10).clamp(1, 100),
         stop: Some(stop),
     };
     let (learned, held_n) = (histories.len() - held.len(), held.len());

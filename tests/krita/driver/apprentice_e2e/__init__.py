@@ -584,6 +584,7 @@ def managed():
 
 
 LEARN_STEPS = 30
+LEARN_CONTINUE_OPS = 20
 # A painter of short stippled dabs in a palette of three.
 PALETTE = [(200, 60, 40), (40, 90, 170), (230, 190, 60)]
 
@@ -639,14 +640,15 @@ def learn():
         chosen=box.currentText(),
     )
     # Continue with the personal model, as chosen for the painter; then with the built-in one.
-    # The personal model alone (its own manner), as a painter who learned their style would.
+    # Each model alone (its own manner), as a painter who learned their style would: the personal
+    # one, then the built-in one chosen in the list.
+    dock.painter_box.setCurrentIndex(1)
     for label in ("personal", "built-in"):
         if label == "built-in":
             index = box.findText("default (built in)")
             box.setCurrentIndex(index)
             box.activated.emit(index)  # as a painter's choice arrives
-        dock.painter_box.setCurrentIndex(1 if label == "personal" else 0)
-        panel.findChildren(QSpinBox)[0].setValue(3)
+        panel.findChildren(QSpinBox)[0].setValue(LEARN_CONTINUE_OPS)
         result = yield from click_continue(panel, plugin, doc)
         request = plugin.run.request
         out[label] = dict(result, model=request.get("model"), painter=request.get("painter"))
