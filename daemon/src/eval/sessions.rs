@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 use super::style;
-use crate::engine::{Canvas, Engine};
+use crate::engine::Engine;
 use crate::model::stroke_transformer::StrokeTransformer;
-use crate::ops::{Rgba, pb};
+use crate::ops::pb;
 use crate::painters::rng::Rng;
 use crate::painters::{Painter, Request};
 
@@ -36,11 +36,6 @@ pub fn split(sessions: &[pb::History], share: f32) -> (Vec<pb::History>, Vec<pb:
     let held = ((sessions.len() as f32 * share.clamp(0.0, 0.9)).round() as usize)
         .clamp(1, sessions.len().max(2) - 1);
     (sessions[held..].to_vec(), sessions[..held].to_vec())
-}
-
-fn canvas_of(header: &pb::Header) -> Canvas {
-    let bg = Rgba::from_pb(header.background.as_ref(), Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 });
-    Canvas::new(header.width as usize, header.height as usize, bg)
 }
 
 /// The figures of each of `models` on the `held` sessions.
@@ -67,7 +62,8 @@ pub fn rows(
                 let ops: Vec<pb::Op> = crate::ops::timeline::effective(&h.ops).into_iter().cloned().collect();
                 let header = h.header.clone().unwrap_or_default();
                 let cut = ops.len() / 2;
-                let mut engine = Engine::from_canvas(canvas_of(&header));
+                // As the daemon replays a session: its header's background (transparent without one).
+                let mut engine = Engine::new(&header);
                 for op in &ops[..cut] {
                     engine.apply(op);
                 }

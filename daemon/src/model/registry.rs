@@ -54,12 +54,7 @@ pub fn active() -> Active {
 
 /// The newest `*.safetensors` (with its `.json`) in `dir`, if any.
 pub fn newest_in(dir: &Path) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors") && checkpoint::config_path(p).exists())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+    models_in(dir).into_iter().next()
 }
 
 /// Makes the newest model in `dir` the active one (or the default when there is none).
@@ -72,15 +67,20 @@ pub fn reload_from(dir: &Path) -> Result<String, String> {
     use_file(&path)
 }
 
-/// Makes the model in `path` (with its `.json`) the active one; its name is the file stem.
-pub fn use_file(path: &Path) -> Result<String, String> {
+/// The model in `path` (with its `.json`), read into memory.
+fn load(path: &Path) -> Result<StrokeTransformer, String> {
     let weights = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let cfg_path = checkpoint::config_path(path);
     let config =
         std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
-    let model = checkpoint::load_bytes(&weights, &config, &crate::device::current())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    checkpoint::load_bytes(&weights, &config, &crate::device::current())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Makes the model in `path` (with its `.json`) the active one; its name is the file stem.
+pub fn use_file(path: &Path) -> Result<String, String> {
+    let model = load(path)?;
+    let name = stem(path);
     *slot().write().unwrap_or_else(|e| e.into_inner()) =
         Some(Active { name: name.clone(), model: Arc::new(model) });
     Ok(name)
@@ -89,11 +89,11 @@ pub fn use_file(path: &Path) -> Result<String, String> {
 /// Every model in `dir` (with its config), newest first.
 fn models_in(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+    let mut found: Vec<(Option<std::time::SystemTime>, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "safetensors") && checkpoint::config_path(p).exists())
-        .filter_map(|p| Some((std::fs::metadata(&p).and_then(|m| m.modified()).ok()?, p)))
+        .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.into_iter().map(|(_, p)| p).collect()
@@ -139,14 +139,7 @@ pub fn named(dir: Option<&Path>, name: &str) -> Result<Arc<StrokeTransformer>, S
     {
         return Ok(model.clone());
     }
-    let weights = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let cfg_path = checkpoint::config_path(&path);
-    let config =
-        std::fs::read_to_string(&cfg_path).map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
-    let model = Arc::new(
-        checkpoint::load_bytes(&weights, &config, &crate::device::current())
-            .map_err(|e| format!("{}: {e}", path.display()))?,
-    );
+    let model = Arc::new(load(&path)?);
     loaded.insert(path, (modified, model.clone()));
     Ok(model)
 }
