@@ -33,6 +33,7 @@ fn main() {
             seed: 1,
             allowed_tools: Vec::new(),
             canvas_at: None,
+            stop: None,
             imagination: None,
         };
         let start = Instant::now();

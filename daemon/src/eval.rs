@@ -70,6 +70,7 @@ pub fn fidelity(
                     seed: k,
                     allowed_tools: Vec::new(),
                     canvas_at: None,
+                    stop: None,
                     imagination: None,
                 });
                 let mut engine = Engine::from_canvas(blank);

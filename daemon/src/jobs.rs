@@ -100,6 +100,7 @@ pub fn continue_history(
         seed: options.seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        stop: None,
         imagination,
     };
     let mut out = history.clone();
@@ -145,6 +146,7 @@ pub fn paint_picture(
         seed: options.seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        stop: None,
         imagination: None,
     };
     let ops = run(painter.as_ref(), request, options.ops, each);

@@ -477,11 +477,15 @@ async fn long_histories_come_in_pages_and_sessions_can_be_deleted() {
     let e = c.get_history(whole).await.unwrap_err();
     assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
     assert!(e.message().contains("start_op, max_ops"), "the status says how: {e:?}");
+    // ... and how big a page fits: pages of that many ops come back whole.
+    let fits: u64 =
+        e.message().rsplit("max_ops = ").next().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((1000..30_000).contains(&fits), "{fits} ops of ~30 bytes fit in 1 MiB");
 
     let mut ops = Vec::new();
     loop {
         let page =
-            pb::GetHistoryRequest { session_id: id.clone(), start_op: ops.len() as u64, max_ops: 5000 };
+            pb::GetHistoryRequest { session_id: id.clone(), start_op: ops.len() as u64, max_ops: fits };
         let page = c.get_history(page).await.unwrap().into_inner();
         assert_eq!(page.header, Some(header(64, 48)));
         if page.ops.is_empty() {

@@ -48,6 +48,7 @@ pub fn process(name: &str, picture: &Canvas, total: usize, seed: u64) -> Process
         seed,
         allowed_tools: Vec::new(),
         canvas_at: None,
+        stop: None,
         imagination: None,
     });
     let mut engine = Engine::from_canvas(blank);
@@ -135,6 +136,7 @@ pub fn continue_process(
                 seed,
                 allowed_tools: Vec::new(),
                 canvas_at: None,
+                stop: None,
                 imagination,
             });
             (0..n).map(|_| run.next_op()).collect()

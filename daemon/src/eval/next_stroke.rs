@@ -138,6 +138,7 @@ pub fn evaluate(painter: &dyn Painter, characters: &[Character], side: u32, temp
                 seed: (u64::from(u32::from(c.ch)) << 8) | k as u64,
                 allowed_tools: vec![pb::Tool::Brush],
                 canvas_at: None,
+                stop: None,
                 imagination: None,
             };
             let op = painter.start(request).next_op();

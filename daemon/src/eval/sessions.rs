@@ -81,6 +81,7 @@ pub fn rows(
                     seed: i as u64,
                     allowed_tools: Vec::new(),
                     canvas_at: None,
+                    stop: None,
                     imagination: None,
                 });
                 for _ in 0..count {

@@ -47,21 +47,30 @@ pub fn brushwork(ops: &[&pb::Op]) -> Option<f32> {
 /// grow with its width, so a big canvas with big brushes is softened as fast
 /// as a small one (the boxes come in whole pixels, too coarse for fine brushwork).
 pub fn soften(canvas: &Canvas, diameter: f32) -> Picture {
+    soften_until(canvas, diameter, &|| false).expect("never stopped")
+}
+
+/// [`soften`], looking at `stop` between passes over the canvas (a big canvas takes
+/// seconds): `None` once it says stop.
+pub fn soften_until(canvas: &Canvas, diameter: f32, stop: &dyn Fn() -> bool) -> Option<Picture> {
     let longest = canvas.width().max(canvas.height()) as f32;
     let sigma = (SOFTEN_SHARE * diameter).clamp(1.0, (longest / 32.0).max(1.0));
     let mut picture = Picture::of(canvas);
     if sigma <= EXACT_SIGMA {
-        return picture.blurred(sigma);
+        return Some(picture.blurred(sigma));
     }
     // Three boxes of width b have the variance of a Gaussian of σ² = 3 (b² − 1) / 12.
     let radius = (((4.0 * sigma * sigma + 1.0).sqrt() - 1.0) / 2.0).round().max(1.0) as usize;
     let (w, h) = (picture.width, picture.height);
     for plane in picture.rgb.iter_mut() {
         for _ in 0..3 {
+            if stop() {
+                return None;
+            }
             box_blur(plane, w, h, radius);
         }
     }
-    picture
+    Some(picture)
 }
 
 /// A box blur of `radius` in place, rows then columns (edges clamped), by running sums.
@@ -98,6 +107,14 @@ mod tests {
                 points: vec![pb::Point { x: 1.0, y: 1.0, ..Default::default() }],
             })),
         }
+    }
+
+    #[test]
+    fn softening_stops_when_asked() {
+        let canvas = Canvas::new(256, 256, crate::ops::Rgba { r: 1.0, g: 0.5, b: 0.0, a: 1.0 });
+        assert!(soften_until(&canvas, 200.0, &|| true).is_none());
+        let done = soften_until(&canvas, 200.0, &|| false).unwrap();
+        assert_eq!(done.rgb, soften(&canvas, 200.0).rgb);
     }
 
     #[test]

@@ -39,7 +39,13 @@ pub struct Request {
     /// Without a reference: how to imagine the finished picture (the magic
     /// brush); `None`: the canvas softened to its brushwork ([`imagination`]).
     pub imagination: Option<Imagination>,
+    /// Whether the caller has gone (cancelled, or past its deadline): set-up and long work
+    /// within one op end early, with any valid op, which the caller will not take.
+    pub stop: Option<Stopped>,
 }
+
+/// True once the work is no longer wanted.
+pub type Stopped = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Imagines the finished picture from the canvas as it stands.
 pub type Imagine = Box<dyn FnMut(&Canvas) -> Canvas + Send>;
@@ -59,6 +65,11 @@ impl Request {
     /// Whether `tool` may be used.
     pub fn allows(&self, tool: pb::Tool) -> bool {
         self.allowed_tools.is_empty() || self.allowed_tools.contains(&tool)
+    }
+
+    /// Whether the caller has gone ([`Request::stop`]).
+    pub fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s())
     }
 }
 

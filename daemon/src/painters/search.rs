@@ -160,7 +160,10 @@ impl Imagining {
                 self.fresh = Some(imagined);
             }
             None => {
-                self.judge = self.brushwork.map(|d| Judge::new(imagination::soften(self.inner.canvas(), d)));
+                let stop = || self.inner.stopped();
+                let soft =
+                    self.brushwork.and_then(|d| imagination::soften_until(self.inner.canvas(), d, &stop));
+                self.judge = soft.map(Judge::new);
             }
         }
     }
@@ -173,7 +176,8 @@ impl OpStream for Imagining {
 
     fn next_op(&mut self) -> pb::Op {
         let every = self.imagination.as_ref().map_or(REIMAGINE, |i| i.every.max(1));
-        if self.painted % every == 0 {
+        // Imagining takes whole-canvas work; a caller gone will not take this op.
+        if self.painted % every == 0 && !self.inner.stopped() {
             self.imagine();
         }
         self.painted += 1;
@@ -327,7 +331,7 @@ fn best_candidate(
             }
         }
         let round_done = (i + 1) % CANDIDATES == 0;
-        if round_done && best.as_ref().is_some_and(|(gain, _)| *gain < 0.0) {
+        if round_done && best.as_ref().is_some_and(|(gain, _)| *gain < 0.0) || inner.stopped() {
             break;
         }
     }
@@ -359,6 +363,7 @@ mod tests {
             seed,
             allowed_tools: vec![],
             canvas_at: None,
+            stop: None,
             imagination: None,
         }
     }

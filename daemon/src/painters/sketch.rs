@@ -222,6 +222,7 @@ mod tests {
             seed: 7,
             allowed_tools: allowed,
             canvas_at: None,
+            stop: None,
             imagination: None,
         }
     }

@@ -271,6 +271,7 @@ mod tests {
             seed: 1,
             allowed_tools: vec![],
             canvas_at: None,
+            stop: None,
             imagination: None,
         };
         let mut run = Teacher.start(request);

@@ -83,6 +83,8 @@ pub(crate) struct TransformerRun {
     exact: bool,
     /// Which token kinds may be sampled.
     allowed: [bool; kind::COUNT as usize],
+    /// The caller's stop ([`Request::stop`]).
+    stop: Option<super::Stopped>,
 }
 
 fn picture_tensor(canvas: &Canvas, side: usize) -> Tensor {
@@ -167,7 +169,11 @@ impl TransformerRun {
                 let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
                 let mut engine =
                     Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
+                // A caller gone stops the replay: what is made of it will not be used.
                 for op in &ops[..cut] {
+                    if request.stopped() {
+                        break;
+                    }
                     engine.apply(op);
                 }
                 engine.into_canvas()
@@ -199,7 +205,13 @@ impl TransformerRun {
             temperature: request.temperature,
             exact: false,
             allowed,
+            stop: request.stop,
         }
+    }
+
+    /// Whether the caller has gone: long work for the next op may end early.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s())
     }
 
     /// Samples from the model's own distribution at the run's temperature, as
@@ -344,6 +356,7 @@ mod tests {
             seed,
             allowed_tools,
             canvas_at: None,
+            stop: None,
             imagination: None,
         }
     }

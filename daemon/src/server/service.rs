@@ -391,16 +391,19 @@ impl pb::apprentice_server::Apprentice for Service {
         let store = self.store.clone();
         let limit = self.limits.max_message_bytes;
         blocking(move || {
-            let page = store.history_page(&r.session_id, r.start_op, r.max_ops).map_err(status::store)?;
-            let bytes = prost::Message::encoded_len(&page);
-            if bytes > limit {
+            // Read no more than a message can carry: a page too big is refused without
+            // holding it, and the status says how many of its ops do fit.
+            let page =
+                store.history_page(&r.session_id, r.start_op, r.max_ops, limit).map_err(status::store)?;
+            if !page.complete {
                 return Err(Status::out_of_range(format!(
-                    "the history from op {} is {bytes} bytes, more than the message limit of {limit}: \
-                     ask for pages (start_op, max_ops), e.g. max_ops = {}",
+                    "the history from op {} is more than the message limit of {limit} bytes: \
+                     ask for pages (start_op, max_ops); max_ops = {} fits",
                     r.start_op,
-                    (page.ops.len() as u64 * limit as u64 / bytes as u64 / 2).max(1)
+                    page.history.ops.len().max(1)
                 )));
             }
+            let page = page.history;
             Ok(Response::new(page))
         })
         .await
@@ -526,6 +529,11 @@ impl pb::apprentice_server::Apprentice for Service {
         let preview = imagine.as_ref().is_some_and(|i| i.preview);
         let imagination = imagine.map(|i| self.imagination(i, seed, deadline));
         let note = imagination.as_ref().and_then(|(_, note)| note.clone());
+        let (tx, rx) = mpsc::channel(4);
+        // While painting, the call is gone once its stream is dropped or its deadline passes.
+        let gone = tx.clone();
+        let painting_stop: painters::Stopped =
+            Arc::new(move || gone.is_closed() || deadline.is_some_and(|d| Instant::now() >= d));
         let request = blocking_until(deadline, "setting up", move || {
             let session = match &source {
                 Some(Source::Session(id)) => Some(id.clone()),
@@ -554,24 +562,31 @@ impl pb::apprentice_server::Apprentice for Service {
                 allowed_tools,
                 canvas_at,
                 imagination,
+                stop: Some(painting_stop),
             })
         })
         .await?;
 
-        let (tx, rx) = mpsc::channel(4);
         let count = r.count;
         let watcher = tx.clone();
         let painting = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut ops = painter.start(request);
             let mut note = note;
+            let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
             for index in 0..count {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if past_deadline() {
                     let _ =
                         tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
                     return;
                 }
                 let op = ops.next_op();
+                // An op decided in haste once the deadline passed (see `painting_stop`) is not sent.
+                if past_deadline() {
+                    let _ =
+                        tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
+                    return;
+                }
                 if let Some(imagined) = ops.imagined().filter(|_| preview) {
                     let (png, _, _) = crate::canvas_view::png_of(&imagined, 0);
                     let note = note.take().unwrap_or_default();

@@ -99,6 +99,14 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A page of a session's history ([`Store::history_page`]).
+#[derive(Debug)]
+pub struct Page {
+    pub history: pb::History,
+    /// `false`: the page stopped where its next op would have passed the byte limit.
+    pub complete: bool,
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
     /// The single-instance lock on the data folder's store, held while the store is open.
@@ -275,7 +283,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let header = session_info(&tx, session_id)?.header.unwrap_or_default();
-            let stored = load_ops(&tx, session_id, &header, first, first + n)?;
+            let (stored, _) = load_ops(&tx, session_id, &header, first, first + n, usize::MAX)?;
             if stored.as_slice() != ops {
                 return Err(StoreError::SequenceReused(sequence));
             }
@@ -315,18 +323,21 @@ impl Store {
 
     /// The session's whole history, in order.
     pub fn history(&self, session_id: &str) -> Result<pb::History> {
-        self.history_page(session_id, 0, 0)
+        Ok(self.history_page(session_id, 0, 0, usize::MAX)?.history)
     }
 
-    /// Ops `start..start + max` of the session (`max` 0: to the end), with its header.
-    pub fn history_page(&self, session_id: &str, start: u64, max: u64) -> Result<pb::History> {
+    /// Ops `start..start + max` of the session (`max` 0: to the end), with its header,
+    /// read only while they fit in `max_bytes` encoded: a page that would not fit is
+    /// not held in memory whole, and says how many of its ops fit.
+    pub fn history_page(&self, session_id: &str, start: u64, max: u64, max_bytes: usize) -> Result<Page> {
         let conn = self.conn();
         let info = session_info(&conn, session_id)?;
         let header = info.header.unwrap_or_default();
         let from = start.min(info.op_count);
         let to = if max == 0 { info.op_count } else { from.saturating_add(max).min(info.op_count) };
-        let ops = load_ops(&conn, session_id, &header, from, to)?;
-        Ok(pb::History { header: Some(header), ops })
+        let budget = max_bytes.saturating_sub(prost::Message::encoded_len(&header) + 16);
+        let (ops, complete) = load_ops(&conn, session_id, &header, from, to, budget)?;
+        Ok(Page { history: pb::History { header: Some(header), ops }, complete })
     }
 
     /// Deletes a session with everything stored for it: `(ops, snapshots)` removed.
@@ -424,25 +435,34 @@ fn session_info(conn: &Connection, id: &str) -> Result<SessionInfo> {
     })
 }
 
+/// Ops `from..to`, validated, while their encoded size in a `History` stays within
+/// `budget` bytes; `false` with the ops that fitted when the next would not.
 fn load_ops(
     conn: &Connection,
     session_id: &str,
     header: &pb::Header,
     from: u64,
     to: u64,
-) -> Result<Vec<pb::Op>> {
+    budget: usize,
+) -> Result<(Vec<pb::Op>, bool)> {
     let mut stmt = conn.prepare_cached(
         "SELECT idx, op FROM ops WHERE session_id = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
     )?;
     let rows = stmt
         .query_map(params![session_id, from, to], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-    let mut ops = Vec::with_capacity((to - from) as usize);
+    let mut ops = Vec::with_capacity(((to - from) as usize).min(1 << 16));
+    let mut bytes = 0usize;
     for (expected, row) in (from..).zip(rows) {
-        let (idx, bytes) = row?;
+        let (idx, stored) = row?;
         if idx != expected {
             return Err(StoreError::Corrupt(format!("session {session_id}: op {expected} is missing")));
         }
-        let op: pb::Op = decode(&format!("session {session_id} op {idx}"), &bytes)?;
+        // A stored op is an encoded `Op`: in a History it costs a tag, its length and itself.
+        bytes += 1 + prost::encoding::encoded_len_varint(stored.len() as u64) + stored.len();
+        if bytes > budget {
+            return Ok((ops, false));
+        }
+        let op: pb::Op = decode(&format!("session {session_id} op {idx}"), &stored)?;
         crate::ops::validate::op(&op, header)
             .map_err(|e| StoreError::Corrupt(format!("session {session_id} op {idx}: {e}")))?;
         ops.push(op);
@@ -453,7 +473,7 @@ fn load_ops(
             from + ops.len() as u64
         )));
     }
-    Ok(ops)
+    Ok((ops, true))
 }
 
 #[cfg(test)]

@@ -189,10 +189,19 @@ fn histories_come_in_pages_and_a_deleted_session_is_gone_whole() {
     let s = Store::in_memory().unwrap();
     let id = s.open_session("doc", &header(8, 8), "cli", "").unwrap().session_id;
     s.append(&id, 0, &batch(1, 10)).unwrap();
-    assert_eq!(s.history_page(&id, 0, 4).unwrap().ops, batch(1, 4));
-    assert_eq!(s.history_page(&id, 8, 4).unwrap().ops, batch(9, 2), "the last page is short");
-    assert_eq!(s.history_page(&id, 3, 0).unwrap().ops, batch(4, 7), "0: to the end");
-    assert!(s.history_page(&id, 99, 4).unwrap().ops.is_empty());
+    let page = |start, max| s.history_page(&id, start, max, usize::MAX).unwrap().history.ops;
+    assert_eq!(page(0, 4), batch(1, 4));
+    assert_eq!(page(8, 4), batch(9, 2), "the last page is short");
+    assert_eq!(page(3, 0), batch(4, 7), "0: to the end");
+    assert!(page(99, 4).is_empty());
+    // Within a byte limit, a page stops before the op that would pass it, and says so.
+    let whole = pb::History { header: Some(header(8, 8)), ops: batch(1, 10) };
+    let limit = prost::Message::encoded_len(&whole);
+    assert!(s.history_page(&id, 0, 0, limit + 16).unwrap().complete, "the whole history fits");
+    let cut = s.history_page(&id, 0, 0, limit / 2).unwrap();
+    assert!(!cut.complete);
+    assert!((1..10).contains(&cut.history.ops.len()), "{}", cut.history.ops.len());
+    assert_eq!(cut.history.ops, batch(1, cut.history.ops.len() as u32));
     s.put_snapshot(&id, 5, b"png").unwrap();
 
     let other = s.open_session("other", &header(8, 8), "cli", "").unwrap().session_id;

@@ -173,6 +173,7 @@ pub fn rollout(
             seed,
             allowed_tools: Vec::new(),
             canvas_at: None,
+            stop: None,
             imagination: None,
         },
     )
