@@ -9,7 +9,25 @@ use std::time::Instant;
 
 use apprentice::engine::Canvas;
 use apprentice::ops::{Rgba, pb};
-use apprentice::painters::{self, Request};
+use apprentice::painters::{self, Painter, Request};
+
+/// A request to paint on a blank white `side`² canvas, copying `reference` when given.
+fn blank(side: usize, reference: Option<Canvas>, temperature: f32) -> Request {
+    let header = pb::Header { width: side as u32, height: side as u32, ..Default::default() };
+    Request {
+        history: pb::History { header: Some(header), ops: Vec::new() },
+        canvas: Canvas::new(side, side, WHITE),
+        reference,
+        temperature,
+        seed: 1,
+        allowed_tools: Vec::new(),
+        canvas_at: None,
+        stop: None,
+        imagination: None,
+    }
+}
+
+const WHITE: Rgba = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
 
 fn main() {
     // As the binary runs (see `apprentice::tuning`).
@@ -19,29 +37,41 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let ops = if full { 1000 } else { 20 };
     let side = 256;
-    let header = pb::Header { width: side, height: side, ..Default::default() };
-    let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
-    let reference = apprentice::training::scenes::scene(side as usize, side as usize, 7);
+    let reference = apprentice::training::scenes::scene(side, side, 7);
     println!("painters, batch 1, {side}x{side} canvas, {ops} ops each");
     println!("{:<12} {:>10} {:>12}", "painter", "ops/s", "ms per op");
     for p in painters::all() {
-        let request = Request {
-            history: pb::History { header: Some(header.clone()), ops: Vec::new() },
-            canvas: Canvas::new(side as usize, side as usize, white),
-            reference: p.requires_reference().then(|| reference.clone()),
-            temperature: 1.0,
-            seed: 1,
-            allowed_tools: Vec::new(),
-            canvas_at: None,
-            stop: None,
-            imagination: None,
-        };
         let start = Instant::now();
-        let mut run = p.start(request);
+        let mut run = p.start(blank(side, p.requires_reference().then(|| reference.clone()), 1.0));
         for _ in 0..ops {
             std::hint::black_box(run.next_op());
         }
         let secs = start.elapsed().as_secs_f64();
         println!("{:<12} {:>10.0} {:>12.2}", p.name(), ops as f64 / secs, secs * 1e3 / ops as f64);
+    }
+
+    // Search copying a picture, by canvas size: its candidates are judged on a working
+    // canvas of at most `WORKING_SIDE` px (issue goal: 100 ops of a 2048² picture in ≤ 3 s).
+    let sides: &[usize] = if full { &[256, 1024, 2048, 4096] } else { &[256] };
+    let ops = if full { 100 } else { 5 };
+    println!("\nsearch copying a scene, {ops} ops (working side {} px)", painters::working::WORKING_SIDE);
+    println!("{:<12} {:>10} {:>12} {:>10}", "canvas", "seconds", "ms per op", "MSE");
+    for &side in sides {
+        let reference = apprentice::training::scenes::scene(side, side, 7);
+        let start = Instant::now();
+        let mut run = painters::search::Search::active().start(blank(side, Some(reference.clone()), 0.7));
+        let mut engine = apprentice::engine::Engine::from_canvas(Canvas::new(side, side, WHITE));
+        for _ in 0..ops {
+            engine.apply(&run.next_op());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let mse = painters::analysis::mse(engine.canvas(), &reference);
+        println!(
+            "{:<12} {:>10.2} {:>12.1} {:>10.4}",
+            format!("{side}x{side}"),
+            secs,
+            secs * 1e3 / ops as f64,
+            mse
+        );
     }
 }

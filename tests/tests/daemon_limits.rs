@@ -131,17 +131,18 @@ async fn a_render_past_its_deadline_ends_with_deadline_exceeded_and_frees_the_da
 }
 
 #[tokio::test]
-async fn a_continue_past_its_deadline_stops_inside_its_first_op() {
+async fn a_continue_past_its_deadline_stops_while_its_painter_starts() {
     let home = Arc::new(tempfile::tempdir().unwrap());
     std::fs::create_dir_all(home.path().join("config")).unwrap();
     // Room for one 4096² Continue (1 GiB) at a time.
     std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_work_mib = 1100\n").unwrap();
     let d = Daemon::start_in(home, &[]);
     let mut c = client(&d).await;
-    // A few big strokes on a big canvas: quick to replay, but the first op imagines and
-    // judges the whole canvas and tries big strokes (seconds of work).
+    // Big strokes on a big canvas, painted twice before the first op: the canvas as it is
+    // (about 5 s here) and, as the painter starts, as it was before the model's context
+    // (about 4 s more). The deadline falls in the second.
     let slow =
-        pb::History { header: Some(header(4096, 4096)), ops: (0..40).map(|i| stroke(i, 400.0)).collect() };
+        pb::History { header: Some(header(4096, 4096)), ops: (0..1000).map(|i| stroke(i, 400.0)).collect() };
     let continuing = |history: pb::History, timeout: Duration| {
         let mut request = tonic::Request::new(pb::ContinueRequest {
             source: Some(pb::continue_request::Source::History(history)),
@@ -152,16 +153,14 @@ async fn a_continue_past_its_deadline_stops_inside_its_first_op() {
         request
     };
     let start = Instant::now();
-    let e = match c.r#continue(continuing(slow, Duration::from_millis(500))).await {
+    let e = match c.r#continue(continuing(slow, Duration::from_secs(6))).await {
         Ok(stream) => stream.into_inner().message().await.expect_err("the first op comes past the deadline"),
         Err(e) => e,
     };
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
-    // Not when the op would have been decided (over 3 s here): softening the canvas to
-    // imagine where it is going looks at the deadline between its passes.
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
-    // The painter stopped within its first op and gave its memory back: another 4096²
-    // Continue is admitted at once, not when that op would have been done.
+    // Not when the first op would have been ready (9 s here).
+    assert!(start.elapsed() < Duration::from_millis(7500), "{:?}", start.elapsed());
+    // The painter stopped and gave its memory back: another 4096² Continue is admitted at once.
     let blank = pb::History { header: Some(header(4096, 4096)), ops: vec![] };
     let start = Instant::now();
     let mut stream = c.r#continue(continuing(blank, Duration::from_secs(30))).await.unwrap().into_inner();

@@ -57,6 +57,36 @@ impl Canvas {
         &mut self.px
     }
 
+    /// The canvas at `width × height` (at most its own size), each pixel the mean of the
+    /// premultiplied pixels it covers.
+    pub fn shrunk(&self, width: usize, height: usize) -> Canvas {
+        let (w, h) = (self.width, self.height);
+        let (width, height) = (width.clamp(1, w.max(1)), height.clamp(1, h.max(1)));
+        if (width, height) == (w, h) {
+            return self.clone();
+        }
+        let span =
+            |o: usize, n: usize, of: usize| (o * n / of, ((o + 1) * n / of).max(o * n / of + 1).min(n));
+        let mut px = Vec::with_capacity(width * height);
+        for oy in 0..height {
+            let (y0, y1) = span(oy, h, height);
+            for ox in 0..width {
+                let (x0, x1) = span(ox, w, width);
+                let mut acc = [0.0f32; 4];
+                for y in y0..y1 {
+                    for p in &self.px[y * w + x0..y * w + x1] {
+                        for k in 0..4 {
+                            acc[k] += p[k];
+                        }
+                    }
+                }
+                let n = ((y1 - y0) * (x1 - x0)) as f32;
+                px.push(acc.map(|v| v / n));
+            }
+        }
+        Canvas { width, height, px }
+    }
+
     pub fn get(&self, x: usize, y: usize) -> Px {
         self.px[y * self.width + x]
     }

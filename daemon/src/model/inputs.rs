@@ -53,18 +53,37 @@ pub fn glimpse(canvas: &Canvas, x: f32, y: f32, cells: usize) -> Vec<f32> {
         let side = (share * longer).max(1.0);
         let cell = side / cells as f32;
         let (left, top) = (x - side / 2.0, y - side / 2.0);
-        let span = |start: f32, i: usize, extent: usize| {
+        // The pixels of cell `i` along one axis, before clamping to the canvas.
+        let cell_range = |start: f32, i: usize| {
             let a = (start + i as f32 * cell).floor() as isize;
             let b = ((start + (i + 1) as f32 * cell).floor() as isize).max(a + 1);
-            (a..b).map(move |v| v.clamp(0, extent as isize - 1) as usize)
+            a..b
+        };
+        let span = |start: f32, i: usize, extent: usize| {
+            cell_range(start, i).map(move |v| v.clamp(0, extent as isize - 1) as usize)
         };
         let mut planes = vec![0.0f32; 3 * cells * cells];
+        let pixels = canvas.pixels();
         for cy in 0..cells {
             for cx in 0..cells {
                 let (mut acc, mut n) = ([0.0f32; 3], 0.0f32);
+                // A cell inside the canvas is summed row slice by row slice (a big canvas
+                // has big cells); one past an edge pixel by pixel, the edge standing in.
+                let columns = cell_range(left, cx);
+                let (a, b) = (columns.start, columns.end);
+                let inside = a >= 0 && b <= w as isize;
                 for py in span(top, cy, h) {
-                    for px in span(left, cx, w) {
-                        let p = canvas.get(px, py);
+                    if inside {
+                        for p in &pixels[py * w + a as usize..py * w + b as usize] {
+                            for k in 0..3 {
+                                acc[k] += p[k] + (1.0 - p[3]);
+                            }
+                            n += 1.0;
+                        }
+                        continue;
+                    }
+                    for px in columns.clone().map(|v| v.clamp(0, w as isize - 1) as usize) {
+                        let p = pixels[py * w + px];
                         for k in 0..3 {
                             acc[k] += p[k] + (1.0 - p[3]);
                         }
@@ -107,4 +126,61 @@ pub fn mask(tokens: &[OpToken]) -> Vec<f32> {
 /// The START token that opens every op sequence.
 pub fn start() -> OpToken {
     OpToken([0; FIELDS])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The glimpse by its definition: every pixel of every cell, clamped to the canvas.
+    fn glimpse_by_definition(canvas: &Canvas, x: f32, y: f32, cells: usize) -> Vec<f32> {
+        let (w, h) = (canvas.width(), canvas.height());
+        let mut out = Vec::new();
+        for share in GLIMPSE_SCALES {
+            let side = (share * w.max(h) as f32).max(1.0);
+            let cell = side / cells as f32;
+            let (left, top) = (x - side / 2.0, y - side / 2.0);
+            let span = |start: f32, i: usize, extent: usize| {
+                let a = (start + i as f32 * cell).floor() as isize;
+                let b = ((start + (i + 1) as f32 * cell).floor() as isize).max(a + 1);
+                (a..b).map(move |v| v.clamp(0, extent as isize - 1) as usize)
+            };
+            let mut planes = vec![0.0f32; 3 * cells * cells];
+            for cy in 0..cells {
+                for cx in 0..cells {
+                    let (mut acc, mut n) = ([0.0f32; 3], 0.0f32);
+                    for py in span(top, cy, h) {
+                        for px in span(left, cx, w) {
+                            let p = canvas.get(px, py);
+                            for k in 0..3 {
+                                acc[k] += p[k] + (1.0 - p[3]);
+                            }
+                            n += 1.0;
+                        }
+                    }
+                    for k in 0..3 {
+                        planes[k * cells * cells + cy * cells + cx] = acc[k] / n;
+                    }
+                }
+            }
+            out.extend(planes);
+        }
+        out
+    }
+
+    #[test]
+    fn a_glimpse_is_the_area_average_of_its_cells_inside_and_past_the_edges() {
+        let scene = crate::training::scenes::scene(203, 157, 4);
+        for (x, y) in
+            [(100.0, 80.0), (0.0, 0.0), (-30.0, 170.0), (202.5, 3.25), (57.3, 156.9), (400.0, -90.0)]
+        {
+            for cells in [1, 4, 5] {
+                assert_eq!(
+                    glimpse(&scene, x, y, cells),
+                    glimpse_by_definition(&scene, x, y, cells),
+                    "{x} {y} {cells}"
+                );
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod search;
 pub mod sketch;
 pub mod teacher;
 pub mod transformer;
+pub mod working;
 
 use crate::engine::Canvas;
 use crate::ops::pb;

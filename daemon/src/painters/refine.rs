@@ -98,6 +98,11 @@ impl Judge {
 
     /// `fit`: the least-squares colour; else the coverage-weighted mean of the reference.
     fn coloured(&mut self, engine: &mut Engine, op: &pb::Op, fit: bool) -> Option<pb::Op> {
+        self.colour(engine, op, fit).map(|rgb| with_colour(op, rgb))
+    }
+
+    /// The colour [`Judge::recoloured`] (`fit`) or [`Judge::picked`] would give `op`.
+    pub fn colour(&mut self, engine: &mut Engine, op: &pb::Op, fit: bool) -> Option<[f32; 3]> {
         if !carries_colour(op) {
             return None;
         }
@@ -130,8 +135,7 @@ impl Judge {
         if den.iter().any(|&d| d < 1e-6) {
             return None;
         }
-        let best = [0, 1, 2].map(|k| (num[k] / den[k]).clamp(0.0, 1.0) as f32);
-        Some(with_colour(op, best))
+        Some([0, 1, 2].map(|k| (num[k] / den[k]).clamp(0.0, 1.0) as f32))
     }
 }
 
@@ -191,7 +195,7 @@ fn carries_colour(op: &pb::Op) -> bool {
 }
 
 /// `op` in the colour `rgb`, its alpha kept.
-fn with_colour(op: &pb::Op, rgb: [f32; 3]) -> pb::Op {
+pub fn with_colour(op: &pb::Op, rgb: [f32; 3]) -> pb::Op {
     let mut op = op.clone();
     let slot = match &mut op.kind {
         Some(Kind::Fill(f)) => &mut f.color,

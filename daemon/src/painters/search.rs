@@ -17,11 +17,11 @@
 
 use std::sync::Arc;
 
-use super::analysis::Picture;
 use super::imagination;
-use super::refine::{ErrorMap, Judge, moved};
+use super::refine::moved;
 use super::rng::Rng;
 use super::transformer::TransformerRun;
+use super::working::Working;
 use super::{OpStream, Painter, Request};
 use crate::engine::Canvas;
 use crate::model::stroke_transformer::StrokeTransformer;
@@ -33,8 +33,6 @@ pub const CANDIDATES: usize = 8;
 /// proposals in all before the least harmful one is painted (a stream must
 /// give an op; near the end of a copy most proposals only disturb it).
 const ROUNDS: usize = 3;
-/// Side of the error map's cells, in pixels: where moved proposals may land.
-const CELL: usize = 4;
 /// Without a reference, the picture is imagined again after this many ops.
 pub const REIMAGINE: usize = 25;
 
@@ -87,7 +85,7 @@ impl Painter for Search {
             let imagination = request.imagination.take();
             return Box::new(Imagining {
                 inner: TransformerRun::new(model, request),
-                judge: None,
+                working: None,
                 brushwork,
                 own: Vec::new(),
                 painted: 0,
@@ -96,17 +94,23 @@ impl Painter for Search {
                 rng,
             });
         };
-        let reference = Picture::of(reference);
         let size = |c: &crate::engine::Canvas| (c.width(), c.height());
         assert_eq!(
-            (reference.width, reference.height),
+            size(reference),
             size(&request.canvas),
             "the reference is scaled to the canvas before painting (Request::reference)"
         );
+        let reference = reference.clone();
+        // A dab's pixels cannot be scaled: with the magic brush, candidates are judged at full size.
+        let working = match &self.magic {
+            Some(_) => Working::full_size(&request.canvas, &reference),
+            None => Working::new(&request.canvas, &reference),
+        };
         let (magic, seed) = (self.magic.clone(), request.seed);
         Box::new(SearchRun {
             inner: TransformerRun::new(model, request),
-            judge: Judge::new(reference),
+            working,
+            reference,
             rng,
             magic,
             painted: 0,
@@ -117,7 +121,8 @@ impl Painter for Search {
 
 struct SearchRun {
     inner: TransformerRun,
-    judge: Judge,
+    working: Working,
+    reference: Canvas,
     rng: Rng,
     magic: Option<Arc<crate::diffusion::Brush>>,
     painted: usize,
@@ -128,7 +133,7 @@ struct SearchRun {
 struct Imagining {
     inner: TransformerRun,
     /// Judges against the picture imagined last; `None` until it is (re)imagined.
-    judge: Option<Judge>,
+    working: Option<Working>,
     /// The diameter of the history's recent brushwork, which the painter keeps
     /// to; `None` when nothing was painted before it.
     brushwork: Option<f32>,
@@ -156,14 +161,17 @@ impl Imagining {
                 let canvas = self.inner.canvas();
                 let side = canvas.width().max(canvas.height()) as f32;
                 self.brushwork = self.brushwork.or(Some((side / 16.0).max(2.0)));
-                self.judge = Some(Judge::new(Picture::of(&imagined)));
+                self.working = Some(Working::new(canvas, &imagined));
                 self.fresh = Some(imagined);
             }
             None => {
+                // Softened at the working size: the same blur in fewer pixels.
                 let stop = || self.inner.stopped();
-                let soft =
-                    self.brushwork.and_then(|d| imagination::soften_until(self.inner.canvas(), d, &stop));
-                self.judge = soft.map(Judge::new);
+                self.working = self.brushwork.and_then(|d| {
+                    Working::imagining(self.inner.canvas(), |copy, scale| {
+                        imagination::soften_until(copy, d * scale, &stop)
+                    })
+                });
             }
         }
     }
@@ -181,10 +189,10 @@ impl OpStream for Imagining {
             self.imagine();
         }
         self.painted += 1;
-        match &mut self.judge {
-            Some(judge) => {
-                let scale = self.brushwork.expect("a judge is made from the brushwork");
-                best_op(&mut self.inner, judge, &mut self.rng, Colouring::Pick { scale })
+        match &mut self.working {
+            Some(working) => {
+                let scale = self.brushwork.expect("a target is imagined from the brushwork");
+                best_op(&mut self.inner, working, &mut self.rng, Colouring::Pick { scale })
             }
             None => {
                 let token = self.inner.sample_token().expect("the model runs on its own shapes");
@@ -199,20 +207,25 @@ impl OpStream for Imagining {
 
 impl OpStream for SearchRun {
     fn next_op(&mut self) -> pb::Op {
-        let (gain, op) = best_candidate(&mut self.inner, &mut self.judge, &mut self.rng, Colouring::Fit);
+        // What painting small got wrong is put right as often as Continue imagines again.
+        if self.painted > 0 && self.painted % REIMAGINE == 0 && self.working.scale() < 1.0 {
+            self.working = Working::new(self.inner.canvas(), &self.reference);
+        }
+        let (gain, op) = best_candidate(&mut self.inner, &mut self.working, &mut self.rng, Colouring::Fit);
         let turn = self.painted % MAGIC_EVERY == 0;
         self.painted += 1;
         if let Some(brush) = self.magic.clone().filter(|_| turn) {
             let seed = self.seed.wrapping_add(self.painted as u64);
-            if let Some(dab) = magic_candidate(&brush, &mut self.inner, &self.judge, &mut self.rng, seed)
-                && self.judge.gain(self.inner.engine_mut(), &dab) < gain
+            if let Some(dab) = magic_candidate(&brush, &mut self.inner, &self.working, &mut self.rng, seed)
+                && self.working.gain(&dab) < gain
             {
                 // The model has no token for a dab: it sees its pixels in the canvas only.
                 self.inner.engine_mut().apply(&dab);
+                self.working.paint(&dab);
                 return dab;
             }
         }
-        commit(&mut self.inner, &op);
+        commit(&mut self.inner, &mut self.working, &op);
         op
     }
 }
@@ -222,18 +235,19 @@ impl OpStream for SearchRun {
 fn magic_candidate(
     brush: &crate::diffusion::Brush,
     inner: &mut TransformerRun,
-    judge: &Judge,
+    working: &Working,
     rng: &mut Rng,
     seed: u64,
 ) -> Option<pb::Op> {
     use crate::diffusion::{Dab, SoftMask, brush::DEFAULT_STEPS, picture, style};
+    debug_assert_eq!(working.scale(), 1.0, "dabs are judged at full size");
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
-    let (x, y) = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL).sample(rng)?;
+    let (x, y) = working.errors().sample(rng)?;
     let radius = (w.min(h) as f32 / 16.0).max(4.0);
     let path = vec![pb::PathPoint { x, y }];
     let mask = SoftMask::from_path(&path, radius, w, h);
     // The reference's colours under the dab, weighted by the mask, as the dab's style.
-    let r = judge.reference();
+    let r = working.target();
     let mut under = picture::Picture::new(mask.width, mask.height, [0.0; 3]);
     for my in 0..mask.height {
         for mx in 0..mask.width {
@@ -271,31 +285,24 @@ enum Colouring {
     Pick { scale: f32 },
 }
 
-fn recolour(
-    judge: &mut Judge,
-    engine: &mut crate::engine::Engine,
-    op: &pb::Op,
-    c: Colouring,
-) -> Option<pb::Op> {
-    match c {
-        Colouring::Fit => judge.recoloured(engine, op),
-        Colouring::Pick { .. } => judge.picked(engine, op),
-    }
+fn recolour(working: &mut Working, op: &pb::Op, c: Colouring) -> Option<pb::Op> {
+    working.recoloured(op, matches!(c, Colouring::Fit))
 }
 
 /// The best candidate ([`best_candidate`]), painted and fed back to the model.
-fn best_op(inner: &mut TransformerRun, judge: &mut Judge, rng: &mut Rng, colouring: Colouring) -> pb::Op {
-    let (_, op) = best_candidate(inner, judge, rng, colouring);
-    commit(inner, &op);
+fn best_op(inner: &mut TransformerRun, working: &mut Working, rng: &mut Rng, colouring: Colouring) -> pb::Op {
+    let (_, op) = best_candidate(inner, working, rng, colouring);
+    commit(inner, working, &op);
     op
 }
 
 /// Paints `op` and feeds its token to the model. The model gets the token of what was
 /// painted; the canvas gets the op itself, with its exact colour and place (a token snaps
 /// colours to 32 levels and positions to the tokenizer's grid).
-fn commit(inner: &mut TransformerRun, op: &pb::Op) {
+fn commit(inner: &mut TransformerRun, working: &mut Working, op: &pb::Op) {
     let token = inner.encode(op).expect("candidates are strokes and fills, which tokenize");
     inner.commit(&token, op);
+    working.paint(op);
 }
 
 /// Draws proposals from the model and judges each (as proposed, recoloured, moved, and when
@@ -303,29 +310,28 @@ fn commit(inner: &mut TransformerRun, op: &pb::Op) {
 /// much it changes the error (negative: closer).
 fn best_candidate(
     inner: &mut TransformerRun,
-    judge: &mut Judge,
+    working: &mut Working,
     rng: &mut Rng,
     colouring: Colouring,
 ) -> (f64, pb::Op) {
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
-    let errors = ErrorMap::of(inner.engine_mut(), judge.reference(), CELL);
+    let errors = working.errors();
     let mut best: Option<(f64, pb::Op)> = None;
     for i in 0..CANDIDATES * ROUNDS {
         let token = inner.sample_token().expect("the model runs on its own shapes");
         let proposed = inner.decode(&token);
-        let engine = inner.engine_mut();
-        let recoloured = recolour(judge, engine, &proposed, colouring);
+        let recoloured = recolour(working, &proposed, colouring);
         let relocated = errors.sample(rng).map(|(x, y)| {
             let there = moved(recoloured.as_ref().unwrap_or(&proposed), x, y, w, h);
-            recolour(judge, engine, &there, colouring).unwrap_or(there)
+            recolour(working, &there, colouring).unwrap_or(there)
         });
         let rescaled = match colouring {
             Colouring::Pick { scale } => resized(relocated.as_ref().unwrap_or(&proposed), scale)
-                .map(|op| recolour(judge, engine, &op, colouring).unwrap_or(op)),
+                .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
             Colouring::Fit => None,
         };
         for op in [Some(proposed), recoloured, relocated, rescaled].into_iter().flatten() {
-            let gain = judge.gain(engine, &op);
+            let gain = working.gain(&op);
             if best.as_ref().is_none_or(|(g, _)| gain < *g) {
                 best = Some((gain, op));
             }
@@ -343,7 +349,7 @@ mod tests {
     use candle_core::{DType, Device};
     use candle_nn::VarBuilder;
 
-    use super::super::analysis::mse;
+    use super::super::analysis::{Picture, mse};
     use super::super::teacher::Teacher;
     use super::super::transformer::{DEFAULT_TEMPERATURE, Transformer};
     use super::*;
