@@ -1,6 +1,7 @@
 //! The daemon's view of a session's canvas: the editor's latest snapshot plus
 //! the ops since, or a full replay when there is no usable snapshot.
 
+use crate::canvas_cache::CanvasCache;
 use crate::engine::{Canvas, Engine};
 use crate::ops::{pb, timeline};
 use crate::store::{Store, StoreError};
@@ -94,28 +95,69 @@ pub fn render_until(history: &pb::History, stop: &dyn Fn() -> bool) -> Option<Ca
 }
 
 /// A session's history and its current canvas (`None` for the canvas when `stop()`
-/// said so while replaying). The latest snapshot that undo/redo since has not reached
-/// back before is used.
+/// said so while replaying). The latest canvas kept in `cache` or snapshot that undo/redo
+/// since has not reached back before is used, plus the ops since; the canvas is kept.
 pub fn session_canvas(
     store: &Store,
+    cache: &CanvasCache,
     session_id: &str,
     stop: &dyn Fn() -> bool,
 ) -> Result<(pb::History, Option<Canvas>), StoreError> {
     let history = store.history(session_id)?;
     let n = timeline::effective_indices(&history.ops).len();
-    let canvas = match snapshot_canvas(store, session_id, &history, n)? {
+    let canvas = match snapshot_canvas(store, cache, session_id, &history, n)? {
         Some(canvas) => Some(canvas),
-        None => render_until(&history, stop),
+        None => {
+            let canvas = render_until(&history, stop);
+            if let Some(c) = &canvas {
+                cache.put(session_id, history.ops.len() as u64, c);
+            }
+            canvas
+        }
     };
     Ok((history, canvas))
 }
 
-/// The canvas after the first `n` effective ops (after undo/redo) of a
-/// session's `history`: its latest snapshot that shows only some of those ops,
-/// plus the rest of them. `None` when no snapshot does, or the one that does
-/// is not a readable PNG of the canvas size: then replay.
+/// The canvas after the first `n` effective ops of a session's `history`, from a kept
+/// canvas or snapshot ([`snapshot_canvas`]) or else replayed (and then kept); `None` when
+/// `stop()` said so while replaying.
+pub fn canvas_after(
+    store: &Store,
+    cache: &CanvasCache,
+    session_id: &str,
+    history: &pb::History,
+    n: usize,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Canvas>, StoreError> {
+    if let Some(canvas) = snapshot_canvas(store, cache, session_id, history, n)? {
+        return Ok(Some(canvas));
+    }
+    let all = timeline::effective_indices(&history.ops);
+    if n > all.len() {
+        return Ok(None);
+    }
+    let first = pb::History {
+        header: history.header.clone(),
+        ops: all[..n].iter().map(|&i| history.ops[i].clone()).collect(),
+    };
+    let canvas = render_until(&first, stop);
+    // Kept under the raw count that paints exactly these ops, when there is one.
+    let limit = all.get(n).copied().unwrap_or(history.ops.len());
+    if let Some(c) = &canvas
+        && timeline::effective_indices(&history.ops[..limit]) == all[..n]
+    {
+        cache.put(session_id, limit as u64, c);
+    }
+    Ok(canvas)
+}
+
+/// The canvas after the first `n` effective ops (after undo/redo) of a session's
+/// `history`: the latest canvas kept in `cache` or snapshot that shows only some of
+/// those ops, plus the rest of them (and then kept in `cache`). `None` when none does,
+/// or the snapshot that does is not a readable PNG of the canvas size: then replay.
 pub fn snapshot_canvas(
     store: &Store,
+    cache: &CanvasCache,
     session_id: &str,
     history: &pb::History,
     n: usize,
@@ -125,23 +167,45 @@ pub fn snapshot_canvas(
     if n > all.len() {
         return Ok(None);
     }
-    // Snapshots taken before the (n+1)-th effective op, newest first; one that
-    // shows an op undone later is passed over.
-    let mut limit = all.get(n).copied().unwrap_or(history.ops.len()) as u64;
-    while let Some((k, png)) = store.snapshot_at(session_id, limit)? {
+    // Canvases after the first k raw ops, taken before the (n+1)-th effective op; one
+    // that shows an op undone later is passed over.
+    let limit = all.get(n).copied().unwrap_or(history.ops.len()) as u64;
+    let usable = |k: u64| {
         let before = timeline::effective_indices(&history.ops[..k as usize]);
-        if before.len() <= n && all.starts_with(&before) {
-            let Ok(canvas) = canvas_from_png(&png, header.width, header.height) else { return Ok(None) };
-            let mut engine = Engine::from_canvas(canvas);
-            for &i in &all[before.len()..n] {
-                engine.apply(&history.ops[i]);
-            }
-            return Ok(Some(engine.into_canvas()));
+        (before.len() <= n && all.starts_with(&before)).then_some(before.len())
+    };
+    let kept =
+        cache.up_to(session_id, limit).into_iter().find_map(|(k, c)| usable(k).map(|done| (k, done, c)));
+    let mut start: Option<(usize, Canvas)> = None;
+    // A snapshot beats a kept canvas only when it shows more ops.
+    let mut below = limit;
+    while let Some((k, png)) = store.snapshot_at(session_id, below)? {
+        if kept.as_ref().is_some_and(|(kept_k, _, _)| *kept_k >= k) {
+            break;
+        }
+        if let Some(done) = usable(k) {
+            let Ok(canvas) = canvas_from_png(&png, header.width, header.height) else { break };
+            start = Some((done, canvas));
+            break;
         }
         let Some(earlier) = k.checked_sub(1) else { break };
-        limit = earlier;
+        below = earlier;
     }
-    Ok(None)
+    let (done, canvas) = match (start, kept) {
+        (Some(s), _) => s,
+        (None, Some((_, done, canvas))) => (done, Canvas::clone(&canvas)),
+        (None, None) => return Ok(None),
+    };
+    let mut engine = Engine::from_canvas(canvas);
+    for &i in &all[done..n] {
+        engine.apply(&history.ops[i]);
+    }
+    let canvas = engine.into_canvas();
+    // Kept under the raw count that paints exactly these ops, when there is one.
+    if usable(limit) == Some(n) {
+        cache.put(session_id, limit, &canvas);
+    }
+    Ok(Some(canvas))
 }
 
 #[cfg(test)]
@@ -187,7 +251,7 @@ mod tests {
         let effective: Vec<pb::Op> = timeline::effective(&h.ops).into_iter().cloned().collect();
         assert_eq!(effective.len(), 8);
         for n in 0..=effective.len() {
-            let got = snapshot_canvas(&store, &id, &h, n).unwrap();
+            let got = snapshot_canvas(&store, &CanvasCache::new(0), &id, &h, n).unwrap();
             // Before the first snapshot there is none to use; after it, the one at 4 (7 was undone).
             assert_eq!(got.is_some(), n >= 4, "n = {n}");
             if let Some(canvas) = got {
@@ -196,9 +260,41 @@ mod tests {
                 assert!(worst <= Some(1), "n = {n}: off by {worst:?} (the snapshot is 8-bit)");
             }
         }
-        assert!(snapshot_canvas(&store, &id, &h, 9).unwrap().is_none(), "past the end");
-        let (_, now) = session_canvas(&store, &id, &|| false).unwrap();
+        assert!(snapshot_canvas(&store, &CanvasCache::new(0), &id, &h, 9).unwrap().is_none(), "past the end");
+        let (_, now) = session_canvas(&store, &CanvasCache::new(0), &id, &|| false).unwrap();
         let want = render(&h).to_rgba8();
         assert!(now.unwrap().to_rgba8().iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+    }
+
+    #[test]
+    fn a_kept_canvas_is_used_like_a_snapshot_until_an_undo_reaches_back_past_it() {
+        let store = Store::in_memory().unwrap();
+        let header = pb::Header { width: 32, height: 24, ..Default::default() };
+        let id = store.open_session("doc", &header, "test", "").unwrap().session_id;
+        store.append(&id, 0, &(0..10).map(stroke).collect::<Vec<_>>()).unwrap();
+        let cache = CanvasCache::new(1 << 20);
+        let (h, canvas) = session_canvas(&store, &cache, &id, &|| false).unwrap();
+        assert_eq!(canvas.unwrap(), render(&h), "replayed once, and kept");
+        assert_eq!(cache.up_to(&id, 100).iter().map(|k| k.0).collect::<Vec<_>>(), [10]);
+        // So is a canvas part way through (the one before the model's context).
+        let five = canvas_after(&store, &cache, &id, &h, 5, &|| false).unwrap().unwrap();
+        assert_eq!(five, render(&pb::History { ops: h.ops[..5].to_vec(), ..h.clone() }));
+        assert_eq!(cache.up_to(&id, 100).iter().map(|k| k.0).collect::<Vec<_>>(), [10, 5]);
+
+        // What is kept is trusted: a marked canvas in its place shows through the next call.
+        let marked = Canvas::new(32, 24, crate::ops::Rgba { r: 0.0, g: 0.0, b: 1.0, a: 1.0 });
+        cache.put(&id, 10, &marked);
+        store.append(&id, 1, &[stroke(10), stroke(11)]).unwrap();
+        let (h, canvas) = session_canvas(&store, &cache, &id, &|| false).unwrap();
+        let mut want = Engine::from_canvas(marked);
+        want.apply(&h.ops[10]);
+        want.apply(&h.ops[11]);
+        assert_eq!(canvas.unwrap(), want.into_canvas(), "the kept canvas plus the two new strokes");
+
+        // An undo of three reaches back past op 10: the canvases kept at 10 and 12 show an
+        // op undone, so the session is replayed.
+        store.append(&id, 2, &[pb::Op { kind: Some(Kind::Undo(pb::Undo { count: Some(3) })) }]).unwrap();
+        let (h, canvas) = session_canvas(&store, &cache, &id, &|| false).unwrap();
+        assert_eq!(canvas.unwrap(), render(&h));
     }
 }

@@ -82,6 +82,9 @@ pub struct ServerConfig {
     /// Working memory all heavy calls (Render, Continue, MagicBrush, snapshots) may hold
     /// at once, in MiB; calls beyond it wait their turn.
     pub max_work_mib: u32,
+    /// Sessions' canvases kept in memory between calls (so that Continue after a few
+    /// strokes does not replay the session), in MiB.
+    pub canvas_cache_mib: u32,
     /// Host names the daemon answers to without a token, besides loopback names
     /// (a guard against DNS rebinding; see `server/origin.rs`).
     pub allowed_hosts: Vec<String>,
@@ -100,6 +103,8 @@ impl Default for ServerConfig {
             max_continue_ops: 100_000,
             // One 64-megapixel Render at a time (24 B/px), many small calls at once.
             max_work_mib: 1536,
+            // Twenty 1024×768 canvases (12 MiB each).
+            canvas_cache_mib: 256,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
         }

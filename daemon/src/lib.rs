@@ -16,6 +16,7 @@
 //! - [`jobs`]: whole-file jobs, [`watch`]: the watch folder;
 //! - [`cli`]: the `apprentice` command line.
 
+pub mod canvas_cache;
 pub mod canvas_view;
 pub mod cli;
 pub mod config;

@@ -363,6 +363,7 @@ pub fn rpcs(budget: Duration, max_inputs: u64, findings: &Path, seed: u64) -> Re
         max_magic_pixels: 64 * 64,
         max_work_mib: 64,
         max_message_bytes: 1 << 20,
+        canvas_cache_mib: 16,
     };
     let service = Service::new(store, limits);
     let header = pb::Header { width: 48, height: 32, ..Default::default() };

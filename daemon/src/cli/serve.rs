@@ -135,6 +135,7 @@ pub fn run(args: Args) -> CliResult {
                 max_continue_ops: config.server.max_continue_ops,
                 max_magic_pixels: crate::server::service::MAX_MAGIC_PIXELS,
                 max_work_mib: config.server.max_work_mib,
+                canvas_cache_mib: config.server.canvas_cache_mib,
                 max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,
             },
             max_message_bytes: config.server.max_message_mib as usize * 1024 * 1024,

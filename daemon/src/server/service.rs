@@ -12,7 +12,8 @@ use tonic::{Request, Response, Status};
 
 use super::status::{self, invalid};
 use super::work::{self, Budget, Stop, deadline};
-use crate::canvas_view::{canvas_from_png, png_of, render_until, session_canvas, snapshot_canvas};
+use crate::canvas_cache::CanvasCache;
+use crate::canvas_view::{canvas_after, canvas_from_png, png_of, render_until, session_canvas};
 use crate::diffusion::sd::{SdDab, StableDiffusion};
 use crate::diffusion::{SoftMask, brush as magic};
 use crate::engine::Canvas;
@@ -31,6 +32,8 @@ pub struct Limits {
     pub max_work_mib: u32,
     /// Largest response (GetHistory says to page beyond it).
     pub max_message_bytes: usize,
+    /// Sessions' canvases kept in memory between calls, in MiB (see `canvas_cache.rs`).
+    pub canvas_cache_mib: u32,
 }
 
 /// The default limit on a magic-brush region: a 2048 × 2048 square, the largest dab.
@@ -40,6 +43,8 @@ pub struct Service {
     store: Arc<Store>,
     limits: Limits,
     budget: Arc<Budget>,
+    /// Sessions' canvases painted lately.
+    canvases: Arc<CanvasCache>,
     /// Where magic-brush styles are found by name.
     styles_dir: Option<PathBuf>,
     /// Where GetInfo looks for Stable Diffusion folders.
@@ -56,6 +61,7 @@ impl Service {
             store,
             limits,
             budget: Arc::new(Budget::new(limits.max_work_mib)),
+            canvases: Arc::new(CanvasCache::new(limits.canvas_cache_mib as usize * 1024 * 1024)),
             styles_dir: None,
             models_dir: None,
             sd: None,
@@ -169,12 +175,15 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Status> 
 /// (with the status that says why) when `stop` fires.
 fn source_canvas(
     store: &Store,
+    canvases: &CanvasCache,
     source: Option<Source>,
     stop: &Stop,
 ) -> Result<(pb::History, Canvas), Status> {
     let (history, canvas) = match source {
         None => return Err(invalid("source", "set session_id or history")),
-        Some(Source::Session(id)) => session_canvas(store, &id, &|| stop.now()).map_err(status::store)?,
+        Some(Source::Session(id)) => {
+            session_canvas(store, canvases, &id, &|| stop.now()).map_err(status::store)?
+        }
         Some(Source::History(h)) => {
             validate::history(&h).map_err(|e| status::field(e.under("history")))?;
             let canvas = render_until(&h, &|| stop.now());
@@ -414,9 +423,10 @@ impl pb::apprentice_server::Apprentice for Service {
         request: Request<pb::DeleteSessionRequest>,
     ) -> Result<Response<pb::DeleteSessionResponse>, Status> {
         let id = request.into_inner().session_id;
-        let store = self.store.clone();
+        let (store, canvases) = (self.store.clone(), self.canvases.clone());
         blocking(move || {
             let (ops_deleted, snapshots_deleted) = store.delete_session(&id).map_err(status::store)?;
+            canvases.forget(&id);
             tracing::info!("deleted session {id}: {ops_deleted} ops, {snapshots_deleted} snapshots");
             Ok(Response::new(pb::DeleteSessionResponse { ops_deleted, snapshots_deleted }))
         })
@@ -526,6 +536,7 @@ impl pb::apprentice_server::Apprentice for Service {
         let permit = self.budget.admit("continue", bytes, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
+        let canvases = self.canvases.clone();
         let preview = imagine.as_ref().is_some_and(|i| i.preview);
         let imagination = imagine.map(|i| self.imagination(i, seed, deadline));
         let note = imagination.as_ref().and_then(|(_, note)| note.clone());
@@ -539,12 +550,15 @@ impl pb::apprentice_server::Apprentice for Service {
                 Some(Source::Session(id)) => Some(id.clone()),
                 _ => None,
             };
-            let (history, canvas) = source_canvas(&store, source, &stop)?;
-            // The transformer's context starts from an earlier canvas: from a snapshot, not a replay.
+            let (history, canvas) = source_canvas(&store, &canvases, source, &stop)?;
+            // The transformer's context starts from an earlier canvas: kept, or from a
+            // snapshot, or replayed here and kept for the next call.
+            let context_stop = painting_stop.clone();
             let canvas_at = session.map(|id| {
                 let history = history.clone();
-                Box::new(move |n| snapshot_canvas(&store, &id, &history, n).ok().flatten())
-                    as painters::CanvasAt
+                Box::new(move |n| {
+                    canvas_after(&store, &canvases, &id, &history, n, &*context_stop).ok().flatten()
+                }) as painters::CanvasAt
             });
             let reference = match reference_png.is_empty() {
                 true => None,
@@ -625,9 +639,10 @@ impl pb::apprentice_server::Apprentice for Service {
         let permit = self.budget.admit("render", pixels * work::RENDER_BYTES_PER_PIXEL, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
+        let canvases = self.canvases.clone();
         blocking_until(deadline, "rendering", move || {
             let _permit = permit;
-            let (_, canvas) = source_canvas(&store, source, &stop)?;
+            let (_, canvas) = source_canvas(&store, &canvases, source, &stop)?;
             let (png, width, height) = png_of(&canvas, r.max_side);
             Ok(Response::new(pb::RenderResponse { png, width, height }))
         })
@@ -671,9 +686,10 @@ impl pb::apprentice_server::Apprentice for Service {
         let permit = self.budget.admit("magic brush", pixels * work::MAGIC_BYTES_PER_PIXEL, deadline).await?;
         let (stop, _call) = Stop::new(deadline);
         let store = self.store.clone();
+        let canvases = self.canvases.clone();
         let (path, radius) = (dab.path.clone(), dab.radius);
         let (canvas, mask) = blocking_until(deadline, "setting up", move || {
-            let (_, canvas) = source_canvas(&store, source, &stop)?;
+            let (_, canvas) = source_canvas(&store, &canvases, source, &stop)?;
             let mask = SoftMask::from_path(&path, radius, canvas.width(), canvas.height());
             let area = mask.width as u64 * mask.height as u64;
             if area > max_pixels {

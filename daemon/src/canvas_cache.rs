@@ -1,0 +1,149 @@
+//! Canvases the daemon painted lately, kept in memory like the editor's snapshots: a
+//! session's canvas after its first `k` ops. A painter who presses Continue again after a
+//! few strokes gets the canvas from here plus those strokes, not from a replay of the whole
+//! session. Bounded in bytes; the least recently used go first.
+
+use std::sync::{Arc, Mutex};
+
+use crate::engine::Canvas;
+
+/// At most this many canvases of one session: now and before the model's context, for the
+/// latest two calls.
+const PER_SESSION: usize = 4;
+
+struct Entry {
+    session: String,
+    /// Raw ops (undo/redo markers included) painted on it.
+    ops: u64,
+    canvas: Arc<Canvas>,
+    /// When it was last put or taken (a counter).
+    used: u64,
+}
+
+pub struct CanvasCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: Vec<Entry>,
+    clock: u64,
+}
+
+fn bytes(canvas: &Canvas) -> usize {
+    canvas.width() * canvas.height() * std::mem::size_of::<crate::engine::Px>()
+}
+
+impl CanvasCache {
+    pub fn new(max_bytes: usize) -> CanvasCache {
+        CanvasCache { max_bytes, state: Mutex::default() }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere while holding it leaves nothing half-done worth refusing.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `canvas` as the session's canvas after its first `ops` ops.
+    pub fn put(&self, session: &str, ops: u64, canvas: &Canvas) {
+        if bytes(canvas) > self.max_bytes {
+            return;
+        }
+        let mut s = self.state();
+        s.clock += 1;
+        let used = s.clock;
+        s.entries.retain(|e| !(e.session == session && e.ops == ops));
+        s.entries.push(Entry { session: session.to_owned(), ops, canvas: Arc::new(canvas.clone()), used });
+        let oldest = |entries: &[Entry], of: Option<&str>| {
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| of.is_none_or(|id| e.session == id))
+                .min_by_key(|(_, e)| e.used)
+                .map(|(i, _)| i)
+        };
+        while s.entries.iter().filter(|e| e.session == session).count() > PER_SESSION {
+            let i = oldest(&s.entries, Some(session)).expect("the session has entries");
+            s.entries.swap_remove(i);
+        }
+        while s.entries.iter().map(|e| bytes(&e.canvas)).sum::<usize>() > self.max_bytes {
+            let i = oldest(&s.entries, None).expect("over the bound means some entry");
+            s.entries.swap_remove(i);
+        }
+    }
+
+    /// The session's kept canvases after at most `limit` ops, the most ops first.
+    pub fn up_to(&self, session: &str, limit: u64) -> Vec<(u64, Arc<Canvas>)> {
+        let mut s = self.state();
+        s.clock += 1;
+        let now = s.clock;
+        let mut found: Vec<(u64, Arc<Canvas>)> = s
+            .entries
+            .iter_mut()
+            .filter(|e| e.session == session && e.ops <= limit)
+            .map(|e| {
+                e.used = now;
+                (e.ops, e.canvas.clone())
+            })
+            .collect();
+        found.sort_by_key(|(ops, _)| std::cmp::Reverse(*ops));
+        found
+    }
+
+    /// Drops the session's canvases (it was deleted).
+    pub fn forget(&self, session: &str) {
+        self.state().entries.retain(|e| e.session != session);
+    }
+
+    /// Bytes of canvas held.
+    pub fn held_bytes(&self) -> usize {
+        self.state().entries.iter().map(|e| bytes(&e.canvas)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Rgba;
+
+    fn canvas(side: usize, shade: f32) -> Canvas {
+        Canvas::new(side, side, Rgba { r: shade, g: shade, b: shade, a: 1.0 })
+    }
+
+    #[test]
+    fn canvases_come_back_by_session_and_op_count_most_ops_first() {
+        let cache = CanvasCache::new(1 << 20);
+        cache.put("a", 10, &canvas(8, 0.1));
+        cache.put("a", 30, &canvas(8, 0.3));
+        cache.put("b", 20, &canvas(8, 0.2));
+        let ops = |found: Vec<(u64, Arc<Canvas>)>| found.iter().map(|f| f.0).collect::<Vec<_>>();
+        assert_eq!(ops(cache.up_to("a", 100)), [30, 10]);
+        assert_eq!(ops(cache.up_to("a", 29)), [10]);
+        assert_eq!(cache.up_to("a", 30)[0].1.get(0, 0), canvas(8, 0.3).get(0, 0));
+        cache.forget("a");
+        assert!(cache.up_to("a", 100).is_empty());
+        assert_eq!(ops(cache.up_to("b", 100)), [20]);
+    }
+
+    #[test]
+    fn the_least_recently_used_go_first_and_the_bound_holds() {
+        // Room for three 16² canvases (4 KiB each).
+        let cache = CanvasCache::new(3 * 16 * 16 * 16);
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            cache.put(id, i as u64, &canvas(16, 0.5));
+        }
+        cache.up_to("a", 10); // used: now "b" is the oldest
+        cache.put("d", 0, &canvas(16, 0.5));
+        assert!(cache.up_to("b", 10).is_empty());
+        assert!(!cache.up_to("a", 10).is_empty() && !cache.up_to("c", 10).is_empty());
+        assert!(cache.held_bytes() <= 3 * 16 * 16 * 16);
+        // One session keeps at most four; a canvas bigger than the whole bound is not kept.
+        for k in 0..6 {
+            cache.put("a", k, &canvas(1, 0.5));
+        }
+        assert_eq!(cache.up_to("a", 100).len(), PER_SESSION);
+        cache.put("e", 0, &canvas(64, 0.5));
+        assert!(cache.up_to("e", 10).is_empty());
+    }
+}
