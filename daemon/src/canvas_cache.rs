@@ -1,11 +1,13 @@
 //! Canvases the daemon painted lately, kept in memory like the editor's snapshots: a
-//! session's canvas after its first `k` ops. A painter who presses Continue again after a
-//! few strokes gets the canvas from here plus those strokes, not from a replay of the whole
-//! session. Bounded in bytes; the least recently used go first.
+//! session's canvas after its first `k` ops; and sessions' histories as last read. A
+//! painter who presses Continue again after a few strokes gets the canvas from here plus
+//! those strokes, not a replay of the whole session, and only the new strokes are read
+//! from the store. Bounded in bytes; the least recently used go first.
 
 use std::sync::{Arc, Mutex};
 
 use crate::engine::Canvas;
+use crate::ops::pb;
 
 /// At most this many canvases of one session: now and before the model's context, for the
 /// latest two calls.
@@ -15,9 +17,26 @@ struct Entry {
     session: String,
     /// Raw ops (undo/redo markers included) painted on it.
     ops: u64,
-    canvas: Arc<Canvas>,
+    kept: Kept,
+    bytes: usize,
     /// When it was last put or taken (a counter).
     used: u64,
+}
+
+enum Kept {
+    Canvas(Arc<Canvas>),
+    /// The whole history as read (its ops validated then).
+    History(Arc<pb::History>),
+}
+
+impl Kept {
+    fn bytes(&self) -> usize {
+        match self {
+            Kept::Canvas(c) => c.width() * c.height() * std::mem::size_of::<crate::engine::Px>(),
+            // Decoded ops take about three times their encoded size.
+            Kept::History(h) => 3 * prost::Message::encoded_len(h.as_ref()),
+        }
+    }
 }
 
 pub struct CanvasCache {
@@ -29,10 +48,6 @@ pub struct CanvasCache {
 struct State {
     entries: Vec<Entry>,
     clock: u64,
-}
-
-fn bytes(canvas: &Canvas) -> usize {
-    canvas.width() * canvas.height() * std::mem::size_of::<crate::engine::Px>()
 }
 
 impl CanvasCache {
@@ -47,27 +62,60 @@ impl CanvasCache {
 
     /// Keeps `canvas` as the session's canvas after its first `ops` ops.
     pub fn put(&self, session: &str, ops: u64, canvas: &Canvas) {
-        if bytes(canvas) > self.max_bytes {
+        self.keep(session, ops, Kept::Canvas(Arc::new(canvas.clone())));
+    }
+
+    /// Keeps the session's whole history as read.
+    pub fn put_history(&self, session: &str, history: pb::History) {
+        let ops = history.ops.len() as u64;
+        self.state().entries.retain(|e| !(e.session == session && matches!(e.kept, Kept::History(_))));
+        self.keep(session, ops, Kept::History(Arc::new(history)));
+    }
+
+    /// The session's history as last read, if kept.
+    pub fn history(&self, session: &str) -> Option<Arc<pb::History>> {
+        let mut s = self.state();
+        s.clock += 1;
+        let now = s.clock;
+        let e = s.entries.iter_mut().find(|e| e.session == session && matches!(e.kept, Kept::History(_)))?;
+        e.used = now;
+        match &e.kept {
+            Kept::History(h) => Some(h.clone()),
+            Kept::Canvas(_) => None,
+        }
+    }
+
+    fn keep(&self, session: &str, ops: u64, kept: Kept) {
+        let bytes = kept.bytes();
+        if bytes > self.max_bytes {
             return;
         }
+        let canvas = matches!(kept, Kept::Canvas(_));
         let mut s = self.state();
         s.clock += 1;
         let used = s.clock;
-        s.entries.retain(|e| !(e.session == session && e.ops == ops));
-        s.entries.push(Entry { session: session.to_owned(), ops, canvas: Arc::new(canvas.clone()), used });
-        let oldest = |entries: &[Entry], of: Option<&str>| {
+        s.entries.retain(|e| {
+            !(e.session == session && e.ops == ops && matches!(e.kept, Kept::Canvas(_)) == canvas)
+        });
+        s.entries.push(Entry { session: session.to_owned(), ops, kept, bytes, used });
+        let oldest = |entries: &[Entry], canvas_of: Option<&str>| {
             entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| of.is_none_or(|id| e.session == id))
+                .filter(|(_, e)| {
+                    canvas_of.is_none_or(|id| e.session == id && matches!(e.kept, Kept::Canvas(_)))
+                })
                 .min_by_key(|(_, e)| e.used)
                 .map(|(i, _)| i)
         };
-        while s.entries.iter().filter(|e| e.session == session).count() > PER_SESSION {
-            let i = oldest(&s.entries, Some(session)).expect("the session has entries");
+        let canvases_of = |entries: &[Entry]| {
+            entries.iter().filter(|e| e.session == session && matches!(e.kept, Kept::Canvas(_))).count()
+        };
+        while canvases_of(&s.entries) > PER_SESSION {
+            let i = oldest(&s.entries, Some(session)).expect("the session has canvases");
             s.entries.swap_remove(i);
         }
-        while s.entries.iter().map(|e| bytes(&e.canvas)).sum::<usize>() > self.max_bytes {
+        while s.entries.iter().map(|e| e.bytes).sum::<usize>() > self.max_bytes {
             let i = oldest(&s.entries, None).expect("over the bound means some entry");
             s.entries.swap_remove(i);
         }
@@ -82,23 +130,26 @@ impl CanvasCache {
             .entries
             .iter_mut()
             .filter(|e| e.session == session && e.ops <= limit)
-            .map(|e| {
-                e.used = now;
-                (e.ops, e.canvas.clone())
+            .filter_map(|e| match &e.kept {
+                Kept::Canvas(c) => {
+                    e.used = now;
+                    Some((e.ops, c.clone()))
+                }
+                Kept::History(_) => None,
             })
             .collect();
         found.sort_by_key(|(ops, _)| std::cmp::Reverse(*ops));
         found
     }
 
-    /// Drops the session's canvases (it was deleted).
+    /// Drops what is kept of the session (it was deleted).
     pub fn forget(&self, session: &str) {
         self.state().entries.retain(|e| e.session != session);
     }
 
-    /// Bytes of canvas held.
+    /// Bytes held (estimated for histories).
     pub fn held_bytes(&self) -> usize {
-        self.state().entries.iter().map(|e| bytes(&e.canvas)).sum()
+        self.state().entries.iter().map(|e| e.bytes).sum()
     }
 }
 
@@ -124,6 +175,20 @@ mod tests {
         cache.forget("a");
         assert!(cache.up_to("a", 100).is_empty());
         assert_eq!(ops(cache.up_to("b", 100)), [20]);
+    }
+
+    #[test]
+    fn a_history_is_kept_beside_the_canvases_one_per_session() {
+        let cache = CanvasCache::new(1 << 20);
+        cache.put("a", 2, &canvas(8, 0.1));
+        assert!(cache.history("a").is_none());
+        let history = |n: usize| pb::History { header: None, ops: vec![pb::Op::default(); n] };
+        cache.put_history("a", history(2));
+        cache.put_history("a", history(5));
+        assert_eq!(cache.history("a").unwrap().ops.len(), 5, "the latest read replaces the one before");
+        assert_eq!(cache.up_to("a", 10).len(), 1, "canvases are not histories");
+        cache.forget("a");
+        assert!(cache.history("a").is_none());
     }
 
     #[test]

@@ -94,6 +94,23 @@ pub fn render_until(history: &pb::History, stop: &dyn Fn() -> bool) -> Option<Ca
     crate::engine::replay::replay_until(history, |_, _, _| {}, stop).map(|(engine, _)| engine.into_canvas())
 }
 
+/// A session's whole history: the one kept in `cache` and the ops appended since (read
+/// from the store and validated), or all of it from the store; then kept.
+fn session_history(store: &Store, cache: &CanvasCache, session_id: &str) -> Result<pb::History, StoreError> {
+    let stored = store.session(session_id)?.op_count;
+    let history = match cache.history(session_id).filter(|h| h.ops.len() as u64 <= stored) {
+        Some(kept) => {
+            let since = store.history_page(session_id, kept.ops.len() as u64, 0, usize::MAX)?.history;
+            let mut history = pb::History::clone(&kept);
+            history.ops.extend(since.ops);
+            history
+        }
+        None => store.history(session_id)?,
+    };
+    cache.put_history(session_id, history.clone());
+    Ok(history)
+}
+
 /// A session's history and its current canvas (`None` for the canvas when `stop()`
 /// said so while replaying). The latest canvas kept in `cache` or snapshot that undo/redo
 /// since has not reached back before is used, plus the ops since; the canvas is kept.
@@ -103,7 +120,7 @@ pub fn session_canvas(
     session_id: &str,
     stop: &dyn Fn() -> bool,
 ) -> Result<(pb::History, Option<Canvas>), StoreError> {
-    let history = store.history(session_id)?;
+    let history = session_history(store, cache, session_id)?;
     let n = timeline::effective_indices(&history.ops).len();
     let canvas = match snapshot_canvas(store, cache, session_id, &history, n)? {
         Some(canvas) => Some(canvas),
@@ -296,5 +313,8 @@ mod tests {
         store.append(&id, 2, &[pb::Op { kind: Some(Kind::Undo(pb::Undo { count: Some(3) })) }]).unwrap();
         let (h, canvas) = session_canvas(&store, &cache, &id, &|| false).unwrap();
         assert_eq!(canvas.unwrap(), render(&h));
+        // The history is kept too, and only what was appended since is read again.
+        assert_eq!(h, store.history(&id).unwrap());
+        assert_eq!(*cache.history(&id).unwrap(), h);
     }
 }

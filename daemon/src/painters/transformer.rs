@@ -150,22 +150,20 @@ impl TransformerRun {
         }
         allowed[kind::FILL as usize] = request.allowed_tools.is_empty();
 
-        // Context: the last ops (up to half the window, leaving room to paint)
-        // and the canvas as it stood before them.
-        let all = inputs::tokens(&request.history);
-        let keep = all.len().min(cfg.max_ops / 2);
-        let before = if keep == 0 {
-            request.canvas.clone()
-        } else {
-            let ops = timeline::effective(&request.history.ops);
-            let tokenized: Vec<usize> = ops
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| tokenizer.encode(o).is_some())
-                .map(|(i, _)| i)
-                .collect();
-            let cut = tokenized[tokenized.len() - keep];
-            request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
+        // Context: the last ops (up to half the window, leaving room to paint) and the
+        // canvas as it stood before them; only those are tokenized, however long the history.
+        let ops = timeline::effective(&request.history.ops);
+        let mut recent: Vec<(usize, OpToken)> = ops
+            .iter()
+            .enumerate()
+            .rev()
+            .filter_map(|(i, o)| tokenizer.encode(o).map(|t| (i, t)))
+            .take(cfg.max_ops / 2)
+            .collect();
+        recent.reverse();
+        let before = match recent.first() {
+            None => request.canvas.clone(),
+            Some(&(cut, _)) => request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
                 let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
                 let mut engine =
                     Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
@@ -177,12 +175,12 @@ impl TransformerRun {
                     engine.apply(op);
                 }
                 engine.into_canvas()
-            })
+            }),
         };
         let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
         let reference_canvas = request.reference.clone();
         let mut context = vec![inputs::start()];
-        context.extend_from_slice(&all[all.len() - keep..]);
+        context.extend(recent.iter().map(|&(_, t)| t));
         let mut cache = KvCache::default();
         let hidden = model
             .prefill(
