@@ -12,8 +12,10 @@ use crate::painters::transformer::DEFAULT_TEMPERATURE;
 /// Continue a history: the painter adds --steps ops after the last one.
 ///
 /// The output holds the whole history, the original ops first. The painter is
-/// the stroke transformer (the model in use): it looks at the canvas where it is
-/// about to paint and takes its colours from the picture.
+/// search (unless --painter says otherwise): the stroke transformer in use proposes
+/// ops, looking at the canvas where it is about to paint, and the engine keeps
+/// those that bring the canvas closer to the picture it imagines from the canvas
+/// (softened to its brushwork), in colours taken from that picture.
 #[derive(clap::Args)]
 pub struct Args {
     /// History to continue (.jsonl or .binpb).
