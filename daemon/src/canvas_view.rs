@@ -125,7 +125,7 @@ pub fn session_canvas(
     let canvas = match snapshot_canvas(store, cache, session_id, &history, n)? {
         Some(canvas) => Some(canvas),
         None => {
-            let canvas = render_until(&history, stop);
+            let canvas = replay_keeping(cache, session_id, &history, stop);
             if let Some(c) = &canvas {
                 cache.put(session_id, history.ops.len() as u64, c);
             }
@@ -133,6 +133,40 @@ pub fn session_canvas(
         }
     };
     Ok((history, canvas))
+}
+
+/// Raw ops before the end at which a whole replay keeps a canvas on its way: the canvas
+/// before the model's context (at most 128 ops back) is then a short replay from it.
+const KEPT_ON_THE_WAY: usize = 256;
+
+/// The whole history replayed, keeping the canvas [`KEPT_ON_THE_WAY`] ops before the end
+/// in `cache` when one raw count paints exactly the ops before it.
+fn replay_keeping(
+    cache: &CanvasCache,
+    session_id: &str,
+    history: &pb::History,
+    stop: &dyn Fn() -> bool,
+) -> Option<Canvas> {
+    let all = timeline::effective_indices(&history.ops);
+    let k = history.ops.len().saturating_sub(KEPT_ON_THE_WAY);
+    let head = timeline::effective_indices(&history.ops[..k]);
+    if k == 0 || !all.starts_with(&head) {
+        return render_until(history, stop);
+    }
+    let first = pb::History {
+        header: history.header.clone(),
+        ops: head.iter().map(|&i| history.ops[i].clone()).collect(),
+    };
+    let canvas = render_until(&first, stop)?;
+    cache.put(session_id, k as u64, &canvas);
+    let mut engine = Engine::from_canvas(canvas);
+    for &i in &all[head.len()..] {
+        if stop() {
+            return None;
+        }
+        engine.apply(&history.ops[i]);
+    }
+    Some(engine.into_canvas())
 }
 
 /// The canvas after the first `n` effective ops of a session's `history`, from a kept
@@ -281,6 +315,22 @@ mod tests {
         let (_, now) = session_canvas(&store, &CanvasCache::new(0), &id, &|| false).unwrap();
         let want = render(&h).to_rgba8();
         assert!(now.unwrap().to_rgba8().iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+    }
+
+    #[test]
+    fn a_whole_replay_keeps_a_canvas_on_its_way_for_the_one_before_the_context() {
+        let store = Store::in_memory().unwrap();
+        let header = pb::Header { width: 32, height: 24, ..Default::default() };
+        let id = store.open_session("doc", &header, "test", "").unwrap().session_id;
+        let n = KEPT_ON_THE_WAY + 40;
+        store.append(&id, 0, &(0..n as u32).map(|i| stroke(i % 12)).collect::<Vec<_>>()).unwrap();
+        let cache = CanvasCache::new(1 << 20);
+        let (h, canvas) = session_canvas(&store, &cache, &id, &|| false).unwrap();
+        assert_eq!(canvas.unwrap(), render(&h));
+        let kept: Vec<u64> = cache.up_to(&id, u64::MAX).iter().map(|k| k.0).collect();
+        assert_eq!(kept, [n as u64, 40]);
+        let on_the_way = cache.up_to(&id, 40).remove(0).1;
+        assert_eq!(*on_the_way, render(&pb::History { ops: h.ops[..40].to_vec(), ..h.clone() }));
     }
 
     #[test]
