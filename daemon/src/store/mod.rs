@@ -161,6 +161,11 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     /// Only one process opens a store this way at a time: a second gets [`StoreError::InUse`].
     pub fn open(path: &Path) -> Result<Store> {
+        // SQLite's ":memory:" is a database of this process alone: nothing to lock, and
+        // no `:memory:.lock` file left in the working folder.
+        if path == Path::new(":memory:") {
+            return Store::in_memory();
+        }
         let lock = lock(path)?;
         let mut store = Store::init(Connection::open(path)?)?;
         store._lock = Some(lock);

@@ -228,3 +228,13 @@ fn only_the_newest_snapshots_of_a_session_are_kept() {
     assert_eq!(kept.iter().min(), Some(&oldest_kept), "{kept:?}");
     assert_eq!(s.snapshot_at(&id, 100).unwrap().unwrap().1, b"png 20");
 }
+
+#[test]
+fn in_memory_stores_opened_by_path_are_each_their_own_and_lock_nothing() {
+    // Two at once: a lock file would make the second one "in use".
+    let a = Store::open(Path::new(":memory:")).unwrap();
+    let b = Store::open(Path::new(":memory:")).unwrap();
+    a.open_session("doc", &header(8, 8), "cli", "").unwrap();
+    assert_eq!((a.list().unwrap().len(), b.list().unwrap().len()), (1, 0));
+    assert!(!Path::new(":memory:.lock").exists());
+}
