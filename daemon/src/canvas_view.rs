@@ -121,11 +121,18 @@ pub fn session_canvas(
     stop: &dyn Fn() -> bool,
 ) -> Result<(pb::History, Option<Canvas>), StoreError> {
     let history = session_history(store, cache, session_id)?;
-    let n = timeline::effective_indices(&history.ops).len();
-    let canvas = match snapshot_canvas(store, cache, session_id, &history, n)? {
+    let all = timeline::effective_indices(&history.ops);
+    let canvas = match snapshot_canvas(store, cache, session_id, &history, all.len())? {
         Some(canvas) => Some(canvas),
         None => {
-            let canvas = replay_keeping(cache, session_id, &history, stop);
+            // One replay, keeping on its way the canvas [`KEPT_ON_THE_WAY`] raw ops before the end.
+            let way = history.ops.len().saturating_sub(KEPT_ON_THE_WAY);
+            let on_the_way = all.partition_point(|&i| i < way);
+            let canvas = match on_the_way {
+                0 => render_until(&history, stop),
+                _ => canvas_after(store, cache, session_id, &history, on_the_way, stop)?
+                    .and_then(|c| painted_on(c, &history, &all[on_the_way..], stop)),
+            };
             if let Some(c) = &canvas {
                 cache.put(session_id, history.ops.len() as u64, c);
             }
@@ -139,34 +146,29 @@ pub fn session_canvas(
 /// before the model's context (at most 128 ops back) is then a short replay from it.
 const KEPT_ON_THE_WAY: usize = 256;
 
-/// The whole history replayed, keeping the canvas [`KEPT_ON_THE_WAY`] ops before the end
-/// in `cache` when one raw count paints exactly the ops before it.
-fn replay_keeping(
-    cache: &CanvasCache,
-    session_id: &str,
+/// `canvas` with the history's ops at `indices` painted on it; `None` once `stop()` says so.
+fn painted_on(
+    canvas: Canvas,
     history: &pb::History,
+    indices: &[usize],
     stop: &dyn Fn() -> bool,
 ) -> Option<Canvas> {
-    let all = timeline::effective_indices(&history.ops);
-    let k = history.ops.len().saturating_sub(KEPT_ON_THE_WAY);
-    let head = timeline::effective_indices(&history.ops[..k]);
-    if k == 0 || !all.starts_with(&head) {
-        return render_until(history, stop);
-    }
-    let first = pb::History {
-        header: history.header.clone(),
-        ops: head.iter().map(|&i| history.ops[i].clone()).collect(),
-    };
-    let canvas = render_until(&first, stop)?;
-    cache.put(session_id, k as u64, &canvas);
     let mut engine = Engine::from_canvas(canvas);
-    for &i in &all[head.len()..] {
+    for &i in indices {
         if stop() {
             return None;
         }
         engine.apply(&history.ops[i]);
     }
     Some(engine.into_canvas())
+}
+
+/// How many of the effective ops `all` (of the whole history) the first `k` raw ops
+/// paint, when they paint exactly the first that many of them; `None` when they paint
+/// an op undone later.
+fn painted_prefix(history: &pb::History, all: &[usize], k: usize) -> Option<usize> {
+    let before = timeline::effective_indices(&history.ops[..k]);
+    all.starts_with(&before).then_some(before.len())
 }
 
 /// The canvas after the first `n` effective ops of a session's `history`, from a kept
@@ -187,19 +189,28 @@ pub fn canvas_after(
     if n > all.len() {
         return Ok(None);
     }
-    let first = pb::History {
-        header: history.header.clone(),
-        ops: all[..n].iter().map(|&i| history.ops[i].clone()).collect(),
-    };
-    let canvas = render_until(&first, stop);
-    // Kept under the raw count that paints exactly these ops, when there is one.
+    let blank = Engine::new(&history.header.clone().unwrap_or_default()).into_canvas();
+    let canvas = painted_on(blank, history, &all[..n], stop);
+    keep(cache, session_id, history, &all, n, canvas.as_ref());
+    Ok(canvas)
+}
+
+/// Keeps `canvas`, the canvas after the first `n` effective ops `all`, under the raw
+/// count that paints exactly those ops, when there is one.
+fn keep(
+    cache: &CanvasCache,
+    session_id: &str,
+    history: &pb::History,
+    all: &[usize],
+    n: usize,
+    canvas: Option<&Canvas>,
+) {
     let limit = all.get(n).copied().unwrap_or(history.ops.len());
-    if let Some(c) = &canvas
-        && timeline::effective_indices(&history.ops[..limit]) == all[..n]
+    if let Some(c) = canvas
+        && painted_prefix(history, all, limit) == Some(n)
     {
         cache.put(session_id, limit as u64, c);
     }
-    Ok(canvas)
 }
 
 /// The canvas after the first `n` effective ops (after undo/redo) of a session's
@@ -221,10 +232,7 @@ pub fn snapshot_canvas(
     // Canvases after the first k raw ops, taken before the (n+1)-th effective op; one
     // that shows an op undone later is passed over.
     let limit = all.get(n).copied().unwrap_or(history.ops.len()) as u64;
-    let usable = |k: u64| {
-        let before = timeline::effective_indices(&history.ops[..k as usize]);
-        (before.len() <= n && all.starts_with(&before)).then_some(before.len())
-    };
+    let usable = |k: u64| painted_prefix(history, &all, k as usize).filter(|&done| done <= n);
     let kept =
         cache.up_to(session_id, limit).into_iter().find_map(|(k, c)| usable(k).map(|done| (k, done, c)));
     let mut start: Option<(usize, Canvas)> = None;
@@ -247,15 +255,8 @@ pub fn snapshot_canvas(
         (None, Some((_, done, canvas))) => (done, Canvas::clone(&canvas)),
         (None, None) => return Ok(None),
     };
-    let mut engine = Engine::from_canvas(canvas);
-    for &i in &all[done..n] {
-        engine.apply(&history.ops[i]);
-    }
-    let canvas = engine.into_canvas();
-    // Kept under the raw count that paints exactly these ops, when there is one.
-    if usable(limit) == Some(n) {
-        cache.put(session_id, limit, &canvas);
-    }
+    let canvas = painted_on(canvas, history, &all[done..n], &|| false).expect("never stopped");
+    keep(cache, session_id, history, &all, n, Some(&canvas));
     Ok(Some(canvas))
 }
 

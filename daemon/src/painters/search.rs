@@ -337,7 +337,7 @@ fn best_candidate(
             }
         }
         let round_done = (i + 1) % CANDIDATES == 0;
-        if round_done && best.as_ref().is_some_and(|(gain, _)| *gain < 0.0) || inner.stopped() {
+        if (round_done && best.as_ref().is_some_and(|(gain, _)| *gain < 0.0)) || inner.stopped() {
             break;
         }
     }

@@ -23,7 +23,7 @@ use super::{OpStream, Painter, Request};
 use crate::engine::{Canvas, Engine};
 use crate::model::inputs;
 use crate::model::stroke_transformer::{KvCache, StrokeTransformer};
-use crate::ops::{Rgba, pb, timeline};
+use crate::ops::{pb, timeline};
 use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, OpToken, PLACE_END, Tokenizer, kind};
 
 /// The default sampling temperature of every painter that samples the model:
@@ -164,9 +164,7 @@ impl TransformerRun {
         let before = match recent.first() {
             None => request.canvas.clone(),
             Some(&(cut, _)) => request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
-                let bg = Rgba::from_pb(header.background.as_ref(), Rgba::TRANSPARENT);
-                let mut engine =
-                    Engine::from_canvas(Canvas::new(header.width as usize, header.height as usize, bg));
+                let mut engine = Engine::new(&header);
                 // A caller gone stops the replay: what is made of it will not be used.
                 for op in &ops[..cut] {
                     if request.stopped() {
@@ -336,7 +334,7 @@ mod tests {
 
     use super::*;
     use crate::model::stroke_transformer::Config;
-    use crate::ops::validate;
+    use crate::ops::{Rgba, validate};
 
     fn tiny() -> Arc<StrokeTransformer> {
         let varmap = VarMap::new();

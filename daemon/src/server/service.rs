@@ -412,8 +412,7 @@ impl pb::apprentice_server::Apprentice for Service {
                     page.history.ops.len().max(1)
                 )));
             }
-            let page = page.history;
-            Ok(Response::new(page))
+            Ok(Response::new(page.history))
         })
         .await
     }
@@ -587,16 +586,11 @@ impl pb::apprentice_server::Apprentice for Service {
             let _permit = permit;
             let mut ops = painter.start(request);
             let mut note = note;
-            let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
             for index in 0..count {
-                if past_deadline() {
-                    let _ =
-                        tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
-                    return;
-                }
                 let op = ops.next_op();
-                // An op decided in haste once the deadline passed (see `painting_stop`) is not sent.
-                if past_deadline() {
+                // Past the deadline the painter decides in haste (see `painting_stop`): that
+                // op is not sent.
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     let _ =
                         tx.blocking_send(Err(Status::deadline_exceeded("deadline passed while painting")));
                     return;
