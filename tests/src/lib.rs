@@ -63,6 +63,14 @@ impl Daemon {
         Daemon::start_in(std::sync::Arc::new(tempfile::tempdir().expect("temp dir")), extra_args)
     }
 
+    /// Starts a daemon in a fresh home whose `apprentice.toml` holds `settings`.
+    pub fn start_with_settings(settings: &str) -> Daemon {
+        let home = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        std::fs::create_dir_all(home.path().join("config")).expect("config folder");
+        std::fs::write(home.path().join("config/apprentice.toml"), settings).expect("settings");
+        Daemon::start_in(home, &[])
+    }
+
     /// Starts a daemon on the folders of `home` (to restart one on the same store).
     pub fn start_in(home: std::sync::Arc<tempfile::TempDir>, extra_args: &[&str]) -> Daemon {
         use std::io::BufRead;

@@ -59,14 +59,9 @@ async fn http2_clients_are_held_to_the_same_host_rule() {
 
 #[test]
 fn allowed_origins_get_cors_answers() {
-    let home = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/apprentice.toml"),
+    let d = Daemon::start_with_settings(
         "[server]\nallowed_origins = [\"https://paint.example\"]\nallowed_hosts = [\"studio.lan\"]\n",
-    )
-    .unwrap();
-    let d = Daemon::start_in(home, &[]);
+    );
     let (head, _) = grpc_web(&d.address, &d.address, Some("https://paint.example"), "OPTIONS");
     assert!(head.contains("204"), "the preflight is answered: {head}");
     assert!(head.contains("access-control-allow-origin: https://paint.example"), "{head}");

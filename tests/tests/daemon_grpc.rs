@@ -462,11 +462,8 @@ async fn copy_mode_continue_paints_towards_the_reference_with_the_teacher() {
 
 #[tokio::test]
 async fn long_histories_come_in_pages_and_sessions_can_be_deleted() {
-    let home = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
     // A 1 MiB message limit, so that a modest session is "too big" to send whole.
-    std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_message_mib = 1\n").unwrap();
-    let d = Daemon::start_in(home, &[]);
+    let d = Daemon::start_with_settings("[server]\nmax_message_mib = 1\n");
     let mut c = client(&d).await;
     let id = open(&mut c, "doc", header(64, 48)).await;
     for sequence in 0..30 {

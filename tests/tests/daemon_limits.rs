@@ -2,7 +2,6 @@
 //! they are decoded, heavy calls share a memory budget (waiting their turn), and work
 //! stops at its caller's deadline with DEADLINE_EXCEEDED.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apprentice_e2e::Daemon;
@@ -99,11 +98,8 @@ async fn a_picture_declaring_a_huge_size_is_refused_before_it_is_decoded() {
 
 #[tokio::test]
 async fn a_render_past_its_deadline_ends_with_deadline_exceeded_and_frees_the_daemon() {
-    let home = Arc::new(tempfile::tempdir().unwrap());
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
     // Room for one 4096² Render (384 MiB) at a time.
-    std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_work_mib = 400\n").unwrap();
-    let d = Daemon::start_in(home, &[]);
+    let d = Daemon::start_with_settings("[server]\nmax_work_mib = 400\n");
     let mut c = client(&d).await;
     // Seconds of painting: many big strokes on a big canvas.
     let slow =
@@ -132,11 +128,8 @@ async fn a_render_past_its_deadline_ends_with_deadline_exceeded_and_frees_the_da
 
 #[tokio::test]
 async fn a_continue_past_its_deadline_stops_while_its_painter_starts() {
-    let home = Arc::new(tempfile::tempdir().unwrap());
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
     // Room for one 4096² Continue (1 GiB) at a time.
-    std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_work_mib = 1100\n").unwrap();
-    let d = Daemon::start_in(home, &[]);
+    let d = Daemon::start_with_settings("[server]\nmax_work_mib = 1100\n");
     let mut c = client(&d).await;
     // Big strokes on a big canvas, painted twice before the first op: the canvas as it is
     // (about 5 s here) and, as the painter starts, as it was before the model's context
@@ -170,11 +163,8 @@ async fn a_continue_past_its_deadline_stops_while_its_painter_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn heavy_calls_beyond_the_memory_budget_wait_their_turn_or_are_refused() {
-    let home = Arc::new(tempfile::tempdir().unwrap());
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
     // 48 MiB: one 1024² Render (24 MiB) at a time... two at most.
-    std::fs::write(home.path().join("config/apprentice.toml"), "[server]\nmax_work_mib = 48\n").unwrap();
-    let d = Daemon::start_in(home, &[]);
+    let d = Daemon::start_with_settings("[server]\nmax_work_mib = 48\n");
     let c = client(&d).await;
     let history =
         pb::History { header: Some(header(1024, 1024)), ops: (0..40).map(|i| stroke(i, 60.0)).collect() };
