@@ -10,6 +10,13 @@
 //! and painting towards it with real strokes refines and unifies the picture
 //! in its own colours. It imagines no new content; the diffusion brush is the
 //! imagination that will.
+//!
+//! Not all of the canvas's detail is noise, though: some of it is already the
+//! finished picture's (more of it the further the painting is). The imagined
+//! picture keeps [`DETAIL_KEPT`] of the canvas's own detail — the canvas minus
+//! its softened self — on top of the softened canvas. Aimed at the softened
+//! canvas alone, search counts every bit of detail it paints over as progress,
+//! and on a picture 80 % done that erased more than it refined.
 
 use super::analysis::Picture;
 use crate::engine::Canvas;
@@ -19,6 +26,13 @@ use crate::ops::pb;
 pub const RECENT_STROKES: usize = 32;
 /// The blur's standard deviation as a share of the brushwork's diameter.
 const SOFTEN_SHARE: f32 = 0.25;
+/// The share of the canvas's own detail (the canvas minus its softened self)
+/// the imagined picture keeps. Chosen by continuing teacher processes of
+/// pictures kept apart from both training and `apprentice eval`'s held-out
+/// ones (scenes of other seeds, crops of training photographs): 0 (the
+/// softened canvas alone), 0.2, 0.25, 0.3 and 0.5 were tried; 0.2–0.3 were
+/// best at every cut, in error ratio and in colour.
+pub const DETAIL_KEPT: f32 = 0.25;
 /// Up to this standard deviation (px) the blur is an exact Gaussian.
 const EXACT_SIGMA: f32 = 6.0;
 
@@ -42,7 +56,8 @@ pub fn brushwork(ops: &[&pb::Op]) -> Option<f32> {
 }
 
 /// The canvas softened to the scale of brushwork `diameter` pixels wide (at
-/// least 1 px of blur, at most 1/32 of the canvas's longer side). Past
+/// least 1 px of blur, at most 1/32 of the canvas's longer side), keeping
+/// [`DETAIL_KEPT`] of what the softening took away. Past
 /// [`EXACT_SIGMA`] three box blurs stand for the Gaussian: their cost does not
 /// grow with its width, so a big canvas with big brushes is softened as fast
 /// as a small one (the boxes come in whole pixels, too coarse for fine brushwork).
@@ -55,22 +70,30 @@ pub fn soften(canvas: &Canvas, diameter: f32) -> Picture {
 pub fn soften_until(canvas: &Canvas, diameter: f32, stop: &dyn Fn() -> bool) -> Option<Picture> {
     let longest = canvas.width().max(canvas.height()) as f32;
     let sigma = (SOFTEN_SHARE * diameter).clamp(1.0, (longest / 32.0).max(1.0));
-    let mut picture = Picture::of(canvas);
-    if sigma <= EXACT_SIGMA {
-        return Some(picture.blurred(sigma));
-    }
-    // Three boxes of width b have the variance of a Gaussian of σ² = 3 (b² − 1) / 12.
-    let radius = (((4.0 * sigma * sigma + 1.0).sqrt() - 1.0) / 2.0).round().max(1.0) as usize;
-    let (w, h) = (picture.width, picture.height);
-    for plane in picture.rgb.iter_mut() {
-        for _ in 0..3 {
-            if stop() {
-                return None;
+    let canvas = Picture::of(canvas);
+    let mut soft = if sigma <= EXACT_SIGMA {
+        canvas.blurred(sigma)
+    } else {
+        // Three boxes of width b have the variance of a Gaussian of σ² = 3 (b² − 1) / 12.
+        let radius = (((4.0 * sigma * sigma + 1.0).sqrt() - 1.0) / 2.0).round().max(1.0) as usize;
+        let (w, h) = (canvas.width, canvas.height);
+        let mut soft = canvas.clone();
+        for plane in soft.rgb.iter_mut() {
+            for _ in 0..3 {
+                if stop() {
+                    return None;
+                }
+                box_blur(plane, w, h, radius);
             }
-            box_blur(plane, w, h, radius);
+        }
+        soft
+    };
+    for (soft, sharp) in soft.rgb.iter_mut().zip(&canvas.rgb) {
+        for (s, &c) in soft.iter_mut().zip(sharp) {
+            *s += DETAIL_KEPT * (c - *s);
         }
     }
-    Some(picture)
+    Some(soft)
 }
 
 /// A box blur of `radius` in place, rows then columns (edges clamped), by running sums.
@@ -130,12 +153,18 @@ mod tests {
     }
 
     #[test]
-    fn softening_is_close_to_a_gaussian_blur_of_the_same_width() {
+    fn softening_is_close_to_a_gaussian_blur_of_the_same_width_keeping_some_detail() {
         let canvas = crate::training::scenes::scene(480, 400, 7);
         for diameter in [6.0, 40.0, 100.0] {
             let soft = soften(&canvas, diameter);
             let sigma = (SOFTEN_SHARE * diameter).clamp(1.0, 15.0);
-            let exact = Picture::of(&canvas).blurred(sigma);
+            let sharp = Picture::of(&canvas);
+            let mut exact = sharp.blurred(sigma);
+            for k in 0..3 {
+                for (e, &c) in exact.rgb[k].iter_mut().zip(&sharp.rgb[k]) {
+                    *e += DETAIL_KEPT * (c - *e);
+                }
+            }
             let worst = (0..3)
                 .flat_map(|k| soft.rgb[k].iter().zip(&exact.rgb[k]).map(|(a, b)| (a - b).abs()))
                 .fold(0.0f32, f32::max);
@@ -157,7 +186,11 @@ mod tests {
             canvas.pixels_mut()[y * 64 + 32] = [0.0, 0.0, 0.0, 1.0];
         }
         let soft = soften(&canvas, 16.0);
-        // A one-pixel black line spreads over its neighbours (sigma 4 px).
-        assert!(soft.at(32, 10)[0] > 0.8 && soft.at(34, 10)[0] < 1.0);
+        // A one-pixel black line spreads over its neighbours (sigma 2 px: at most 1/32 of
+        // the canvas); a quarter of it stays where it was.
+        let blur_there = 1.0 - 1.0 / (2.0 * (2.0 * std::f32::consts::PI).sqrt());
+        let expected = (1.0 - DETAIL_KEPT) * blur_there;
+        assert!((soft.at(32, 10)[0] - expected).abs() < 0.01, "{:?}", soft.at(32, 10));
+        assert!(soft.at(34, 10)[0] < 1.0 && soft.at(34, 10)[0] > soft.at(32, 10)[0]);
     }
 }
