@@ -3,7 +3,8 @@
 //! Starts the real `apprentice serve` binary on a loopback port with a real
 //! SQLite store and measures, with a tonic client:
 //! - ops appended per second, in batches of 100 strokes of 16 points, each
-//!   batch durable (committed to disk) before it is acknowledged;
+//!   batch durable (committed to disk) before it is acknowledged: by one client,
+//!   and by eight at once (their batches share commits);
 //! - first-op latency of Continue: from the call to the first streamed op, for
 //!   a fresh session and for one holding 10,000 ops: its first call (the canvas is
 //!   replayed), then calls after each three more strokes (from the canvases the daemon
@@ -134,6 +135,25 @@ async fn main() {
     let appended = (sessions as u64 * ops_per_session) as f64;
     println!("{:<52} {:>10.0} ops/s", "append, batches of 100 strokes, durable", appended / append_secs);
     println!("{:<52} {:>10.0} batches/s", "", appended / 100.0 / append_secs);
+
+    // Eight painters at once, each on its own connection: their batches share commits.
+    let appenders = 8;
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|a| {
+            let url = daemon.url.clone();
+            tokio::spawn(async move {
+                let mut c = ApprenticeClient::connect(url).await.unwrap();
+                let id = open(&mut c, &format!("concurrent-{a}")).await;
+                fill(&mut c, &id, ops_per_session).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let together = (appenders * ops_per_session) as f64 / began.elapsed().as_secs_f64();
+    println!("{:<52} {:>10.0} ops/s", format!("append, {appenders} appenders at once, durable"), together);
 
     // The first call replays the session; the daemon keeps the canvases it painted.
     let first = first_op_latency(&mut c, &ids[1], 1, None).await;

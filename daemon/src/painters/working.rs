@@ -65,6 +65,15 @@ impl Working {
         Some(Working { scale, engine: Engine::from_canvas(copy), judge: Judge::new(target) })
     }
 
+    /// The working copy made afresh from `canvas`, judged against the same target: what
+    /// painting small got wrong does not pile up (a no-op at full size).
+    pub fn refresh(&mut self, canvas: &Canvas) {
+        if self.scale < 1.0 {
+            let (w, h) = (self.engine.canvas().width(), self.engine.canvas().height());
+            self.engine = Engine::from_canvas(canvas.shrunk(w, h));
+        }
+    }
+
     /// The target at the working size.
     pub fn target(&self) -> &Picture {
         self.judge.reference()
@@ -206,5 +215,25 @@ mod tests {
             let (x, y) = places.sample(&mut rng).unwrap();
             assert!((240.0..560.0).contains(&x) && (240.0..390.0).contains(&y), "{x} {y}");
         }
+    }
+
+    #[test]
+    fn a_refreshed_copy_is_the_canvas_made_small_again_judged_against_the_same_target() {
+        let white = Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
+        let canvas = Canvas::new(1024, 768, white);
+        let mut target = Engine::from_canvas(canvas.clone());
+        target.apply(&stroke(300.0, 300.0, 60.0));
+        let target = target.into_canvas();
+        let mut small = Working::new(&canvas, &target);
+        let before = small.gain(&stroke(300.0, 300.0, 60.0));
+        // The band painted on the canvas: once refreshed, painting it again gains nothing
+        // (within what a stroke painted small differs from one painted big and shrunk).
+        let mut painted = Engine::from_canvas(canvas.clone());
+        painted.apply(&stroke(300.0, 300.0, 60.0));
+        small.refresh(painted.canvas());
+        assert_eq!(small.engine.canvas().pixels(), painted.canvas().shrunk(512, 384).pixels());
+        assert_eq!(small.target().rgb, Picture::of(&target.shrunk(512, 384)).rgb);
+        let after = small.gain(&stroke(300.0, 300.0, 60.0));
+        assert!(before < 0.0 && after.abs() < 0.05 * before.abs(), "{before} {after}");
     }
 }

@@ -32,6 +32,10 @@ pub fn store(e: StoreError) -> Status {
             tracing::error!("store: {e}");
             Status::resource_exhausted(e.to_string())
         }
+        StoreError::Lost => {
+            tracing::error!("store: {e}");
+            Status::unavailable(e.to_string())
+        }
         StoreError::NewerSchema(_)
         | StoreError::OlderSchema(_)
         | StoreError::Corrupt(_)

@@ -2,7 +2,8 @@
 //!
 //! One SQLite database (WAL journal, `synchronous = FULL`: a commit is on disk
 //! before `append` returns). A batch is one transaction, so a crash leaves
-//! either the whole batch or none of it — never a torn record. Ops are stored
+//! either the whole batch or none of it — never a torn record; batches that
+//! arrive together share one commit ([`group`]). Ops are stored
 //! as their protobuf encoding, one row each, in session order.
 
 use std::path::Path;
@@ -13,6 +14,8 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ops::pb;
+
+mod group;
 
 /// Snapshots kept per session (the newest).
 pub const SNAPSHOTS_KEPT: u32 = 8;
@@ -83,6 +86,9 @@ pub enum StoreError {
     Full(rusqlite::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The commit this batch was part of failed before it could say how: not stored.
+    #[error("the batch was not stored (its commit failed): resend it")]
+    Lost,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -109,6 +115,8 @@ pub struct Page {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Appends waiting to be committed together.
+    appends: group::Group<Batch, Result<Appended>>,
     /// The single-instance lock on the data folder's store, held while the store is open.
     _lock: Option<std::fs::File>,
 }
@@ -183,7 +191,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
-            SCHEMA_VERSION => Ok(Store { conn: Mutex::new(conn), _lock: None }),
+            SCHEMA_VERSION => Ok(Store { conn: Mutex::new(conn), appends: Default::default(), _lock: None }),
             v if v > SCHEMA_VERSION => Err(StoreError::NewerSchema(v)),
             v => Err(StoreError::OlderSchema(v)),
         }
@@ -206,7 +214,7 @@ impl Store {
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Store { conn: Mutex::new(conn), _lock: None })
+        Ok(Store { conn: Mutex::new(conn), appends: Default::default(), _lock: None })
     }
 
     /// SQLite's own check of the database file (`PRAGMA quick_check`): `Corrupt` naming
@@ -269,57 +277,44 @@ impl Store {
 
     /// Appends batch `sequence` of validated ops. Batches must come in order
     /// (0, 1, 2, …); a batch already stored is acknowledged again unchanged.
+    /// Batches appended at the same time, to any sessions, are committed together
+    /// (one flush to disk for all, [`group`]); each is still its own all-or-nothing
+    /// unit, and returns once it is on disk.
     pub fn append(&self, session_id: &str, sequence: u64, ops: &[pb::Op]) -> Result<Appended> {
+        let batch = Batch {
+            session_id: session_id.to_owned(),
+            sequence,
+            ops: ops.iter().map(Message::encode_to_vec).collect(),
+        };
+        self.appends.run(batch, |batches| self.write(&batches), || Err(StoreError::Lost))
+    }
+
+    /// Writes `batches` in one transaction, each in a savepoint of its own (a batch
+    /// refused leaves the others in), and commits once.
+    fn write(&self, batches: &[Batch]) -> Vec<Result<Appended>> {
         let mut conn = self.conn();
         // IMMEDIATE: the write lock is taken up front (waiting for busy_timeout), so a reader
         // that started first can never make the commit fail halfway with "database is locked".
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (next, count): (u64, u64) = tx
-            .query_row("SELECT next_sequence, op_count FROM sessions WHERE id = ?1", [session_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return batches.iter().map(|_| Err(sqlite(again(&e)))).collect(),
+        };
+        let mut results: Vec<Result<Appended>> = batches
+            .iter()
+            .map(|batch| {
+                let savepoint = tx.savepoint()?;
+                let appended = append_batch(&savepoint, batch)?;
+                // Dropped without commit (an error above), the savepoint rolls back.
+                savepoint.commit().map_err(sqlite)?;
+                Ok(appended)
             })
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownSession(session_id.to_owned()))?;
-
-        if sequence < next {
-            let (first, n): (u64, u64) = tx.query_row(
-                "SELECT first_op, op_count FROM batches WHERE session_id = ?1 AND sequence = ?2",
-                params![session_id, sequence],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let header = session_info(&tx, session_id)?.header.unwrap_or_default();
-            let (stored, _) = load_ops(&tx, session_id, &header, first, first + n, usize::MAX)?;
-            if stored.as_slice() != ops {
-                return Err(StoreError::SequenceReused(sequence));
-            }
-            return Ok(Appended { next_sequence: next, op_count: count, duplicate: true });
-        }
-        if sequence > next {
-            return Err(StoreError::SequenceGap { got: sequence, expected: next });
-        }
-        {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO ops (session_id, idx, op) VALUES (?1, ?2, ?3)")?;
-            let mut buf = Vec::new();
-            for (i, op) in ops.iter().enumerate() {
-                buf.clear();
-                op.encode(&mut buf).expect("Vec grows as needed");
-                insert.execute(params![session_id, count + i as u64, buf]).map_err(sqlite)?;
+            .collect();
+        if let Err(e) = tx.commit() {
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(sqlite(again(&e)));
             }
         }
-        let new_count = count + ops.len() as u64;
-        tx.execute(
-            "INSERT INTO batches (session_id, sequence, first_op, op_count) VALUES (?1, ?2, ?3, ?4)",
-            params![session_id, sequence, count, ops.len() as u64],
-        )
-        .map_err(sqlite)?;
-        tx.execute(
-            "UPDATE sessions SET next_sequence = ?2, op_count = ?3, updated_ms = ?4 WHERE id = ?1",
-            params![session_id, sequence + 1, new_count, now_ms()],
-        )
-        .map_err(sqlite)?;
-        tx.commit().map_err(sqlite)?;
-        Ok(Appended { next_sequence: sequence + 1, op_count: new_count, duplicate: false })
+        results
     }
 
     pub fn session(&self, session_id: &str) -> Result<SessionInfo> {
@@ -442,6 +437,78 @@ fn session_info(conn: &Connection, id: &str) -> Result<SessionInfo> {
 
 /// Ops `from..to`, validated, while their encoded size in a `History` stays within
 /// `budget` bytes; `false` with the ops that fitted when the next would not.
+/// One batch of a group commit: ops encoded by the caller's thread.
+pub(crate) struct Batch {
+    session_id: String,
+    sequence: u64,
+    ops: Vec<Vec<u8>>,
+}
+
+/// A commit's error once more, for each batch it fails (SQLite's errors are not `Clone`).
+fn again(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+/// Stores `batch` in the open transaction `conn`, or says why not.
+fn append_batch(conn: &Connection, batch: &Batch) -> Result<Appended> {
+    let Batch { session_id, sequence, ops } = batch;
+    let sequence = *sequence;
+    let (next, count): (u64, u64) = conn
+        .query_row("SELECT next_sequence, op_count FROM sessions WHERE id = ?1", [session_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownSession(session_id.to_owned()))?;
+
+    if sequence < next {
+        let (first, n): (u64, u64) = conn.query_row(
+            "SELECT first_op, op_count FROM batches WHERE session_id = ?1 AND sequence = ?2",
+            params![session_id, sequence],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Equal ops encode to equal bytes: the stored encodings are compared as they are.
+        let mut stmt = conn.prepare_cached(
+            "SELECT op FROM ops WHERE session_id = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )?;
+        let stored = stmt
+            .query_map(params![session_id, first, first + n], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if &stored != ops {
+            return Err(StoreError::SequenceReused(sequence));
+        }
+        return Ok(Appended { next_sequence: next, op_count: count, duplicate: true });
+    }
+    if sequence > next {
+        return Err(StoreError::SequenceGap { got: sequence, expected: next });
+    }
+    {
+        let mut insert = conn.prepare_cached("INSERT INTO ops (session_id, idx, op) VALUES (?1, ?2, ?3)")?;
+        for (i, op) in ops.iter().enumerate() {
+            insert.execute(params![session_id, count + i as u64, op]).map_err(sqlite)?;
+        }
+    }
+    let new_count = count + ops.len() as u64;
+    conn.execute(
+        "INSERT INTO batches (session_id, sequence, first_op, op_count) VALUES (?1, ?2, ?3, ?4)",
+        params![session_id, sequence, count, ops.len() as u64],
+    )
+    .map_err(sqlite)?;
+    conn.execute(
+        "UPDATE sessions SET next_sequence = ?2, op_count = ?3, updated_ms = ?4 WHERE id = ?1",
+        params![session_id, sequence + 1, new_count, now_ms()],
+    )
+    .map_err(sqlite)?;
+    Ok(Appended { next_sequence: sequence + 1, op_count: new_count, duplicate: false })
+}
+
 fn load_ops(
     conn: &Connection,
     session_id: &str,

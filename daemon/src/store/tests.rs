@@ -238,3 +238,54 @@ fn in_memory_stores_opened_by_path_are_each_their_own_and_lock_nothing() {
     assert_eq!((a.list().unwrap().len(), b.list().unwrap().len()), (1, 0));
     assert!(!Path::new(":memory:.lock").exists());
 }
+
+fn encoded(session_id: &str, sequence: u64, ops: &[pb::Op]) -> Batch {
+    Batch {
+        session_id: session_id.to_owned(),
+        sequence,
+        ops: ops.iter().map(Message::encode_to_vec).collect(),
+    }
+}
+
+#[test]
+fn batches_committed_together_are_each_all_or_nothing() {
+    let s = Store::in_memory().unwrap();
+    let a = s.open_session("a", &header(8, 8), "cli", "").unwrap().session_id;
+    let b = s.open_session("b", &header(8, 8), "cli", "").unwrap().session_id;
+    // One commit: a's first batch, a batch of b's out of order, b's first, and a's again.
+    let results = s.write(&[
+        encoded(&a, 0, &batch(1, 2)),
+        encoded(&b, 5, &batch(7, 3)),
+        encoded(&b, 0, &batch(3, 1)),
+        encoded(&a, 0, &batch(1, 2)),
+    ]);
+    assert_eq!(results[0].as_ref().unwrap(), &Appended { next_sequence: 1, op_count: 2, duplicate: false });
+    assert!(matches!(results[1], Err(StoreError::SequenceGap { got: 5, expected: 0 })), "{:?}", results[1]);
+    assert_eq!(results[2].as_ref().unwrap(), &Appended { next_sequence: 1, op_count: 1, duplicate: false });
+    assert_eq!(results[3].as_ref().unwrap(), &Appended { next_sequence: 1, op_count: 2, duplicate: true });
+    assert_eq!(s.history(&a).unwrap().ops, batch(1, 2));
+    assert_eq!(s.history(&b).unwrap().ops, batch(3, 1), "the refused batch left no trace");
+}
+
+#[test]
+fn eight_painters_appending_at_once_lose_nothing_and_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Store::open(&dir.path().join("sessions.sqlite3")).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|p| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let id = s.open_session(&format!("doc-{p}"), &header(8, 8), "cli", "").unwrap().session_id;
+                for seq in 0..40u32 {
+                    let appended = s.append(&id, u64::from(seq), &batch(seq * 5 + 1, 5)).unwrap();
+                    assert_eq!(appended.op_count, u64::from(seq + 1) * 5);
+                }
+                id
+            })
+        })
+        .collect();
+    for t in threads {
+        let id = t.join().unwrap();
+        assert_eq!(s.history(&id).unwrap().ops, batch(1, 200));
+    }
+}
