@@ -4,7 +4,11 @@
 //!   2048² canvas, one thread, for the brush (dabs build a stroke mask, laid down
 //!   once) and the airbrush (every dab composited straight onto the canvas);
 //!   "Mpx" counts each dab's footprint, π(r + ½)², the pixels its coverage reaches;
-//! - a whole-history replay of 10,000 strokes of mixed sizes and tools.
+//! - the editors' benchmark strokes (random 10-point strokes, hardness 0.75) at 4, 16
+//!   and 64 px: strokes/s on one thread and band by band on every core, beside GIMP's
+//!   and Krita's figures;
+//! - a whole-history replay of 10,000 strokes of mixed sizes and tools, one thread and
+//!   every core.
 //!
 //! Targets (issue 2): ≥ 1 M 4-px dabs/s and ≥ 500 Mpx/s for large brushes.
 
@@ -84,6 +88,76 @@ impl Rng {
     }
 }
 
+/// The editors' benchmark strokes (issue 15): `n` random 10-point brush strokes of
+/// `size` px in random colours, hardness 0.75, on a 2048² canvas — each a random walk of
+/// steps up to 32 px each way from a random start.
+fn editors_batch(size: f32, n: usize, seed: u64) -> Vec<pb::Op> {
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|_| {
+            let (mut x, mut y) = (rng.next() * SIDE as f32, rng.next() * SIDE as f32);
+            let points = (0..10u32)
+                .map(|i| {
+                    x = (x + (rng.next() - 0.5) * 64.0).clamp(0.0, SIDE as f32);
+                    y = (y + (rng.next() - 0.5) * 64.0).clamp(0.0, SIDE as f32);
+                    pt(x, y, i * 10)
+                })
+                .collect();
+            let brush = pb::BrushState {
+                size,
+                hardness: Some(0.75),
+                color: Some(pb::Color { r: rng.next(), g: rng.next(), b: rng.next(), a: None }),
+                ..Default::default()
+            };
+            pb::Op {
+                kind: Some(Kind::Stroke(pb::Stroke {
+                    tool: pb::Tool::Brush as i32,
+                    brush: Some(brush),
+                    points,
+                })),
+            }
+        })
+        .collect()
+}
+
+/// Strokes/s on the editors' benchmark strokes, one stroke at a time on one thread and
+/// [`Engine::apply_many`] on every core, beside the editors' own figures (measured through
+/// GIMP 3.0.4's PDB and Krita 5.3.4's `Node.paintPath`, headless, on this machine kind).
+fn editors_strokes(full: bool) {
+    let n = if full { 20_000 } else { 200 };
+    let threads = apprentice::engine::threads();
+    println!();
+    println!("the editors' benchmark strokes: {n} random 10-point strokes, {SIDE}x{SIDE}, hardness 0.75");
+    println!(
+        "{:>8} {:>14} {:>22} {:>10} {:>10}",
+        "diameter",
+        "one thread",
+        format!("{threads} threads (banded)"),
+        "GIMP",
+        "Krita"
+    );
+    let editors = [(4.0f32, 621, 851), (16.0, 533, 1012), (64.0, 401, 838)];
+    for (size, gimp, krita) in editors {
+        let ops = editors_batch(size, n, 0x0ed1_7025 ^ size as u64);
+        let refs: Vec<&pb::Op> = ops.iter().collect();
+        let mut one = Engine::new(&header());
+        let start = Instant::now();
+        for op in &refs {
+            one.apply(black_box(op));
+        }
+        let single = n as f64 / start.elapsed().as_secs_f64();
+        let mut many = Engine::new(&header());
+        let start = Instant::now();
+        for chunk in refs.chunks(64) {
+            many.apply_many(black_box(chunk));
+        }
+        let banded = n as f64 / start.elapsed().as_secs_f64();
+        assert!(one.canvas() == many.canvas(), "banded painting differs");
+        println!("{:>6} px {:>12.0}/s {:>20.0}/s {:>8}/s {:>8}/s", size, single, banded, gimp, krita);
+    }
+    println!();
+}
+
 /// 10,000 strokes: sizes log-uniform in 2..128 px, 4–12 points over 40–400 px,
 /// mostly brush, with pencil, airbrush, eraser and smudge mixed in.
 fn history_10k() -> pb::History {
@@ -156,16 +230,27 @@ fn main() {
         }
     }
 
+    editors_strokes(full);
+
     let history = history_10k();
     let ops = if full { history.ops.len() } else { 200 };
     let h = pb::History { header: history.header.clone(), ops: history.ops[..ops].to_vec() };
     let start = Instant::now();
+    let mut one = Engine::new(&header());
+    for op in &h.ops {
+        one.apply(black_box(op));
+    }
+    let single = start.elapsed();
+    let start = Instant::now();
     let (engine, stats) = render(black_box(&h));
     let elapsed = start.elapsed();
-    black_box(engine.canvas());
+    assert!(engine.canvas() == one.canvas(), "render on every core differs");
     println!(
-        "replay: {} strokes on {SIDE}x{SIDE} in {:.2} s ({:.0} strokes/s)",
+        "replay: {} strokes on {SIDE}x{SIDE}: one thread {:.2} s ({:.0} strokes/s), every core ({}) {:.2} s ({:.0} strokes/s)",
         stats.painted,
+        single.as_secs_f64(),
+        stats.painted as f64 / single.as_secs_f64(),
+        apprentice::engine::threads(),
         elapsed.as_secs_f64(),
         stats.painted as f64 / elapsed.as_secs_f64()
     );

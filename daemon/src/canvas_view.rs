@@ -89,9 +89,9 @@ pub fn render(history: &pb::History) -> Canvas {
     crate::engine::render(history).0.into_canvas()
 }
 
-/// [`render`], unless `stop()` says so between ops (`None`).
+/// [`render`], unless `stop()` says so (it is asked every 64 ops): `None`.
 pub fn render_until(history: &pb::History, stop: &dyn Fn() -> bool) -> Option<Canvas> {
-    crate::engine::replay::replay_until(history, |_, _, _| {}, stop).map(|(engine, _)| engine.into_canvas())
+    crate::engine::replay::render_until(history, stop).map(|(engine, _)| engine.into_canvas())
 }
 
 /// A session's whole history: the one kept in `cache` and the ops appended since (read
@@ -154,11 +154,12 @@ fn painted_on(
     stop: &dyn Fn() -> bool,
 ) -> Option<Canvas> {
     let mut engine = Engine::from_canvas(canvas);
-    for &i in indices {
+    // A look at `stop` every 64 ops; each 64 painted on every core.
+    for chunk in indices.chunks(64) {
         if stop() {
             return None;
         }
-        engine.apply(&history.ops[i]);
+        engine.apply_many(&chunk.iter().map(|&i| &history.ops[i]).collect::<Vec<_>>());
     }
     Some(engine.into_canvas())
 }

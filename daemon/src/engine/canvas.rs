@@ -102,6 +102,25 @@ impl Canvas {
         &mut self.px[start + x0..start + x1]
     }
 
+    /// All rows, as a [`Rows`] view.
+    pub fn rows_mut(&mut self) -> Rows<'_> {
+        let height = self.height;
+        Rows { px: &mut self.px, width: self.width, y0: 0, y1: height }
+    }
+
+    /// The canvas cut into bands of `per` rows, top to bottom (the last may be shorter).
+    pub fn bands(&mut self, per: usize) -> Vec<Rows<'_>> {
+        let w = self.width;
+        self.px
+            .chunks_mut(per * w)
+            .enumerate()
+            .map(|(i, px)| {
+                let y0 = i * per;
+                Rows { y1: y0 + px.len() / w, px, width: w, y0 }
+            })
+            .collect()
+    }
+
     /// Straight-alpha sRGB RGBA8, row-major: what PNG files and editors hold.
     pub fn to_rgba8(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.px.len() * 4);
@@ -118,4 +137,30 @@ pub fn px_from_rgba8(c: &[u8]) -> Px {
     let a = f32::from(c[3]) / 255.0;
     let s = a / 255.0;
     [f32::from(c[0]) * s, f32::from(c[1]) * s, f32::from(c[2]) * s, a]
+}
+
+/// Rows `y0..y1` of a canvas, addressed by canvas row: what one thread paints when
+/// strokes are painted band by band (each band the same ops, in the same order).
+pub struct Rows<'a> {
+    px: &'a mut [Px],
+    width: usize,
+    y0: usize,
+    y1: usize,
+}
+
+impl Rows<'_> {
+    /// The canvas rows this view holds.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.y0..self.y1
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Canvas row `y` (within [`Rows::range`]), columns `x0..x1`.
+    pub fn row_mut(&mut self, y: usize, x0: usize, x1: usize) -> &mut [Px] {
+        let start = (y - self.y0) * self.width;
+        &mut self.px[start + x0..start + x1]
+    }
 }

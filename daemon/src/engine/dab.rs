@@ -86,10 +86,22 @@ fn span(c: f32, half: f32, n: usize) -> (usize, usize) {
 
 /// Calls `row(y, x0, coverage)` for every row the dab touches on a `w × h` canvas.
 #[inline]
-pub fn for_each_row(dab: &Dab, w: usize, h: usize, mut row: impl FnMut(usize, usize, &[f32])) {
+pub fn for_each_row(dab: &Dab, w: usize, h: usize, row: impl FnMut(usize, usize, &[f32])) {
+    for_each_row_in(dab, w, 0..h, row)
+}
+
+/// [`for_each_row`] on the canvas rows `rows` only (a band of the canvas): each row's
+/// coverage is computed exactly as on the whole canvas.
+#[inline]
+pub fn for_each_row_in(
+    dab: &Dab,
+    w: usize,
+    rows: std::ops::Range<usize>,
+    mut row: impl FnMut(usize, usize, &[f32]),
+) {
     let mut buf = [0f32; CHUNK];
-    let (y0, y1) = dab.rows(h);
-    for y in y0..y1 {
+    let (y0, y1) = dab.rows(rows.end);
+    for y in y0.max(rows.start)..y1 {
         let (x0, x1) = dab.columns(y, w);
         let mut x = x0;
         while x < x1 {

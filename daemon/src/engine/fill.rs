@@ -14,6 +14,7 @@ fn similar(p: Px, seed: Px, tolerance: f32) -> bool {
 
 /// Fills a validated fill op.
 pub fn fill(canvas: &mut Canvas, mask: &mut StrokeMask, f: &pb::Fill) {
+    let mut mask = mask.rows_mut();
     let (w, h) = (canvas.width(), canvas.height());
     let (sx, sy) = (f.x as usize, f.y as usize);
     let seed = canvas.get(sx, sy);

@@ -53,7 +53,30 @@ pub fn replay_until(
     Some((engine, stats))
 }
 
-/// The final picture of a validated history.
+/// Ops painted between two looks at `stop` when only the final picture is wanted.
+const CHUNK: usize = 64;
+
+/// The final picture of a validated history, painted on every core ([`Engine::apply_many`]).
 pub fn render(history: &pb::History) -> (Engine, ReplayStats) {
-    replay(history, |_, _, _| {})
+    render_until(history, || false).expect("never stopped")
+}
+
+/// [`render`], asking `stop()` every [`CHUNK`] ops: `None` once it says stop.
+pub fn render_until(history: &pb::History, stop: impl Fn() -> bool) -> Option<(Engine, ReplayStats)> {
+    let header = history.header.clone().unwrap_or_default();
+    let mut engine = Engine::new(&header);
+    let ops = timeline::effective(&history.ops);
+    let mut stats = ReplayStats { recorded: history.ops.len(), effective: ops.len(), ..Default::default() };
+    for chunk in ops.chunks(CHUNK) {
+        if stop() {
+            return None;
+        }
+        for applied in engine.apply_many(chunk) {
+            match applied {
+                Applied::Painted => stats.painted += 1,
+                Applied::Skipped(why) => stats.skip(why),
+            }
+        }
+    }
+    Some((engine, stats))
 }

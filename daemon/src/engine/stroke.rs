@@ -13,10 +13,10 @@
 //! "Basic-5 Size Opacity" dynamics).
 
 use super::blend;
-use super::canvas::Canvas;
-use super::dab::{Dab, for_each_row};
+use super::canvas::{Canvas, Rows};
+use super::dab::{Dab, for_each_row_in};
 use super::kernels;
-use super::mask::StrokeMask;
+use super::mask::{MaskRows, StrokeMask};
 use super::smudge;
 use crate::ops::brush::{Brush, pressure};
 use crate::ops::pb::{self, Tool};
@@ -94,10 +94,39 @@ pub fn place_dabs(points: &[pb::Point], brush: &Brush, mut emit: impl FnMut(DabP
     }
 }
 
+/// Whether a stroke of `tool` paints each row from what its own dabs lay there alone, so
+/// that the canvas can be painted band by band ([`paint_rows`]); a smudge reads pixels
+/// across rows and cannot.
+pub fn paints_by_rows(tool: Tool) -> bool {
+    tool != Tool::Smudge
+}
+
 /// Paints a validated stroke.
 pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
     let brush = Brush::of(stroke);
-    let (w, h) = (canvas.width(), canvas.height());
+    if paints_by_rows(brush.tool) {
+        return paint_rows(&mut canvas.rows_mut(), &mut mask.rows_mut(), stroke);
+    }
+    let dab_at = |p: &DabPos| Dab::new(p.x, p.y, brush.size * p.pressure, brush.hardness, false);
+    let mut prev: Option<DabPos> = None;
+    let mut scratch = Vec::new();
+    debug_assert_eq!(brush.tool, Tool::Smudge);
+    place_dabs(&stroke.points, &brush, |p| {
+        if let Some(q) = prev {
+            let mut dab = dab_at(&p);
+            dab.peak *= brush.smudge_rate * brush.opacity * p.pressure;
+            smudge::drag(canvas, &dab, q.x - p.x, q.y - p.y, &mut scratch);
+        }
+        prev = Some(p);
+    });
+}
+
+/// Paints the part of a validated stroke (any tool but the smudge, [`paints_by_rows`])
+/// that falls on `rows`, each pixel exactly as painting the whole canvas would; `mask`
+/// holds the same rows.
+pub fn paint_rows(rows: &mut Rows, mask: &mut MaskRows, stroke: &pb::Stroke) {
+    let brush = Brush::of(stroke);
+    let (w, band) = (rows.width(), rows.range());
     let aliased = brush.tool == Tool::Pencil;
     let dab_at = |p: &DabPos| Dab::new(p.x, p.y, brush.size * p.pressure, brush.hardness, aliased);
     let c = brush.color;
@@ -109,7 +138,7 @@ pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
             place_dabs(&stroke.points, &brush, |p| {
                 let mut dab = dab_at(&p);
                 dab.peak *= p.pressure;
-                for_each_row(&dab, w, h, |y, x0, cov| {
+                for_each_row_in(&dab, w, band.clone(), |y, x0, cov| {
                     kernels::build_up(mask.row_mut(y, x0, x0 + cov.len()), cov, flow);
                 });
             });
@@ -118,7 +147,7 @@ pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
             for (y, x0, values) in mask.dirty_rows() {
                 alpha.clear();
                 alpha.extend(values.iter().map(|v| v * scale));
-                let row = canvas.row_mut(y, x0, x0 + values.len());
+                let row = rows.row_mut(y, x0, x0 + values.len());
                 if brush.tool == Tool::Eraser {
                     blend::erase(row, &alpha);
                 } else {
@@ -132,24 +161,12 @@ pub fn paint(canvas: &mut Canvas, mask: &mut StrokeMask, stroke: &pb::Stroke) {
             place_dabs(&stroke.points, &brush, |p| {
                 let mut dab = dab_at(&p);
                 dab.peak *= scale * p.pressure;
-                for_each_row(&dab, w, h, |y, x0, cov| {
-                    blend::composite(canvas.row_mut(y, x0, x0 + cov.len()), cov, rgb, brush.blend);
+                for_each_row_in(&dab, w, band.clone(), |y, x0, cov| {
+                    blend::composite(rows.row_mut(y, x0, x0 + cov.len()), cov, rgb, brush.blend);
                 });
             });
         }
-        Tool::Smudge => {
-            let mut prev: Option<DabPos> = None;
-            let mut scratch = Vec::new();
-            place_dabs(&stroke.points, &brush, |p| {
-                if let Some(q) = prev {
-                    let mut dab = dab_at(&p);
-                    dab.peak *= brush.smudge_rate * brush.opacity * p.pressure;
-                    smudge::drag(canvas, &dab, q.x - p.x, q.y - p.y, &mut scratch);
-                }
-                prev = Some(p);
-            });
-        }
-        Tool::Unspecified => {}
+        Tool::Smudge | Tool::Unspecified => {}
     }
 }
 
