@@ -89,7 +89,7 @@ pub fn render(history: &pb::History) -> Canvas {
     crate::engine::render(history).0.into_canvas()
 }
 
-/// [`render`], unless `stop()` says so (it is asked every 64 ops): `None`.
+/// [`render`], unless `stop()` says so (it is asked every few ops): `None`.
 pub fn render_until(history: &pb::History, stop: &dyn Fn() -> bool) -> Option<Canvas> {
     crate::engine::replay::render_until(history, stop).map(|(engine, _)| engine.into_canvas())
 }
@@ -154,8 +154,8 @@ fn painted_on(
     stop: &dyn Fn() -> bool,
 ) -> Option<Canvas> {
     let mut engine = Engine::from_canvas(canvas);
-    // A look at `stop` every 64 ops; each 64 painted on every core.
-    for chunk in indices.chunks(64) {
+    // A look at `stop` every few ops, each few painted on every core.
+    for chunk in indices.chunks(crate::engine::replay::CHUNK) {
         if stop() {
             return None;
         }

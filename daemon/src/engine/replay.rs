@@ -53,8 +53,10 @@ pub fn replay_until(
     Some((engine, stats))
 }
 
-/// Ops painted between two looks at `stop` when only the final picture is wanted.
-const CHUNK: usize = 64;
+/// Ops painted between two looks at `stop` when only the final picture is wanted: few
+/// enough that a caller gone is noticed soon even with huge brushes on a huge canvas,
+/// enough for runs of strokes worth painting on every core.
+pub const CHUNK: usize = 16;
 
 /// The final picture of a validated history, painted on every core ([`Engine::apply_many`]).
 pub fn render(history: &pb::History) -> (Engine, ReplayStats) {
