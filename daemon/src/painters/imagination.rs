@@ -55,6 +55,59 @@ pub fn brushwork(ops: &[&pb::Op]) -> Option<f32> {
     Some(sizes[sizes.len() / 2])
 }
 
+/// Colour-laying ops looked at for the painter's palette.
+pub const PALETTE_OPS: usize = 64;
+/// Most distinct colours a palette has; a history with more paints from a picture.
+pub const PALETTE_MAX: usize = 8;
+/// Fewest colour-laying ops that show a palette.
+const PALETTE_EVIDENCE: usize = 8;
+/// Colours closer than this on every channel are one palette colour.
+const SAME_COLOUR: f32 = 0.02;
+
+/// The colours of the last [`PALETTE_OPS`] ops among `ops` that lay a colour down (brush,
+/// airbrush and pencil strokes, fills), when they keep to a palette: at least
+/// [`PALETTE_EVIDENCE`] such ops in at most [`PALETTE_MAX`] distinct colours. A painter who
+/// works from a palette (three paints, two inks) is continued in it; a history whose
+/// colours come from a picture (the teacher's, a photograph's) has more and gets `None`.
+pub fn palette(ops: &[&pb::Op]) -> Option<Vec<[f32; 3]>> {
+    let colours: Vec<[f32; 3]> = ops
+        .iter()
+        .rev()
+        .filter_map(|op| match &op.kind {
+            Some(pb::op::Kind::Stroke(s)) => {
+                let b = crate::ops::Brush::of(s);
+                matches!(b.tool, pb::Tool::Brush | pb::Tool::Airbrush | pb::Tool::Pencil)
+                    .then_some([b.color.r, b.color.g, b.color.b])
+            }
+            Some(pb::op::Kind::Fill(f)) => {
+                let c = crate::ops::Rgba::from_pb(f.color.as_ref(), crate::ops::Rgba::BLACK);
+                Some([c.r, c.g, c.b])
+            }
+            _ => None,
+        })
+        .take(PALETTE_OPS)
+        .collect();
+    if colours.len() < PALETTE_EVIDENCE {
+        return None;
+    }
+    let mut palette: Vec<[f32; 3]> = Vec::new();
+    for c in colours {
+        if !palette.iter().any(|p| (0..3).all(|k| (p[k] - c[k]).abs() <= SAME_COLOUR)) {
+            palette.push(c);
+            if palette.len() > PALETTE_MAX {
+                return None;
+            }
+        }
+    }
+    Some(palette)
+}
+
+/// The colour of `palette` nearest to `c` (Euclidean RGB).
+pub fn nearest(palette: &[[f32; 3]], c: [f32; 3]) -> [f32; 3] {
+    let d = |p: &[f32; 3]| (0..3).map(|k| (p[k] - c[k]).powi(2)).sum::<f32>();
+    *palette.iter().min_by(|a, b| d(a).total_cmp(&d(b))).unwrap_or(&c)
+}
+
 /// The canvas softened to the scale of brushwork `diameter` pixels wide (at
 /// least 1 px of blur, at most 1/32 of the canvas's longer side), keeping
 /// [`DETAIL_KEPT`] of what the softening took away. Past
@@ -130,6 +183,43 @@ mod tests {
                 points: vec![pb::Point { x: 1.0, y: 1.0, ..Default::default() }],
             })),
         }
+    }
+
+    fn coloured(rgb: [f32; 3]) -> pb::Op {
+        let mut op = stroke(6.0);
+        if let Some(pb::op::Kind::Stroke(s)) = &mut op.kind {
+            s.brush.as_mut().unwrap().color = Some(pb::Color { r: rgb[0], g: rgb[1], b: rgb[2], a: None });
+        }
+        op
+    }
+
+    #[test]
+    fn a_history_in_a_few_colours_has_a_palette_and_one_from_a_picture_has_none() {
+        let paints = [[0.8, 0.25, 0.15], [0.15, 0.35, 0.65], [0.9, 0.75, 0.25]];
+        let ops: Vec<pb::Op> = (0..30).map(|i| coloured(paints[i % 3])).collect();
+        let refs: Vec<&pb::Op> = ops.iter().collect();
+        let mut found = palette(&refs).unwrap();
+        found.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(found, vec![paints[1], paints[0], paints[2]]);
+        assert_eq!(nearest(&found, [0.7, 0.3, 0.2]), paints[0]);
+        // Too few ops to tell, and a picture's many colours (a teacher's history).
+        assert_eq!(palette(&refs[..5]), None);
+        use super::super::Painter as _;
+        let scene = crate::training::scenes::scene(64, 64, 5);
+        let picture = super::super::teacher::Teacher.start(super::super::Request {
+            history: pb::History { header: None, ops: Vec::new() },
+            canvas: Canvas::new(64, 64, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 }),
+            reference: Some(scene),
+            temperature: 1.0,
+            seed: 1,
+            allowed_tools: Vec::new(),
+            canvas_at: None,
+            stop: None,
+            imagination: None,
+        });
+        let mut picture = picture;
+        let taught: Vec<pb::Op> = (0..80).map(|_| picture.next_op()).collect();
+        assert_eq!(palette(&taught.iter().collect::<Vec<_>>()), None);
     }
 
     #[test]

@@ -90,12 +90,14 @@ impl Painter for Search {
         let Some(reference) = &request.reference else {
             let ops = crate::ops::timeline::effective(&request.history.ops);
             let brushwork = imagination::brushwork(&ops);
+            let palette = imagination::palette(&ops);
             let mut request = request;
             let imagination = request.imagination.take();
             return Box::new(Imagining {
                 inner: TransformerRun::new(model, request),
                 working: None,
                 brushwork,
+                palette,
                 own: Vec::new(),
                 painted: 0,
                 imagination,
@@ -143,6 +145,8 @@ struct Imagining {
     /// The diameter of the history's recent brushwork, which the painter keeps
     /// to; `None` when nothing was painted before it.
     brushwork: Option<f32>,
+    /// The painter's palette, when the history keeps to one ([`imagination::palette`]).
+    palette: Option<Vec<[f32; 3]>>,
     /// What this run painted, for the brushwork when the history had none.
     own: Vec<pb::Op>,
     /// Ops painted so far (the picture is imagined again every [`RESOFTEN`],
@@ -202,7 +206,8 @@ impl OpStream for Imagining {
         match &mut self.working {
             Some(working) => {
                 let scale = self.brushwork.expect("a target is imagined from the brushwork");
-                best_op(&mut self.inner, working, &mut self.rng, Colouring::Pick { scale })
+                let palette = self.palette.as_deref();
+                best_op(&mut self.inner, working, &mut self.rng, Colouring::Pick { scale, palette })
             }
             None => {
                 let token = self.inner.sample_token().expect("the model runs on its own shapes");
@@ -287,16 +292,32 @@ fn resized(op: &pb::Op, size: f32) -> Option<pb::Op> {
 
 /// How a proposal gets its colour from the target.
 #[derive(Clone, Copy)]
-enum Colouring {
+enum Colouring<'a> {
     /// The least-squares colour (copy mode: the closest copy).
     Fit,
     /// The target's colour where the op lands, also tried at the history's
-    /// brush size (continuing: colours from the picture, at its brushwork's scale).
-    Pick { scale: f32 },
+    /// brush size (continuing: colours from the picture, at its brushwork's scale);
+    /// with a painter's palette, its colour nearest to that.
+    Pick { scale: f32, palette: Option<&'a [[f32; 3]]> },
 }
 
 fn recolour(working: &mut Working, op: &pb::Op, c: Colouring) -> Option<pb::Op> {
-    working.recoloured(op, matches!(c, Colouring::Fit))
+    let op = working.recoloured(op, matches!(c, Colouring::Fit))?;
+    Some(in_palette(&op, c))
+}
+
+/// `op` in the palette's colour nearest to its own, when continuing a painter's palette.
+fn in_palette(op: &pb::Op, c: Colouring) -> pb::Op {
+    let Colouring::Pick { palette: Some(palette), .. } = c else { return op.clone() };
+    let own = match &op.kind {
+        Some(pb::op::Kind::Stroke(s)) => s.brush.as_ref().and_then(|b| b.color),
+        Some(pb::op::Kind::Fill(f)) => f.color,
+        _ => None,
+    };
+    match own {
+        Some(own) => super::refine::with_colour(op, imagination::nearest(palette, [own.r, own.g, own.b])),
+        None => op.clone(),
+    }
 }
 
 /// The best candidate ([`best_candidate`]), painted and fed back to the model.
@@ -329,14 +350,14 @@ fn best_candidate(
     let mut best: Option<(f64, pb::Op)> = None;
     for i in 0..CANDIDATES * ROUNDS {
         let token = inner.sample_token().expect("the model runs on its own shapes");
-        let proposed = inner.decode(&token);
+        let proposed = in_palette(&inner.decode(&token), colouring);
         let recoloured = recolour(working, &proposed, colouring);
         let relocated = errors.sample(rng).map(|(x, y)| {
             let there = moved(recoloured.as_ref().unwrap_or(&proposed), x, y, w, h);
             recolour(working, &there, colouring).unwrap_or(there)
         });
         let rescaled = match colouring {
-            Colouring::Pick { scale } => resized(relocated.as_ref().unwrap_or(&proposed), scale)
+            Colouring::Pick { scale, .. } => resized(relocated.as_ref().unwrap_or(&proposed), scale)
                 .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
             Colouring::Fit => None,
         };
@@ -365,7 +386,7 @@ mod tests {
     use super::*;
     use crate::engine::{Canvas, Engine};
     use crate::model::stroke_transformer::Config;
-    use crate::ops::{Rgba, validate};
+    use crate::ops::{Brush, Rgba, validate};
 
     fn request(side: u32, reference: &Canvas, seed: u64) -> Request {
         Request {
@@ -395,6 +416,61 @@ mod tests {
     fn untrained() -> Arc<StrokeTransformer> {
         let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
         Arc::new(StrokeTransformer::new(vb, &Config::tiny()).unwrap())
+    }
+
+    #[test]
+    fn continuing_a_painter_who_keeps_to_a_palette_paints_in_it() {
+        let paints = [[0.8f32, 0.25, 0.15], [0.15, 0.35, 0.65], [0.9, 0.75, 0.25]];
+        let header = pb::Header { width: 64, height: 64, ..Default::default() };
+        // Thirty short dabs of a 6 px brush in three paints.
+        let mut rng = Rng::new(5);
+        let history: Vec<pb::Op> = (0..30)
+            .map(|i| {
+                let (x, y) = (rng.range(6.0, 58.0), rng.range(6.0, 58.0));
+                let [r, g, b] = paints[i % 3];
+                pb::Op {
+                    kind: Some(pb::op::Kind::Stroke(pb::Stroke {
+                        tool: pb::Tool::Brush as i32,
+                        brush: Some(pb::BrushState {
+                            size: 6.0,
+                            color: Some(pb::Color { r, g, b, a: None }),
+                            ..Default::default()
+                        }),
+                        points: vec![
+                            pb::Point { x, y, ..Default::default() },
+                            pb::Point { x: x + 2.0, y, ..Default::default() },
+                        ],
+                    })),
+                }
+            })
+            .collect();
+        let mut engine = Engine::from_canvas(white(64));
+        for op in &history {
+            engine.apply(op);
+        }
+        let mut run = Search::new(untrained()).start(Request {
+            history: pb::History { header: Some(header.clone()), ops: history },
+            canvas: engine.canvas().clone(),
+            reference: None,
+            ..request(64, &white(64), 4)
+        });
+        let mut coloured = 0;
+        for _ in 0..20 {
+            let op = run.next_op();
+            validate::op(&op, &header).unwrap();
+            let colour = match &op.kind {
+                Some(pb::op::Kind::Stroke(s)) if Brush::of(s).tool != pb::Tool::Eraser => {
+                    s.brush.as_ref().and_then(|b| b.color)
+                }
+                Some(pb::op::Kind::Fill(f)) => f.color,
+                _ => None,
+            };
+            if let Some(c) = colour {
+                coloured += 1;
+                assert!(paints.contains(&[c.r, c.g, c.b]), "{c:?} is not one of the painter's paints");
+            }
+        }
+        assert!(coloured > 0, "nothing laid colour down");
     }
 
     /// Paints `ops` ops from white and returns the MSE to the reference.
