@@ -133,6 +133,18 @@ fn eval_prints_held_out_loss_continuation_and_copy_fidelity_for_every_painter() 
         assert!(table.contains(row), "{row} in {table}");
     }
     assert!(table.contains("| doing nothing | 50 % | 1.000 | 1.000 |"), "{table}");
+    // Settings are chosen on other pictures than the held-out ones the figures come from.
+    let oracle = |table: &str| {
+        let row = "| teacher's own next ops (oracle) | 50 % |";
+        table.lines().find(|l| l.starts_with(row)).map(str::to_owned).unwrap_or_else(|| panic!("{table}"))
+    };
+    let mut kept = vec!["eval", "--kept-apart", "--pictures", "0", "--continuation", "1"];
+    kept.extend(["--continuation-size", "32", "--process-ops", "40", "--continue-ops", "5", "--cuts", "0.5"]);
+    let run = apprentice(&kept);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let kept_table = String::from_utf8_lossy(&run.stdout);
+    assert!(kept_table.contains("continuation: 1 kept-apart pictures"), "{kept_table}");
+    assert_ne!(oracle(&kept_table), oracle(&table), "another picture, another process");
     let run = apprentice(&["eval", "--pictures", "0", "--cuts", "0.5,1.5"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--cuts") && stderr(&run).contains("1.5"), "{}", stderr(&run));

@@ -58,6 +58,11 @@ pub struct Args {
     /// Crops per held-out photograph.
     #[arg(long, default_value_t = 3)]
     photo_crops: u32,
+    /// The continuation rows on pictures kept apart for choosing Continue's settings instead
+    /// of the held-out ones: scenes of other seeds, crops of up to 8 training photographs,
+    /// painted by the teacher from other seeds (so that the held-out figures stay unseen).
+    #[arg(long)]
+    kept_apart: bool,
     /// Where the teacher's histories are cut, as shares of their ops.
     #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.8")]
     cuts: Vec<f32>,
@@ -294,11 +299,13 @@ fn test_painter_rows(args: &Args) -> CliResult {
 }
 
 /// The held-out pictures of the continuation rows: scenes never used for
-/// training, and crops of the photographs the training split holds out.
+/// training, and crops of the photographs the training split holds out; with
+/// `--kept-apart`, the pictures Continue's settings are chosen on instead.
 fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError> {
     let side = args.continuation_size as usize;
+    let first_seed = if args.kept_apart { 2_000_000_000 } else { 1_000_000_000 };
     let mut pictures: Vec<(String, Canvas)> = (0..args.continuation)
-        .map(|k| (format!("scene {k}"), scenes::scene(side, side, 1_000_000_000 + k)))
+        .map(|k| (format!("scene {k}"), scenes::scene(side, side, first_seed + k)))
         .collect();
     if let Some(dir) = &args.photos {
         let files = photos::list(dir).map_err(CliError::input)?;
@@ -307,8 +314,11 @@ fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError>
             .map(|f| format!("photo-{}-000.binpb", f.file_stem().unwrap_or_default().to_string_lossy()))
             .collect();
         let held = split::held_out(&names.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut rng = crate::painters::rng::Rng::new(11);
-        for (file, _) in files.iter().zip(held).filter(|(_, h)| *h) {
+        let (mut rng, wanted, most) = match args.kept_apart {
+            false => (crate::painters::rng::Rng::new(11), true, usize::MAX),
+            true => (crate::painters::rng::Rng::new(99), false, 8),
+        };
+        for (file, _) in files.iter().zip(held).filter(|(_, h)| *h == wanted).take(most) {
             let img = photos::load(file).map_err(CliError::input)?;
             for j in 0..args.photo_crops {
                 let crop = photos::crop(&img, args.continuation_size, &mut rng);
@@ -331,7 +341,10 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     let processes: Vec<continuation::Process> = pictures
         .iter()
         .enumerate()
-        .map(|(i, (name, c))| continuation::process(name, c, args.process_ops, i as u64))
+        .map(|(i, (name, c))| {
+            let seed = if args.kept_apart { 1000 + i as u64 } else { i as u64 };
+            continuation::process(name, c, args.process_ops, seed)
+        })
         .collect();
     let search = crate::painters::search::Search::new(model.clone());
     let transformer = crate::painters::transformer::Transformer::new(model.clone());
@@ -352,8 +365,9 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     }
     painters.push(("teacher's own next ops (oracle)".into(), None, 0.0, None));
     println!(
-        "continuation: {} held-out pictures at {}², painted by the teacher in {} ops, cut, continued by {} ops with no reference",
+        "continuation: {} {} pictures at {}², painted by the teacher in {} ops, cut, continued by {} ops with no reference",
         processes.len(),
+        if args.kept_apart { "kept-apart" } else { "held-out" },
         args.continuation_size,
         args.process_ops,
         args.continue_ops
