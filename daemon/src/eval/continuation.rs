@@ -14,7 +14,7 @@
 
 use crate::engine::{Canvas, Engine};
 use crate::ops::{Rgba, pb};
-use crate::painters::analysis::{mse, over_white};
+use crate::painters::analysis::{laid_colour, mse, over_white};
 use crate::painters::teacher::Teacher;
 use crate::painters::{Painter, Request};
 
@@ -59,33 +59,13 @@ pub fn process(name: &str, picture: &Canvas, total: usize, seed: u64) -> Process
     Process { name: name.to_owned(), header, ops, finished: engine.into_canvas() }
 }
 
-/// The colour an op lays down and where it starts, if it lays one down.
-fn colour_and_place(op: &pb::Op) -> Option<([f32; 3], f32, f32)> {
-    match &op.kind {
-        Some(pb::op::Kind::Fill(f)) => {
-            let c = Rgba::from_pb(f.color.as_ref(), Rgba::BLACK);
-            Some(([c.r, c.g, c.b], f.x, f.y))
-        }
-        Some(pb::op::Kind::Stroke(s)) => {
-            let b = crate::ops::Brush::of(s);
-            let paints = matches!(
-                b.tool,
-                pb::Tool::Brush | pb::Tool::Airbrush | pb::Tool::Pencil | pb::Tool::Unspecified
-            );
-            let p = s.points.first()?;
-            paints.then_some(([b.color.r, b.color.g, b.color.b], p.x, p.y))
-        }
-        _ => None,
-    }
-}
-
 /// Mean per-channel difference between each op's colour and `finished` under
 /// its first point, and how many ops laid a colour down.
 pub fn colour_agreement(ops: &[pb::Op], finished: &Canvas) -> (f64, usize) {
     let (w, h) = (finished.width(), finished.height());
     let diffs: Vec<f64> = ops
         .iter()
-        .filter_map(colour_and_place)
+        .filter_map(laid_colour)
         .map(|(c, x, y)| {
             let px = (x.max(0.0) as usize).min(w - 1);
             let py = (y.max(0.0) as usize).min(h - 1);

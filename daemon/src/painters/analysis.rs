@@ -2,6 +2,7 @@
 //! Gaussian blur, and luminance gradients (for strokes along isophotes).
 
 use crate::engine::{Canvas, Px};
+use crate::ops::{Rgba, pb};
 
 /// Straight sRGB colour planes of a picture, row-major.
 #[derive(Clone, Debug)]
@@ -105,6 +106,27 @@ pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
         })
         .sum();
     sum / (3 * a.pixels().len()) as f64
+}
+
+/// The colour a validated op lays down and where it starts (a stroke's first point, a
+/// fill's seed); `None` for ops that lay none down (erasers, smudges, patches, undo).
+pub fn laid_colour(op: &pb::Op) -> Option<([f32; 3], f32, f32)> {
+    match &op.kind {
+        Some(pb::op::Kind::Fill(f)) => {
+            let c = Rgba::from_pb(f.color.as_ref(), Rgba::BLACK);
+            Some(([c.r, c.g, c.b], f.x, f.y))
+        }
+        Some(pb::op::Kind::Stroke(s)) => {
+            let b = crate::ops::Brush::of(s);
+            let paints = matches!(
+                b.tool,
+                pb::Tool::Brush | pb::Tool::Airbrush | pb::Tool::Pencil | pb::Tool::Unspecified
+            );
+            let p = s.points.first()?;
+            paints.then_some(([b.color.r, b.color.g, b.color.b], p.x, p.y))
+        }
+        _ => None,
+    }
 }
 
 /// Euclidean RGB distance.

@@ -73,18 +73,7 @@ pub fn palette(ops: &[&pb::Op]) -> Option<Vec<[f32; 3]>> {
     let colours: Vec<[f32; 3]> = ops
         .iter()
         .rev()
-        .filter_map(|op| match &op.kind {
-            Some(pb::op::Kind::Stroke(s)) => {
-                let b = crate::ops::Brush::of(s);
-                matches!(b.tool, pb::Tool::Brush | pb::Tool::Airbrush | pb::Tool::Pencil)
-                    .then_some([b.color.r, b.color.g, b.color.b])
-            }
-            Some(pb::op::Kind::Fill(f)) => {
-                let c = crate::ops::Rgba::from_pb(f.color.as_ref(), crate::ops::Rgba::BLACK);
-                Some([c.r, c.g, c.b])
-            }
-            _ => None,
-        })
+        .filter_map(|op| super::analysis::laid_colour(op).map(|(c, _, _)| c))
         .take(PALETTE_OPS)
         .collect();
     if colours.len() < PALETTE_EVIDENCE {
