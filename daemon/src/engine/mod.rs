@@ -44,8 +44,11 @@ pub struct Engine {
 const BANDED_RUN: usize = 4;
 
 /// Threads that paint runs of strokes band by band: the machine's cores, at most 8.
+/// Counted once: on Linux `available_parallelism` reads the cgroup's quota files, and
+/// this is asked for every run of a replay.
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
 }
 
 /// Whether `op` is a stroke that can be painted band by band ([`stroke::paints_by_rows`]).

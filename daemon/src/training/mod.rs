@@ -190,8 +190,9 @@ impl Mixture {
     }
 }
 
-/// Tensors for a batch of windows; with or without their references.
-fn batch(
+/// Tensors for a batch of windows, with or without their references: canvas, reference,
+/// inputs, targets, glimpses and mask, as [`StrokeTransformer::loss`] takes them.
+pub fn batch(
     windows: &[&Window],
     cfg: &Config,
     len: usize,
