@@ -39,6 +39,9 @@ fn main() {
         let steps = std::env::var("APPRENTICE_BENCH_TRAINING_STEPS").unwrap().parse().unwrap();
         return candle_child(Path::new(&dir), steps);
     }
+    if let Ok(reps) = std::env::var("APPRENTICE_BENCH_MATMUL_REPS") {
+        return matmul_child(reps.parse().unwrap());
+    }
     let full = std::env::args().any(|a| a == "--bench");
     let (scenes, steps, threads): (usize, usize, &[usize]) =
         if full { (60, 40, &[1, 2]) } else { (3, 2, &[1]) };
@@ -91,6 +94,7 @@ fn main() {
             r.loss0
         );
     }
+    matmuls(&python, has_torch, threads, if full { 200 } else { 2 });
     if has_torch {
         for &t in threads {
             let find = |prefix: &str| {
@@ -105,6 +109,49 @@ fn main() {
             }
         }
     }
+}
+
+/// The matrix product most of a step is made of (an MLP layer over a batch's 1,024
+/// positions, d 192 → 576), alone, in GFLOP/s: how far the two differ before any overhead.
+fn matmuls(python: &str, has_torch: bool, threads: &[usize], reps: usize) {
+    println!("\n| one matmul, 1024×192 · 192×576 | GFLOP/s |");
+    println!("|---|---:|");
+    for &t in threads {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env("APPRENTICE_BENCH_MATMUL_REPS", reps.to_string())
+            .env("RAYON_NUM_THREADS", t.to_string())
+            .output()
+            .unwrap();
+        println!("| candle, {t} thread{} | {:.1} |", plural(t), parse_number(out, "candle matmul"));
+        if has_torch {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/training_torch.py");
+            let out = Command::new(python)
+                .arg(script)
+                .args(["--matmul", &reps.to_string(), "--threads", &t.to_string()])
+                .env("OMP_NUM_THREADS", t.to_string())
+                .output()
+                .unwrap();
+            println!("| PyTorch, {t} thread{} | {:.1} |", plural(t), parse_number(out, "PyTorch matmul"));
+        }
+    }
+}
+
+/// GFLOP/s of `reps` products of the shape [`matmuls`] times (in a process of its own).
+fn matmul_child(reps: usize) {
+    let x = Tensor::randn(0f32, 1.0, (1024, 192), &Device::Cpu).unwrap();
+    let w = Tensor::randn(0f32, 1.0, (576, 192), &Device::Cpu).unwrap();
+    let wt = w.t().unwrap();
+    x.matmul(&wt).unwrap();
+    let start = Instant::now();
+    for _ in 0..reps {
+        x.matmul(&wt).unwrap();
+    }
+    println!("{}", (2 * 1024 * 192 * 576 * reps) as f64 / secs(start) / 1e9);
+}
+
+fn parse_number(out: std::process::Output, who: &str) -> f64 {
+    assert!(out.status.success(), "{who} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().parse().unwrap()
 }
 
 fn plural(n: usize) -> &'static str {

@@ -93,11 +93,20 @@ class StrokeTransformer(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dir", type=Path)
+    ap.add_argument("dir", type=Path, nargs="?")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--matmul", type=int, default=0, help="time this many products alone")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.matmul:
+        x, wt = torch.randn(1024, 192), torch.randn(576, 192).t()
+        x @ wt
+        start = time.perf_counter()
+        for _ in range(a.matmul):
+            x @ wt
+        print(2 * 1024 * 192 * 576 * a.matmul / (time.perf_counter() - start) / 1e9)
+        return
     m = json.loads((a.dir / "manifest.json").read_text())
     model = StrokeTransformer(m["config"], m["vocab"], m["place_end"])
     init = np.load(a.dir / "init.npz")

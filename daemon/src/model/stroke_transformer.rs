@@ -25,7 +25,9 @@
 //! the candle-nn trap in DESIGN.md), and a test checks every parameter's gradient.
 
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear, linear_no_bias};
+use candle_nn::{Embedding, VarBuilder, embedding, linear_no_bias};
+
+use crate::model::bias;
 use serde::{Deserialize, Serialize};
 
 use crate::tokenizer::{ALL_FIELDS, FIELDS, PLACE_END};
@@ -109,7 +111,7 @@ impl Config {
     }
 }
 
-/// Layer normalization from basic ops, so that it trains.
+/// Layer normalization with a backward pass ([`crate::model::layer_norm`]).
 struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -126,11 +128,33 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
-        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        crate::model::layer_norm::layer_norm(x, &self.weight, &self.bias, 1e-5)
+    }
+}
+
+/// A linear layer (candle-nn's, with its parameter names and initialisation) whose bias is
+/// added by [`bias::add`], so that its gradient is a plain sum of rows.
+struct Linear {
+    inner: candle_nn::Linear,
+    bias: Option<Tensor>,
+}
+
+fn linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
+    let l = candle_nn::linear(d_in, d_out, vb)?;
+    Ok(Linear { inner: candle_nn::Linear::new(l.weight().clone(), None), bias: l.bias().cloned() })
+}
+
+fn no_bias(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
+    Ok(Linear { inner: linear_no_bias(d_in, d_out, vb)?, bias: None })
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.inner.forward(x)?;
+        match &self.bias {
+            Some(b) => bias::add(&y, b),
+            None => Ok(y),
+        }
     }
 }
 
@@ -265,7 +289,7 @@ impl StrokeTransformer {
             glimpse_out: linear(d, d, vb.pp("glimpse_out"))?,
             head_ln: LayerNorm::new(d, vb.pp("head_ln"))?,
             heads: (0..FIELDS)
-                .map(|i| linear_no_bias(d, vocab(i), vb.pp(format!("heads.{i}"))))
+                .map(|i| no_bias(d, vocab(i), vb.pp(format!("heads.{i}"))))
                 .collect::<Result<_>>()?,
         })
     }
@@ -285,8 +309,8 @@ impl StrokeTransformer {
         ))?;
         let x = self.patch_proj.forward(&(patches - 0.5)?)?;
         let pos = self.patch_pos.forward(&Tensor::arange(0u32, (n * n) as u32, pictures.device())?)?;
-        let kind = self.image_kind.forward(&Tensor::new(&[kind], pictures.device())?)?;
-        x.broadcast_add(&pos)?.broadcast_add(&kind)
+        let kind = self.image_kind.forward(&Tensor::new(&[kind], pictures.device())?)?.squeeze(0)?;
+        bias::add(&bias::add(&x, &pos)?, &kind)
     }
 
     /// The positions standing for "no reference": [B, patches, d].
@@ -300,14 +324,16 @@ impl StrokeTransformer {
     /// [B, T, FIELDS] tokens at op positions `start..start + T` → [B, T, d].
     fn embed_ops(&self, tokens: &Tensor, start: usize) -> Result<Tensor> {
         let t = tokens.dim(1)?;
-        let mut x = self
-            .op_pos
-            .forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?
-            .unsqueeze(0)?;
+        let mut x: Option<Tensor> = None;
         for (i, emb) in self.field_emb.iter().enumerate() {
-            x = x.broadcast_add(&emb.forward(&tokens.i((.., .., i))?.contiguous()?)?)?;
+            let e = emb.forward(&tokens.i((.., .., i))?.contiguous()?)?;
+            x = Some(match x {
+                Some(x) => (x + e)?,
+                None => e,
+            });
         }
-        Ok(x)
+        let pos = self.op_pos.forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?;
+        bias::add(&x.expect("an op has fields"), &pos)
     }
 
     fn run_blocks(&self, mut x: Tensor, cache: &mut KvCache) -> Result<Tensor> {
