@@ -1,7 +1,10 @@
-//! Models, candle style: a `Config`, a `new(vb, &cfg)`, a `forward`; one file each.
+//! Models, candle style: a `Config`, a `new(vb, &cfg)`, a `forward`; one file each. Beside
+//! them, the CPU kernels with their own backward passes that they run on (`bias`, `gelu`,
+//! `layer_norm`).
 
 pub mod bias;
 pub mod checkpoint;
+pub mod gelu;
 pub mod inputs;
 pub mod layer_norm;
 pub mod registry;

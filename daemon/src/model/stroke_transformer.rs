@@ -28,6 +28,7 @@ use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder, embedding, linear_no_bias};
 
 use crate::model::bias;
+use crate::model::gelu::gelu;
 use serde::{Deserialize, Serialize};
 
 use crate::tokenizer::{ALL_FIELDS, FIELDS, PLACE_END};
@@ -241,7 +242,7 @@ impl Block {
 
     fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, cache)?)?;
-        let h = self.fc2.forward(&self.fc1.forward(&self.ln2.forward(&x)?)?.gelu_erf()?)?;
+        let h = self.fc2.forward(&gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?)?;
         x + h
     }
 }
@@ -377,7 +378,7 @@ impl StrokeTransformer {
 
     /// The glimpse's conditioning embedding: [.., glimpse_len] → [.., d].
     pub fn glimpse_condition(&self, glimpse: &Tensor) -> Result<Tensor> {
-        self.glimpse_out.forward(&self.glimpse_in.forward(&(glimpse - 0.5)?)?.gelu_erf()?)
+        self.glimpse_out.forward(&gelu(&self.glimpse_in.forward(&(glimpse - 0.5)?)?)?)
     }
 
     /// Mean cross-entropy per op over the fields each target op uses (`mask`

@@ -161,9 +161,10 @@ impl TransformerRun {
             .take(cfg.max_ops / 2)
             .collect();
         recent.reverse();
+        // With no ops in the context, the canvas before them is the canvas itself (not copied).
         let before = match recent.first() {
-            None => request.canvas.clone(),
-            Some(&(cut, _)) => request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
+            None => None,
+            Some(&(cut, _)) => Some(request.canvas_at.as_ref().and_then(|at| at(cut)).unwrap_or_else(|| {
                 let mut engine = Engine::new(&header);
                 // A caller gone stops the replay: what is made of it will not be used.
                 for op in &ops[..cut] {
@@ -173,8 +174,9 @@ impl TransformerRun {
                     engine.apply(op);
                 }
                 engine.into_canvas()
-            }),
+            })),
         };
+        let before = before.as_ref().unwrap_or(&request.canvas);
         let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
         let reference_canvas = request.reference.clone();
         let mut context = vec![inputs::start()];
@@ -182,7 +184,7 @@ impl TransformerRun {
         let mut cache = KvCache::default();
         let hidden = model
             .prefill(
-                &picture_tensor(&before, cfg.image_side),
+                &picture_tensor(before, cfg.image_side),
                 reference.as_ref(),
                 &tokens_tensor(&context),
                 &mut cache,
