@@ -9,6 +9,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
+use super::cpu::values;
+
 /// `x + b`, where `b`'s shape is the trailing dimensions of `x`'s.
 pub fn add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
     let trailing = &x.dims()[x.rank() - b.rank().min(x.rank())..];
@@ -16,14 +18,6 @@ pub fn add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op2(&b.contiguous()?, AddRows)
     } else {
         x.broadcast_add(b)
-    }
-}
-
-/// The f32 values of a contiguous CPU tensor.
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s.as_slice::<f32>()?[a..b]),
-        None => candle_core::bail!("bias: not contiguous"),
     }
 }
 
@@ -41,7 +35,7 @@ impl CustomOp2 for AddRows {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, b) = (values(xs, xl)?, values(bs, bl)?);
+        let (x, b) = (values(xs, xl, "bias: x")?, values(bs, bl, "bias")?);
         let mut out = x.to_vec();
         for row in out.chunks_exact_mut(b.len()) {
             for (o, v) in row.iter_mut().zip(b) {
@@ -75,7 +69,7 @@ impl CustomOp1 for SumRows {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let mut out = vec![0.0f32; self.len];
-        for row in values(s, l)?.chunks_exact(self.len) {
+        for row in values(s, l, "bias: gradient")?.chunks_exact(self.len) {
             for (o, v) in out.iter_mut().zip(row) {
                 *o += v;
             }

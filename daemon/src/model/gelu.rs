@@ -8,6 +8,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
+use super::cpu::values;
+
 /// `x · Φ(x)`, Φ the standard normal's distribution function.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
@@ -34,13 +36,6 @@ fn phi(x: f32) -> (f32, f32) {
     (cdf, density)
 }
 
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s.as_slice::<f32>()?[a..b]),
-        None => candle_core::bail!("gelu: not contiguous"),
-    }
-}
-
 struct Gelu;
 
 impl CustomOp1 for Gelu {
@@ -49,7 +44,7 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = values(s, l)?.iter().map(|&x| x * phi(x).0).collect();
+        let out = values(s, l, "gelu: x")?.iter().map(|&x| x * phi(x).0).collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -73,7 +68,7 @@ impl CustomOp2 for Backward {
         gs: &CpuStorage,
         gl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, g) = (values(xs, xl)?, values(gs, gl)?);
+        let (x, g) = (values(xs, xl, "gelu: x")?, values(gs, gl, "gelu: gradient")?);
         let out = x
             .iter()
             .zip(g)

@@ -11,6 +11,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, D, DType, Layout, Result, Shape, Tensor};
 
+use super::cpu::values;
+
 /// `(x − mean) / √(var + eps) · weight + bias` over the last dimension of `x`.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
@@ -31,15 +33,6 @@ pub fn by_basic_ops(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Res
 
 struct Fused {
     eps: f32,
-}
-
-/// The f32 values of a contiguous CPU tensor.
-fn values<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let all = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&all[a..b]),
-        None => candle_core::bail!("layer norm: {what} is not contiguous"),
-    }
 }
 
 /// Mean and 1 / standard deviation of one row.
@@ -64,7 +57,11 @@ impl CustomOp3 for Fused {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (values(xs, xl, "x")?, values(ws, wl, "weight")?, values(bs, bl, "bias")?);
+        let (x, w, b) = (
+            values(xs, xl, "layer norm: x")?,
+            values(ws, wl, "layer norm: weight")?,
+            values(bs, bl, "layer norm: bias")?,
+        );
         let d = w.len();
         let mut out = vec![0.0f32; x.len()];
         for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
@@ -113,7 +110,11 @@ impl CustomOp3 for Backward {
         gs: &CpuStorage,
         gl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, w, g) = (values(xs, xl, "x")?, values(ws, wl, "weight")?, values(gs, gl, "gradient")?);
+        let (x, w, g) = (
+            values(xs, xl, "layer norm: x")?,
+            values(ws, wl, "layer norm: weight")?,
+            values(gs, gl, "layer norm: gradient")?,
+        );
         let d = w.len();
         let mut out = vec![0.0f32; x.len() + 2 * d];
         let (dx, sums) = out.split_at_mut(x.len());

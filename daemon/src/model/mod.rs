@@ -4,6 +4,7 @@
 
 pub mod bias;
 pub mod checkpoint;
+mod cpu;
 pub mod gelu;
 pub mod inputs;
 pub mod layer_norm;
