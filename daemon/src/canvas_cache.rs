@@ -2,7 +2,8 @@
 //! session's canvas after its first `k` ops; and sessions' histories as last read. A
 //! painter who presses Continue again after a few strokes gets the canvas from here plus
 //! those strokes, not a replay of the whole session, and only the new strokes are read
-//! from the store. Bounded in bytes; the least recently used go first.
+//! from the store. Bounded in bytes, the least recently used going first; and at most
+//! [`PER_SESSION`] canvases a session, spread over its history.
 
 use std::sync::{Arc, Mutex};
 
@@ -98,25 +99,31 @@ impl CanvasCache {
             !(e.session == session && e.ops == ops && matches!(e.kept, Kept::Canvas(_)) == canvas)
         });
         s.entries.push(Entry { session: session.to_owned(), ops, kept, bytes, used });
-        let oldest = |entries: &[Entry], canvas_of: Option<&str>| {
-            entries
+        let is_canvas_of = |e: &Entry| e.session == session && matches!(e.kept, Kept::Canvas(_));
+        // Within a session, the canvas with another kept canvas closest above it goes: only a
+        // call asking for a canvas between the two would have started from it, and calls ask
+        // for the latest canvases. Continue keeps two a call, the canvas now and the one
+        // before its model's context, 128 ops apart: both of the latest call stay. (By use,
+        // the look for the context canvas, made after the canvas now was kept, made the latter
+        // the oldest: the next call painted 131 ops where 3 were new.)
+        while s.entries.iter().filter(|e| is_canvas_of(e)).count() > PER_SESSION {
+            let mine: Vec<(usize, u64)> = s
+                .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| {
-                    canvas_of.is_none_or(|id| e.session == id && matches!(e.kept, Kept::Canvas(_)))
-                })
-                .min_by_key(|(_, e)| e.used)
-                .map(|(i, _)| i)
-        };
-        let canvases_of = |entries: &[Entry]| {
-            entries.iter().filter(|e| e.session == session && matches!(e.kept, Kept::Canvas(_))).count()
-        };
-        while canvases_of(&s.entries) > PER_SESSION {
-            let i = oldest(&s.entries, Some(session)).expect("the session has canvases");
+                .filter(|(_, e)| is_canvas_of(e))
+                .map(|(i, e)| (i, e.ops))
+                .collect();
+            let gap_above =
+                |ops: u64| mine.iter().map(|m| m.1).filter(|&o| o > ops).min().map_or(u64::MAX, |o| o - ops);
+            let least = mine.iter().min_by_key(|m| (gap_above(m.1), m.1));
+            let i = least.map(|m| m.0).expect("the session has canvases");
             s.entries.swap_remove(i);
         }
+        // Across sessions, the least recently used go first.
         while s.entries.iter().map(|e| e.bytes).sum::<usize>() > self.max_bytes {
-            let i = oldest(&s.entries, None).expect("over the bound means some entry");
+            let oldest = s.entries.iter().enumerate().min_by_key(|(_, e)| e.used);
+            let i = oldest.map(|(i, _)| i).expect("over the bound means some entry");
             s.entries.swap_remove(i);
         }
     }
@@ -210,5 +217,21 @@ mod tests {
         assert_eq!(cache.up_to("a", 100).len(), PER_SESSION);
         cache.put("e", 0, &canvas(64, 0.5));
         assert!(cache.up_to("e", 10).is_empty());
+    }
+
+    #[test]
+    fn a_session_keeps_the_latest_calls_canvases_however_they_were_used() {
+        // As Continue does: the canvas now (k), then the one before the model's context (k - 128),
+        // found among the kept ones after the canvas now was put.
+        let cache = CanvasCache::new(1 << 20);
+        for k in [1000u64, 1003, 1006, 1009] {
+            cache.up_to("a", k);
+            cache.put("a", k, &canvas(8, 0.5));
+            cache.up_to("a", k - 128);
+            cache.put("a", k - 128, &canvas(8, 0.5));
+        }
+        let ops: Vec<u64> = cache.up_to("a", u64::MAX).iter().map(|f| f.0).collect();
+        assert_eq!(ops.len(), PER_SESSION);
+        assert!(ops.contains(&1009) && ops.contains(&881), "the latest call's canvases are kept: {ops:?}");
     }
 }
