@@ -85,24 +85,28 @@ impl Judge {
     /// reference (least squares over its coverage); `None` for ops that carry
     /// no colour or cover nothing.
     pub fn recoloured(&mut self, engine: &mut Engine, op: &pb::Op) -> Option<pb::Op> {
-        self.coloured(engine, op, true)
+        self.colour(engine, op).map(|rgb| with_colour(op, rgb))
     }
 
-    /// `op` in the reference's colour where it lands: the mean of the reference
-    /// under the op, weighted by how much paint each pixel gets — a colour
-    /// taken from the picture, never pushed past it to make up for a thin
-    /// stroke (as the least-squares colour may be).
-    pub fn picked(&mut self, engine: &mut Engine, op: &pb::Op) -> Option<pb::Op> {
-        self.coloured(engine, op, false)
+    /// The reference's colour where `op` starts (a stroke's first point, a fill's
+    /// seed): the colour a painter picks up where they begin, taken from the
+    /// picture as it is there — not a mixture of all the stroke crosses, which
+    /// may be a colour found nowhere in it. `None` for ops that carry no colour.
+    pub fn picked(&self, op: &pb::Op) -> Option<[f32; 3]> {
+        if !carries_colour(op) {
+            return None;
+        }
+        let (x, y) = match &op.kind {
+            Some(Kind::Stroke(s)) => s.points.first().map(|p| (p.x, p.y))?,
+            Some(Kind::Fill(f)) => (f.x, f.y),
+            _ => return None,
+        };
+        let at = |v: f32, n: usize| (v.max(0.0) as usize).min(n - 1);
+        Some(self.reference.at(at(x, self.reference.width), at(y, self.reference.height)))
     }
 
-    /// `fit`: the least-squares colour; else the coverage-weighted mean of the reference.
-    fn coloured(&mut self, engine: &mut Engine, op: &pb::Op, fit: bool) -> Option<pb::Op> {
-        self.colour(engine, op, fit).map(|rgb| with_colour(op, rgb))
-    }
-
-    /// The colour [`Judge::recoloured`] (`fit`) or [`Judge::picked`] would give `op`.
-    pub fn colour(&mut self, engine: &mut Engine, op: &pb::Op, fit: bool) -> Option<[f32; 3]> {
+    /// The colour [`Judge::recoloured`] would give `op`.
+    pub fn colour(&mut self, engine: &mut Engine, op: &pb::Op) -> Option<[f32; 3]> {
         if !carries_colour(op) {
             return None;
         }
@@ -123,13 +127,8 @@ impl Judge {
             for k in 0..3 {
                 // Painted = black + coverage × colour.
                 let coverage = f64::from(wp[k] - bp[k]);
-                if fit {
-                    num[k] += coverage * f64::from(self.reference.rgb[k][at] - bp[k]);
-                    den[k] += coverage * coverage;
-                } else {
-                    num[k] += coverage * f64::from(self.reference.rgb[k][at]);
-                    den[k] += coverage;
-                }
+                num[k] += coverage * f64::from(self.reference.rgb[k][at] - bp[k]);
+                den[k] += coverage * coverage;
             }
         }
         if den.iter().any(|&d| d < 1e-6) {
@@ -397,6 +396,31 @@ mod tests {
         let Some(Kind::Stroke(s)) = &mut smudge.kind else { panic!() };
         s.tool = pb::Tool::Smudge as i32;
         assert!(judge.recoloured(&mut engine, &smudge).is_none());
+    }
+
+    #[test]
+    fn a_colour_is_picked_where_the_op_starts_not_mixed_from_all_it_crosses() {
+        // Red on the left half, blue on the right: a stroke from left to right is red.
+        let mut reference = Canvas::new(W, H, Rgba { r: 0.1, g: 0.2, b: 0.9, a: 1.0 });
+        for y in 0..H {
+            reference.row_mut(y, 0, W / 2).fill([0.9, 0.1, 0.1, 1.0]);
+        }
+        let judge = Judge::new(Picture::of(&reference));
+        let dot = |x, y| pb::Point { x, y, pressure: Some(1.0), time_ms: 0, tilt: None };
+        let stroke = |from: f32, to: f32| pb::Op {
+            kind: Some(Kind::Stroke(pb::Stroke {
+                tool: pb::Tool::Brush as i32,
+                brush: Some(pb::BrushState { size: 6.0, ..Default::default() }),
+                points: vec![dot(from, 20.0), dot(to, 20.0)],
+            })),
+        };
+        assert_eq!(judge.picked(&stroke(5.0, (W - 5) as f32)), Some([0.9, 0.1, 0.1]));
+        assert_eq!(judge.picked(&stroke((W - 5) as f32, 5.0)), Some([0.1, 0.2, 0.9]));
+        // Off the canvas: the nearest edge pixel's colour.
+        assert_eq!(judge.picked(&stroke(-30.0, 5.0)), Some([0.9, 0.1, 0.1]));
+        let Some(Kind::Stroke(s)) = stroke(5.0, 9.0).kind else { unreachable!() };
+        let eraser = pb::Op { kind: Some(Kind::Stroke(pb::Stroke { tool: pb::Tool::Eraser as i32, ..s })) };
+        assert_eq!(judge.picked(&eraser), None, "an eraser lays no colour down");
     }
 
     #[test]

@@ -117,11 +117,17 @@ impl Working {
         self.judge.gain(&mut self.engine, &small) / f64::from(self.scale * self.scale)
     }
 
-    /// `op` in the colour that brings what it covers closest to the target (`fit`, least
-    /// squares) or in the target's colour where it lands; `None` for ops without colour.
-    pub fn recoloured(&mut self, op: &pb::Op, fit: bool) -> Option<pb::Op> {
+    /// `op` in the colour that brings what it covers closest to the target (least
+    /// squares); `None` for ops without colour.
+    pub fn recoloured(&mut self, op: &pb::Op) -> Option<pb::Op> {
         let small = self.small(op);
-        self.judge.colour(&mut self.engine, &small, fit).map(|rgb| with_colour(op, rgb))
+        self.judge.colour(&mut self.engine, &small).map(|rgb| with_colour(op, rgb))
+    }
+
+    /// `op` in the target's colour where it starts ([`Judge::picked`]); `None` for ops
+    /// without colour.
+    pub fn picked(&self, op: &pb::Op) -> Option<pb::Op> {
+        self.judge.picked(&self.small(op)).map(|rgb| with_colour(op, rgb))
     }
 
     /// Paints `op` on the working canvas (it was painted on the canvas).
@@ -200,9 +206,9 @@ mod tests {
             assert!((f - s).abs() <= 0.1 * f.abs().max(1.0), "full {g_full:?} small {g_small:?}");
         }
         assert!(g_small[0] < g_small[1] && g_small[1] < 0.0 && g_small[2] > 0.0, "{g_small:?}");
-        // The fitted colour of a stroke over the band is the band's, at either size.
+        // The colour picked where a stroke on the band starts is the band's, at either size.
         let grey = with_colour(&candidates[1], [0.5; 3]);
-        let colour = |w: &mut Working| match w.recoloured(&grey, false).unwrap().kind {
+        let colour = |w: &mut Working| match w.picked(&grey).unwrap().kind {
             Some(Kind::Stroke(s)) => s.brush.unwrap().color.unwrap(),
             _ => unreachable!(),
         };
