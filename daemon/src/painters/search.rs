@@ -11,7 +11,8 @@
 //! proposal is also tried at the history's brush size and as a glaze
 //! ([`GLAZE_OPACITY`]): a translucent layer moves a passage towards where the
 //! picture is going and keeps what is already right under it, where a solid
-//! stroke would paint it over.
+//! stroke would paint it over. Strokes far bigger than the history's brushwork
+//! are left out ([`SCALE_KEPT`]).
 //!
 //! In copy mode the target is the reference. Without one (Continue painting)
 //! it imagines, then paints: the target is an imagined picture made from the
@@ -52,17 +53,25 @@ pub const REIMAGINE: usize = 25;
 /// 0.073, 0.069, 0.066 (and the same order at 30 and 80 %).
 pub const RESOFTEN: usize = 100;
 
-/// Continuing, each proposal is also tried at this opacity, at its own place, in the colour
-/// picked where it starts. Chosen on pictures kept apart from training and eval (28 of
-/// them, `apprentice eval --kept-apart --continuation 12 --photo-crops 2`, cut at 30 / 50 /
-/// 80 %, continued by 100 ops): without glazes the error ratios were 0.918 / 0.932 / 0.971
-/// and the colours 0.084 / 0.063 / 0.045; glazes at 0.3 gave 0.897 / 0.906 / 0.930 and
-/// 0.078 / 0.066 / 0.043, at 0.4 0.907 / 0.912 / 0.938 and 0.077 / 0.064 / 0.041. Glazes
-/// also tried where the canvas is wrong (moved there, or at the history's brush size) gave
-/// ratios down to 0.876 / 0.883 / 0.900, but their colours agreed worse with the finished
-/// pictures (0.090 / 0.080 / 0.053): places where the canvas is most wrong are where the
-/// imagined picture is least sure of its colours.
+/// Continuing, each proposal is also tried at this opacity, at its own place and the history's
+/// brush size, in the colour picked where it starts (not when the history keeps to a palette:
+/// a glaze mixes colours the palette does not have). Chosen on pictures kept apart from
+/// training and eval (28 of them, `apprentice eval --kept-apart --continuation 12
+/// --photo-crops 2`, cut at 30 / 50 / 80 %, continued by 100 ops): without glazes the error
+/// ratios were 0.918 / 0.932 / 0.971 and the colours 0.084 / 0.063 / 0.045; with them 0.900 /
+/// 0.909 / 0.931 and 0.076 / 0.065 / 0.042. At 0.4: 0.907 / 0.912 / 0.938, 0.077 / 0.064 /
+/// 0.041. At the model's own size: 0.899 / 0.906 / 0.930, 0.078 / 0.065 / 0.043 — as good here,
+/// but the model's odd sizes came in as glazes (the test painters' sizes). Glazes also tried
+/// where the canvas is most wrong (moved there) reached 0.876 / 0.883 / 0.900, but their
+/// colours agreed worse with the finished pictures (0.090 / 0.080 / 0.053): where the canvas is
+/// most wrong is where the imagined picture is least sure of its colours.
 pub const GLAZE_OPACITY: f32 = 0.3;
+
+/// Continuing, strokes more than this many times the history's brushwork are not painted:
+/// a painter at work on detail is not continued with washes. On the kept-apart pictures
+/// (teacher processes, coarse to fine) no stroke search chose was that big: alone, this cap
+/// changed none of their figures.
+pub const SCALE_KEPT: f32 = 2.0;
 
 /// In copy mode with a magic brush, a dab is tried every this many ops.
 pub const MAGIC_EVERY: usize = 5;
@@ -391,14 +400,27 @@ fn best_candidate(
             recolour(working, &there, colouring).unwrap_or(there)
         });
         let (rescaled, glaze) = match colouring {
-            Colouring::Pick { scale, .. } => (
+            Colouring::Pick { scale, palette } => (
                 resized(relocated.as_ref().unwrap_or(&proposed), scale)
                     .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
-                recoloured.as_ref().and_then(glazed),
+                // A glaze mixes colours a palette does not have.
+                recoloured
+                    .as_ref()
+                    .filter(|_| palette.is_none())
+                    .and_then(|op| resized(op, scale))
+                    .and_then(|op| glazed(&op)),
             ),
             Colouring::Fit => (None, None),
         };
-        for op in [Some(proposed), recoloured, relocated, rescaled, glaze].into_iter().flatten() {
+        let in_scale = |op: &pb::Op| match (colouring, &op.kind) {
+            (Colouring::Pick { scale, .. }, Some(pb::op::Kind::Stroke(s))) => {
+                crate::ops::Brush::of(s).size <= SCALE_KEPT * scale
+            }
+            _ => true,
+        };
+        for op in
+            [Some(proposed), recoloured, relocated, rescaled, glaze].into_iter().flatten().filter(in_scale)
+        {
             let gain = working.gain(&op);
             if best.as_ref().is_none_or(|(g, _)| gain < *g) {
                 best = Some((gain, op));
@@ -506,6 +528,11 @@ mod tests {
                 coloured += 1;
                 assert!(paints.contains(&[c.r, c.g, c.b]), "{c:?} is not one of the painter's paints");
             }
+            if let Some(pb::op::Kind::Stroke(s)) = &op.kind {
+                let b = Brush::of(s);
+                assert!(b.size <= SCALE_KEPT * 6.0, "{} px: the painter works at 6", b.size);
+                assert!(b.opacity != GLAZE_OPACITY, "a glaze would mix colours the palette lacks");
+            }
         }
         assert!(coloured > 0, "nothing laid colour down");
     }
@@ -608,6 +635,19 @@ mod tests {
         assert!(mse(engine.canvas(), &red) < 0.8 * mse(&white(48), &red), "painted towards the red picture");
     }
 
+    /// Five one-dab strokes of a `size` px brush in the default colour, along a row.
+    fn dabs(size: f32) -> Vec<pb::Op> {
+        (0..5)
+            .map(|i| pb::Op {
+                kind: Some(pb::op::Kind::Stroke(pb::Stroke {
+                    tool: pb::Tool::Brush as i32,
+                    brush: Some(pb::BrushState { size, ..Default::default() }),
+                    points: vec![pb::Point { x: 9.0 * i as f32, y: 9.0, ..Default::default() }],
+                })),
+            })
+            .collect()
+    }
+
     #[test]
     fn continuing_search_glazes_a_passage_whose_detail_is_right_and_whose_colour_is_not() {
         // A fine blue-and-white checker; the imagined picture is the same checker, warmer. A
@@ -624,6 +664,8 @@ mod tests {
         };
         let (canvas, imagined) = (checker(0.2), checker(0.45));
         let header = pb::Header { width: 48, height: 48, ..Default::default() };
+        // Five strokes of a 16 px brush came before (too few to show a palette).
+        let history = dabs(16.0);
         let model = untrained();
         let mut glazes = 0;
         for seed in 0..4 {
@@ -631,6 +673,7 @@ mod tests {
             let imagination =
                 super::super::Imagination { imagine: Box::new(move |_: &Canvas| seen.clone()), every: 100 };
             let mut run = Search::new(model.clone()).start(Request {
+                history: pb::History { header: Some(header.clone()), ops: history.clone() },
                 canvas: canvas.clone(),
                 reference: None,
                 imagination: Some(imagination),
@@ -652,6 +695,42 @@ mod tests {
             assert!(after < 0.8 * before, "towards the warmer checker: {before} -> {after}");
         }
         assert!(glazes >= 4, "{glazes} of 48 ops were glazes");
+    }
+
+    #[test]
+    fn continuing_search_keeps_to_the_scale_of_the_painters_recent_brushwork() {
+        // Detail work with a 4 px brush on a busy canvas; imagined flat grey, which one
+        // wash across the canvas would come closest to in one op.
+        let mut canvas = white(48);
+        for y in 0..48 {
+            for (x, px) in canvas.row_mut(y, 0, 48).iter_mut().enumerate() {
+                let v = if (x / 3 + y / 3) % 2 == 0 { 0.1 } else { 0.9 };
+                *px = [v, v, v, 1.0];
+            }
+        }
+        let grey = Canvas::new(48, 48, Rgba { r: 0.5, g: 0.5, b: 0.5, a: 1.0 });
+        let header = pb::Header { width: 48, height: 48, ..Default::default() };
+        let history = dabs(4.0);
+        for seed in 0..3 {
+            let seen = grey.clone();
+            let imagination =
+                super::super::Imagination { imagine: Box::new(move |_: &Canvas| seen.clone()), every: 100 };
+            let mut run = Search::new(untrained()).start(Request {
+                history: pb::History { header: Some(header.clone()), ops: history.clone() },
+                canvas: canvas.clone(),
+                reference: None,
+                imagination: Some(imagination),
+                ..request(48, &white(48), seed)
+            });
+            for _ in 0..10 {
+                let op = run.next_op();
+                validate::op(&op, &header).unwrap();
+                if let Some(pb::op::Kind::Stroke(s)) = &op.kind {
+                    let size = Brush::of(s).size;
+                    assert!(size <= SCALE_KEPT * 4.0, "a {size} px stroke where the painter works at 4");
+                }
+            }
+        }
     }
 
     #[test]
