@@ -53,19 +53,24 @@ pub const REIMAGINE: usize = 25;
 /// 0.073, 0.069, 0.066 (and the same order at 30 and 80 %).
 pub const RESOFTEN: usize = 100;
 
-/// Continuing, each proposal is also tried at this opacity, at its own place and the history's
-/// brush size, in the colour picked where it starts (not when the history keeps to a palette:
-/// a glaze mixes colours the palette does not have). Chosen on pictures kept apart from
-/// training and eval (28 of them, `apprentice eval --kept-apart --continuation 12
+/// Continuing, each proposal is also tried at this opacity, at its own place, at the sizes of
+/// [`GLAZE_SIZES`], in the colour picked where it starts (not when the history keeps to a
+/// palette: a glaze mixes colours the palette does not have). Chosen on pictures kept apart
+/// from training and eval (28 of them, `apprentice eval --kept-apart --continuation 12
 /// --photo-crops 2`, cut at 30 / 50 / 80 %, continued by 100 ops): without glazes the error
-/// ratios were 0.918 / 0.932 / 0.971 and the colours 0.084 / 0.063 / 0.045; with them 0.900 /
-/// 0.909 / 0.931 and 0.076 / 0.065 / 0.042. At 0.4: 0.907 / 0.912 / 0.938, 0.077 / 0.064 /
-/// 0.041. At the model's own size: 0.899 / 0.906 / 0.930, 0.078 / 0.065 / 0.043 — as good here,
-/// but the model's odd sizes came in as glazes (the test painters' sizes). Glazes also tried
-/// where the canvas is most wrong (moved there) reached 0.876 / 0.883 / 0.900, but their
-/// colours agreed worse with the finished pictures (0.090 / 0.080 / 0.053): where the canvas is
-/// most wrong is where the imagined picture is least sure of its colours.
+/// ratios were 0.918 / 0.932 / 0.971 and the colours 0.084 / 0.063 / 0.045; with glazes at the
+/// history's brush size and twice it 0.892 / 0.900 / 0.923 and 0.072 / 0.061 / 0.038 (at the
+/// brush size alone 0.900 / 0.909 / 0.931, 0.076 / 0.065 / 0.042; at twice it alone 0.895 /
+/// 0.910 / 0.933, 0.074 / 0.059 / 0.036; at 40 % opacity 0.907 / 0.912 / 0.938). At the
+/// model's own size: 0.899 / 0.906 / 0.930, 0.078 / 0.065 / 0.043 — as good here, but the
+/// model's odd sizes came in as glazes (the test painters' sizes). Glazes also tried where the
+/// canvas is most wrong (moved there) reached 0.876 / 0.883 / 0.900, but their colours agreed
+/// worse with the finished pictures (0.090 / 0.080 / 0.053): where the canvas is most wrong is
+/// where the imagined picture is least sure of its colours.
 pub const GLAZE_OPACITY: f32 = 0.3;
+/// Glazes are tried at these multiples of the history's brush size: a glaze over a passage may
+/// be broader than the strokes that made it (within [`SCALE_KEPT`]).
+pub const GLAZE_SIZES: [f32; 2] = [1.0, 2.0];
 
 /// Continuing, strokes more than this many times the history's brushwork are not painted:
 /// a painter at work on detail is not continued with washes. On the kept-apart pictures
@@ -399,18 +404,20 @@ fn best_candidate(
             let there = moved(recoloured.as_ref().unwrap_or(&proposed), x, y, w, h);
             recolour(working, &there, colouring).unwrap_or(there)
         });
-        let (rescaled, glaze) = match colouring {
+        let (rescaled, glazes) = match colouring {
             Colouring::Pick { scale, palette } => (
                 resized(relocated.as_ref().unwrap_or(&proposed), scale)
                     .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
                 // A glaze mixes colours a palette does not have.
-                recoloured
-                    .as_ref()
-                    .filter(|_| palette.is_none())
-                    .and_then(|op| resized(op, scale))
-                    .and_then(|op| glazed(&op)),
+                GLAZE_SIZES
+                    .iter()
+                    .filter_map(|&k| {
+                        let op = recoloured.as_ref().filter(|_| palette.is_none())?;
+                        glazed(&resized(op, k * scale)?)
+                    })
+                    .collect(),
             ),
-            Colouring::Fit => (None, None),
+            Colouring::Fit => (None, Vec::new()),
         };
         let in_scale = |op: &pb::Op| match (colouring, &op.kind) {
             (Colouring::Pick { scale, .. }, Some(pb::op::Kind::Stroke(s))) => {
@@ -418,8 +425,11 @@ fn best_candidate(
             }
             _ => true,
         };
-        for op in
-            [Some(proposed), recoloured, relocated, rescaled, glaze].into_iter().flatten().filter(in_scale)
+        for op in [Some(proposed), recoloured, relocated, rescaled]
+            .into_iter()
+            .flatten()
+            .chain(glazes)
+            .filter(in_scale)
         {
             let gain = working.gain(&op);
             if best.as_ref().is_none_or(|(g, _)| gain < *g) {
