@@ -170,3 +170,35 @@ async fn the_daemon_paints_prompts_with_its_brush_model_and_lists_it() {
     let (_, done) = run(request(None)).await;
     assert_eq!(done.model, "brush (built in)");
 }
+
+#[test]
+fn evals_imagining_rows_imagine_with_each_stable_diffusion_folder_and_say_when_there_is_none() {
+    let tmp = home();
+    let empty = tempfile::tempdir().unwrap();
+    let eval = |data: &std::path::Path| {
+        let data = data.display().to_string();
+        let mut args = vec!["eval", "--pictures", "0", "--continuation", "1", "--continuation-size", "32"];
+        args.extend(["--process-ops", "40", "--continue-ops", "3", "--cuts", "0.5", "--temperatures", "0.7"]);
+        args.extend(["--imagine-strengths", "0.5", "--imagine-prompt", "a red barn", "--data-dir", &data]);
+        let o = apprentice(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let table = eval(&tmp.path().join("data"));
+    let row = "| search imagining with Stable Diffusion tiny at 0.5 (prompt \"a red barn\"), temperature 0.7 | 50 % | ";
+    let line = table.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{table}"));
+    let ratio: f64 =
+        line[row.len()..].split(" |").next().unwrap().parse().unwrap_or_else(|_| panic!("{line}"));
+    assert!(ratio.is_finite() && ratio > 0.0, "{line}");
+    assert!(!table.contains("skipped"), "{table}");
+    // The built-in brush's row is there either way; without a folder, a row says why there is no other.
+    let table = eval(empty.path());
+    assert!(
+        table.contains("| search imagining with the magic brush at 0.5, temperature 0.7 | 50 % |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| search imagining with Stable Diffusion | 50 % | skipped: no model in "),
+        "{table}"
+    );
+}

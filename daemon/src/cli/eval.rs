@@ -81,9 +81,13 @@ pub struct Args {
     /// Copy fidelity also for search trying a magic-brush dab every few ops (the built-in brush).
     #[arg(long)]
     with_magic_brush: bool,
-    /// Continuation rows for search imagining with the built-in magic brush at these strengths.
+    /// Continuation rows for search imagining with the built-in magic brush at these strengths,
+    /// and with each Stable Diffusion model in DATA_DIR/models/sd (a row says when there is none).
     #[arg(long, value_delimiter = ',', value_name = "S,S")]
     imagine_strengths: Vec<f32>,
+    /// The prompt Stable Diffusion imagines with in those rows.
+    #[arg(long, default_value = "a painting", requires = "imagine_strengths")]
+    imagine_prompt: String,
     /// The recorded sessions of the store (--store, else DATA_DIR's), the latest held out: next-op
     /// loss, and continued from half-way — style distance to what the painter did, error ratio —
     /// for the built-in model, --model, and every model in DATA_DIR/models.
@@ -330,9 +334,14 @@ fn continuation_pictures(args: &Args) -> Result<Vec<(String, Canvas)>, CliError>
     Ok(pictures)
 }
 
+/// A Stable Diffusion model that imagines in continuation rows.
+type Imagines = std::sync::Arc<crate::diffusion::sd::StableDiffusion>;
+/// Who imagines in a continuation row, at what strength: the built-in brush, or Stable Diffusion.
+type Imagining = (f32, Option<Imagines>);
+
 /// A continuation row: its label, the painter (`None`: the teacher's own next ops), the
-/// temperature, and the magic brush's strength when the painter imagines with it.
-type Row<'a> = (String, Option<&'a dyn crate::painters::Painter>, f32, Option<f32>);
+/// temperature, and who imagines when the painter imagines with the magic brush.
+type Row<'a> = (String, Option<&'a dyn crate::painters::Painter>, f32, Option<Imagining>);
 
 fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliResult {
     let temperatures =
@@ -360,7 +369,19 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     for &strength in &args.imagine_strengths {
         for &t in &temperatures {
             let label = format!("search imagining with the magic brush at {strength}, temperature {t}");
-            painters.push((label, Some(&search), t, Some(strength)));
+            painters.push((label, Some(&search), t, Some((strength, None))));
+        }
+    }
+    let (sd_models, sd_skipped) = stable_diffusion_models(args);
+    for (name, sd) in &sd_models {
+        for &strength in &args.imagine_strengths {
+            for &t in &temperatures {
+                let label = format!(
+                    "search imagining with Stable Diffusion {name} at {strength} (prompt {:?}), temperature {t}",
+                    args.imagine_prompt
+                );
+                painters.push((label, Some(&search), t, Some((strength, Some(sd.clone())))));
+            }
         }
     }
     painters.push(("teacher's own next ops (oracle)".into(), None, 0.0, None));
@@ -381,12 +402,15 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
     println!("| painter | cut | mean ratio | median ratio | colour |");
     println!("|---|---:|---:|---:|---:|");
     for &cut in &args.cuts {
-        for (name, painter, t, strength) in &painters {
+        for (name, painter, t, imagining) in &painters {
             let outcomes: Vec<continuation::Outcome> = processes
                 .iter()
                 .enumerate()
                 .map(|(i, p)| {
-                    let imagination = strength.map(|s| brush_imagination(s, i as u64));
+                    let imagination = imagining.as_ref().map(|(strength, sd)| {
+                        let sd = sd.clone().map(|sd| (sd, args.imagine_prompt.clone()));
+                        brush_imagination(*strength, sd, i as u64)
+                    });
                     continuation::continue_process(
                         p,
                         cut,
@@ -401,16 +425,57 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
             let s = continuation::summarize(&outcomes);
             println!("| {name} | {:.0} % | {:.3} | {:.3} | {:.3} |", 100.0 * cut, s.mean, s.median, s.colour);
         }
+        if let Some(why) = &sd_skipped {
+            println!(
+                "| search imagining with Stable Diffusion | {:.0} % | skipped: {why} | | |",
+                100.0 * cut
+            );
+        }
         println!("| doing nothing | {:.0} % | 1.000 | 1.000 | — |", 100.0 * cut);
     }
     println!();
     Ok(())
 }
 
-/// The built-in magic brush imagining at `strength`, every [`REIMAGINE`](crate::painters::search::REIMAGINE) ops.
-fn brush_imagination(strength: f32, seed: u64) -> crate::painters::Imagination {
-    use crate::diffusion::{brush::DEFAULT_STEPS, builtin, imagine::Imaginer, style};
-    let mut imaginer = Imaginer::new(builtin::brush(), style::NONE, strength, DEFAULT_STEPS, seed);
+/// The Stable Diffusion models for the imagining rows (name and model), loaded from the models
+/// folder; or why there are none, when rows with imagining were asked for.
+fn stable_diffusion_models(args: &Args) -> (Vec<(String, Imagines)>, Option<String>) {
+    use crate::diffusion::sd;
+    if args.imagine_strengths.is_empty() {
+        return (Vec::new(), None);
+    }
+    let models = match args.dirs.clone().paths() {
+        Ok(paths) => paths.models_dir(),
+        Err(e) => return (Vec::new(), Some(e.message)),
+    };
+    let mut loaded = Vec::new();
+    let mut failed = Vec::new();
+    for dir in sd::found(&models) {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        match sd::load(&models, &name, &crate::device::current()) {
+            Ok(model) => loaded.push((name, std::sync::Arc::new(model))),
+            Err(e) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    let why = match (loaded.is_empty(), failed.is_empty()) {
+        (true, true) => Some(format!("no model in {}", models.join(sd::DIR).display())),
+        (_, false) => Some(failed.join("; ")),
+        (false, true) => None,
+    };
+    (loaded, why)
+}
+
+/// The magic brush imagining at `strength`, every [`REIMAGINE`](crate::painters::search::REIMAGINE)
+/// ops: the built-in brush, or Stable Diffusion with its prompt.
+fn brush_imagination(
+    strength: f32,
+    sd: Option<(Imagines, String)>,
+    seed: u64,
+) -> crate::painters::Imagination {
+    use crate::diffusion::{brush::DEFAULT_STEPS, brush::MAX_STEPS, builtin, imagine::Imaginer, style};
+    let steps = sd.as_ref().map_or(DEFAULT_STEPS, |(model, _)| model.config.steps.min(MAX_STEPS));
+    let mut imaginer = Imaginer::new(builtin::brush(), style::NONE, strength, steps, seed);
+    imaginer.sd = sd;
     crate::painters::Imagination {
         imagine: Box::new(move |canvas| imaginer.imagine(canvas, &mut || true)),
         every: crate::painters::search::REIMAGINE,

@@ -102,7 +102,10 @@ impl Judge {
             _ => return None,
         };
         let at = |v: f32, n: usize| (v.max(0.0) as usize).min(n - 1);
-        Some(self.reference.at(at(x, self.reference.width), at(y, self.reference.height)))
+        let rgb = self.reference.at(at(x, self.reference.width), at(y, self.reference.height));
+        // A picture composited over white or blurred runs a hair past 0..1 in float; an op's
+        // colour must not (the daemon refuses it when the editor sends it back).
+        Some(rgb.map(|v| v.clamp(0.0, 1.0)))
     }
 
     /// The colour [`Judge::recoloured`] would give `op`.
@@ -418,6 +421,11 @@ mod tests {
         assert_eq!(judge.picked(&stroke((W - 5) as f32, 5.0)), Some([0.1, 0.2, 0.9]));
         // Off the canvas: the nearest edge pixel's colour.
         assert_eq!(judge.picked(&stroke(-30.0, 5.0)), Some([0.9, 0.1, 0.1]));
+        // A white a hair past 1 in float (what compositing over white can give) is picked as 1.
+        let mut bright = Picture::of(&reference);
+        bright.rgb.iter_mut().for_each(|plane| plane.fill(1.000_000_2));
+        bright.rgb[2].fill(-1e-7);
+        assert_eq!(Judge::new(bright).picked(&stroke(5.0, 9.0)), Some([1.0, 1.0, 0.0]));
         let Some(Kind::Stroke(s)) = stroke(5.0, 9.0).kind else { unreachable!() };
         let eraser = pb::Op { kind: Some(Kind::Stroke(pb::Stroke { tool: pb::Tool::Eraser as i32, ..s })) };
         assert_eq!(judge.picked(&eraser), None, "an eraser lays no colour down");
