@@ -472,8 +472,8 @@ fn brush_imagination(
     sd: Option<(Imagines, String)>,
     seed: u64,
 ) -> crate::painters::Imagination {
-    use crate::diffusion::{brush::DEFAULT_STEPS, brush::MAX_STEPS, builtin, imagine::Imaginer, style};
-    let steps = sd.as_ref().map_or(DEFAULT_STEPS, |(model, _)| model.config.steps.min(MAX_STEPS));
+    use crate::diffusion::{brush::DEFAULT_STEPS, builtin, imagine::Imaginer, style};
+    let steps = sd.as_ref().map_or(DEFAULT_STEPS, |(model, _)| model.default_steps());
     let mut imaginer = Imaginer::new(builtin::brush(), style::NONE, strength, steps, seed);
     imaginer.sd = sd;
     crate::painters::Imagination {

@@ -130,7 +130,7 @@ pub fn run(args: Args) -> CliResult {
             let models = args.dirs.clone().paths()?.models_dir();
             let sd = crate::diffusion::sd::load(&models, name, &crate::device::current())
                 .map_err(|e| CliError::input(format!("--brush-model: {e}")))?;
-            let steps = args.steps.unwrap_or(sd.config.steps.min(MAX_STEPS));
+            let steps = args.steps.unwrap_or(sd.default_steps());
             let dab = SdDab { strength: args.strength, seed: args.seed, steps };
             let prompt = args.prompt.as_deref().unwrap_or("");
             let patch = sd

@@ -4,6 +4,16 @@ use crate::engine::Canvas;
 use crate::ops::{pb, timeline};
 use crate::tokenizer::{ALL_FIELDS, FIELDS, OpToken, Tokenizer};
 
+/// Adds `pixels`' premultiplied channels to `sum`, alpha too, as four lanes (one vector add a
+/// pixel); the caller composites over white after: Σ(c + 1 − a) = Σc + n − Σa.
+fn add_lanes(sum: &mut [f32; 4], pixels: &[crate::engine::Px]) {
+    for p in pixels {
+        for k in 0..4 {
+            sum[k] += p[k];
+        }
+    }
+}
+
 /// A canvas composited over white and area-averaged down (or up) to
 /// `side × side`, as planar RGB in [0, 1] (`3 × side × side` values).
 pub fn picture(canvas: &Canvas, side: usize) -> Vec<f32> {
@@ -13,14 +23,9 @@ pub fn picture(canvas: &Canvas, side: usize) -> Vec<f32> {
         let (y0, y1) = (oy * h / side, ((oy + 1) * h / side).max(oy * h / side + 1).min(h));
         for ox in 0..side {
             let (x0, x1) = (ox * w / side, ((ox + 1) * w / side).max(ox * w / side + 1).min(w));
-            // Summed as four lanes (one vector add a pixel), white added after.
             let mut sum = [0.0f32; 4];
             for y in y0..y1 {
-                for p in &canvas.pixels()[y * w + x0..y * w + x1] {
-                    for k in 0..4 {
-                        sum[k] += p[k];
-                    }
-                }
+                add_lanes(&mut sum, &canvas.pixels()[y * w + x0..y * w + x1]);
             }
             let n = ((y1 - y0) * (x1 - x0)) as f32;
             for k in 0..3 {
@@ -74,14 +79,9 @@ pub fn glimpse(canvas: &Canvas, x: f32, y: f32, cells: usize) -> Vec<f32> {
                 let inside = a >= 0 && b <= w as isize;
                 for py in span(top, cy, h) {
                     if inside {
-                        // Summed as four lanes (one vector add a pixel), white added after.
                         let slice = &pixels[py * w + a as usize..py * w + b as usize];
                         let mut sum = [0.0f32; 4];
-                        for p in slice {
-                            for k in 0..4 {
-                                sum[k] += p[k];
-                            }
-                        }
+                        add_lanes(&mut sum, slice);
                         let len = slice.len() as f32;
                         for k in 0..3 {
                             acc[k] += sum[k] + (len - sum[3]);

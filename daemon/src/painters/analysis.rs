@@ -108,13 +108,23 @@ pub fn mse(a: &Canvas, b: &Canvas) -> f64 {
     sum / (3 * a.pixels().len()) as f64
 }
 
-/// The colour a validated op lays down and where it starts (a stroke's first point, a
-/// fill's seed); `None` for ops that lay none down (erasers, smudges, patches, undo).
+/// Where an op starts: a stroke's first point, a fill's seed; `None` for other ops.
+pub fn start(op: &pb::Op) -> Option<(f32, f32)> {
+    match &op.kind {
+        Some(pb::op::Kind::Fill(f)) => Some((f.x, f.y)),
+        Some(pb::op::Kind::Stroke(s)) => s.points.first().map(|p| (p.x, p.y)),
+        _ => None,
+    }
+}
+
+/// The colour a validated op lays down and where it [`start`]s; `None` for ops that lay none
+/// down (erasers, smudges, patches, undo).
 pub fn laid_colour(op: &pb::Op) -> Option<([f32; 3], f32, f32)> {
+    let (x, y) = start(op)?;
     match &op.kind {
         Some(pb::op::Kind::Fill(f)) => {
             let c = Rgba::from_pb(f.color.as_ref(), Rgba::BLACK);
-            Some(([c.r, c.g, c.b], f.x, f.y))
+            Some(([c.r, c.g, c.b], x, y))
         }
         Some(pb::op::Kind::Stroke(s)) => {
             let b = crate::ops::Brush::of(s);
@@ -122,8 +132,7 @@ pub fn laid_colour(op: &pb::Op) -> Option<([f32; 3], f32, f32)> {
                 b.tool,
                 pb::Tool::Brush | pb::Tool::Airbrush | pb::Tool::Pencil | pb::Tool::Unspecified
             );
-            let p = s.points.first()?;
-            paints.then_some(([b.color.r, b.color.g, b.color.b], p.x, p.y))
+            paints.then_some(([b.color.r, b.color.g, b.color.b], x, y))
         }
         _ => None,
     }

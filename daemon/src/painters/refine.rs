@@ -96,11 +96,7 @@ impl Judge {
         if !carries_colour(op) {
             return None;
         }
-        let (x, y) = match &op.kind {
-            Some(Kind::Stroke(s)) => s.points.first().map(|p| (p.x, p.y))?,
-            Some(Kind::Fill(f)) => (f.x, f.y),
-            _ => return None,
-        };
+        let (x, y) = super::analysis::start(op)?;
         let at = |v: f32, n: usize| (v.max(0.0) as usize).min(n - 1);
         let rgb = self.reference.at(at(x, self.reference.width), at(y, self.reference.height));
         // A picture composited over white or blurred runs a hair past 0..1 in float; an op's

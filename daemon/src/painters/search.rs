@@ -409,13 +409,12 @@ fn best_candidate(
                 resized(relocated.as_ref().unwrap_or(&proposed), scale)
                     .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
                 // A glaze mixes colours a palette does not have.
-                GLAZE_SIZES
-                    .iter()
-                    .filter_map(|&k| {
-                        let op = recoloured.as_ref().filter(|_| palette.is_none())?;
-                        glazed(&resized(op, k * scale)?)
-                    })
-                    .collect(),
+                match recoloured.as_ref().filter(|_| palette.is_none()) {
+                    Some(op) => {
+                        GLAZE_SIZES.iter().filter_map(|&k| glazed(&resized(op, k * scale)?)).collect()
+                    }
+                    None => Vec::new(),
+                },
             ),
             Colouring::Fit => (None, Vec::new()),
         };

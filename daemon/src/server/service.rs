@@ -120,7 +120,7 @@ impl Service {
             }
             (None, _) => (crate::diffusion::style::NONE, None),
         };
-        let steps = sd.as_ref().map_or(magic::DEFAULT_STEPS, |(sd, _)| sd.config.steps.min(magic::MAX_STEPS));
+        let steps = sd.as_ref().map_or(magic::DEFAULT_STEPS, |(sd, _)| sd.default_steps());
         let mut imaginer = Imaginer::new(crate::diffusion::builtin::brush(), style, strength, steps, seed);
         imaginer.sd = sd;
         let imagine: painters::Imagine = Box::new(move |canvas: &Canvas| {
@@ -664,7 +664,7 @@ impl pb::apprentice_server::Apprentice for Service {
         };
         let sd = self.sd.clone().filter(|_| prompt.is_some());
         let steps = match r.steps {
-            0 => sd.as_ref().map_or(magic::DEFAULT_STEPS, |sd| sd.config.steps.min(magic::MAX_STEPS)),
+            0 => sd.as_ref().map_or(magic::DEFAULT_STEPS, |sd| sd.default_steps()),
             s if s as usize > magic::MAX_STEPS => {
                 return Err(Status::resource_exhausted(format!(
                     "steps: {s}, more than the limit of {}",

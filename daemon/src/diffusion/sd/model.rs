@@ -137,6 +137,12 @@ fn text_encoder(
 }
 
 impl StableDiffusion {
+    /// Sampler steps for a dab that asks for none: the model's own, within the magic brush's
+    /// bound ([`MAX_STEPS`](crate::diffusion::brush::MAX_STEPS)).
+    pub fn default_steps(&self) -> usize {
+        self.config.steps.min(crate::diffusion::brush::MAX_STEPS)
+    }
+
     /// The model in folder `dir` (named after it) on `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<StableDiffusion, String> {
         let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
