@@ -84,6 +84,12 @@ impl Config {
         (self.image_side / self.patch).pow(2)
     }
 
+    /// Ops of a history the model is shown before it paints: half its positions, leaving
+    /// room to paint.
+    pub fn context_ops(&self) -> usize {
+        self.max_ops / 2
+    }
+
     /// Positions before the first op: canvas and reference patches.
     pub fn prefix_len(&self) -> usize {
         2 * self.patches()

@@ -57,6 +57,17 @@ pub fn reach(op: &pb::Op, w: usize, h: usize) -> Option<Rect> {
 }
 
 /// Tries ops against a reference on the canvas they would be painted on.
+/// What an op would do: its [`Judge::gain`], the part of it where pixels move away from the
+/// reference (`harm`, at least 0: the gain is the harm less the help), and the largest change
+/// to a channel of any pixel as a painter sees it (over white, 0..1; 0 for an op that changes
+/// nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Effect {
+    pub gain: f64,
+    pub harm: f64,
+    pub largest: f32,
+}
+
 pub struct Judge {
     reference: Picture,
     backup: Vec<Px>,
@@ -77,8 +88,31 @@ impl Judge {
         let (w, h) = (engine.canvas().width(), engine.canvas().height());
         let Some(r) = reach(op, w, h) else { return 0.0 };
         let before = error(&self.reference, engine, r);
-        let after = trial(&mut self.backup, engine, op, r, |e| error(&self.reference, e, r));
+        let after = trial(&mut self.backup, engine, op, r, |e, _| error(&self.reference, e, r));
         after - before
+    }
+
+    /// What `op` would do to the canvas, as [`Effect`] says. The canvas is left as it was.
+    pub fn effect(&mut self, engine: &mut Engine, op: &pb::Op) -> Effect {
+        let w = engine.canvas().width();
+        let Some(r) = reach(op, w, engine.canvas().height()) else { return Effect::default() };
+        let reference = &self.reference;
+        trial(&mut self.backup, engine, op, r, |e, old| {
+            let (n, mut effect) = (r.x1 - r.x0, Effect::default());
+            for (i, y) in (r.y0..r.y1).enumerate() {
+                let row = &e.canvas().pixels()[y * w + r.x0..y * w + r.x1];
+                let refs = y * reference.width + r.x0;
+                for (j, (&new, &was)) in row.iter().zip(&old[i * n..(i + 1) * n]).enumerate() {
+                    let change =
+                        pixel_error(reference, new, refs + j) - pixel_error(reference, was, refs + j);
+                    effect.gain += f64::from(change);
+                    effect.harm += f64::from(change.max(0.0));
+                    let (a, b) = (over_white(new), over_white(was));
+                    effect.largest = (0..3).map(|k| (a[k] - b[k]).abs()).fold(effect.largest, f32::max);
+                }
+            }
+            effect
+        })
     }
 
     /// `op` in the colour that brings the pixels it covers closest to the
@@ -117,8 +151,8 @@ impl Judge {
                 .flat_map(|y| c.pixels()[y * w + r.x0..y * w + r.x1].iter().map(|&p| over_white(p)))
                 .collect()
         };
-        let white = trial(&mut self.backup, engine, &with_colour(op, [1.0; 3]), r, looks);
-        let black = trial(&mut self.backup, engine, &with_colour(op, [0.0; 3]), r, looks);
+        let white = trial(&mut self.backup, engine, &with_colour(op, [1.0; 3]), r, |e, _| looks(e));
+        let black = trial(&mut self.backup, engine, &with_colour(op, [0.0; 3]), r, |e, _| looks(e));
         let n = r.x1 - r.x0;
         let (mut num, mut den) = ([0.0f64; 3], [0.0f64; 3]);
         for (i, (wp, bp)) in white.iter().zip(&black).enumerate() {
@@ -156,14 +190,14 @@ fn error(reference: &Picture, engine: &Engine, r: Rect) -> f64 {
     sum
 }
 
-/// Paints `op`, lets `look` see the canvas, then puts the pixels in `r` back
-/// (`backup` is scratch space).
+/// Paints `op`, lets `look` see the canvas (and the pixels of `r` as they were, row by row),
+/// then puts the pixels in `r` back (`backup` is scratch space).
 fn trial<T>(
     backup: &mut Vec<Px>,
     engine: &mut Engine,
     op: &pb::Op,
     r: Rect,
-    look: impl FnOnce(&Engine) -> T,
+    look: impl FnOnce(&Engine, &[Px]) -> T,
 ) -> T {
     let w = engine.canvas().width();
     backup.clear();
@@ -171,7 +205,7 @@ fn trial<T>(
         backup.extend_from_slice(&engine.canvas().pixels()[y * w + r.x0..y * w + r.x1]);
     }
     engine.apply(op);
-    let seen = look(engine);
+    let seen = look(engine, backup);
     let n = r.x1 - r.x0;
     for (i, y) in (r.y0..r.y1).enumerate() {
         engine.canvas_mut().row_mut(y, r.x0, r.x1).copy_from_slice(&backup[i * n..(i + 1) * n]);
@@ -332,6 +366,18 @@ mod tests {
                 (gain - expected).abs() < 1e-3 * (1.0 + expected.abs()),
                 "{gain} vs {expected} for {op:?}"
             );
+            // Its effect says the same, and what it spoils and how much it shows.
+            let effect = judge.effect(&mut engine, &op);
+            assert_eq!(engine.canvas(), &before);
+            assert!((effect.gain - gain).abs() < 1e-3 * (1.0 + gain.abs()), "{effect:?} vs {gain}");
+            assert!(effect.harm >= 0.0 && effect.harm >= effect.gain - 1e-6, "{effect:?}");
+            let largest = Picture::of(&before)
+                .rgb
+                .iter()
+                .zip(&Picture::of(painted.canvas()).rgb)
+                .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+                .fold(0.0f32, f32::max);
+            assert!((effect.largest - largest).abs() < 1e-5, "{} vs {largest}", effect.largest);
             // Keep the canvas changing, so later ops meet what earlier ones left.
             engine.apply(&op);
         }
@@ -425,6 +471,43 @@ mod tests {
         let Some(Kind::Stroke(s)) = stroke(5.0, 9.0).kind else { unreachable!() };
         let eraser = pb::Op { kind: Some(Kind::Stroke(pb::Stroke { tool: pb::Tool::Eraser as i32, ..s })) };
         assert_eq!(judge.picked(&eraser), None, "an eraser lays no colour down");
+    }
+
+    #[test]
+    fn an_effect_tells_what_an_op_mends_from_what_it_spoils() {
+        // The reference is red on the left half and blue on the right; the canvas red
+        // on the left half and white on the right.
+        let two = |right: Rgba| {
+            let mut c = Canvas::new(W, H, right);
+            for y in 0..H {
+                c.row_mut(y, 0, W / 2).fill([0.9, 0.1, 0.1, 1.0]);
+            }
+            c
+        };
+        let mut judge = Judge::new(Picture::of(&two(Rgba { r: 0.1, g: 0.2, b: 0.9, a: 1.0 })));
+        let mut engine = Engine::from_canvas(two(Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 }));
+        let dot = |x, y| pb::Point { x, y, pressure: Some(1.0), time_ms: 0, tilt: None };
+        let stroke = |from: f32, to: f32, rgb: [f32; 3]| pb::Op {
+            kind: Some(Kind::Stroke(pb::Stroke {
+                tool: pb::Tool::Brush as i32,
+                brush: Some(pb::BrushState {
+                    size: 6.0,
+                    color: Some(pb::Color { r: rgb[0], g: rgb[1], b: rgb[2], a: None }),
+                    ..Default::default()
+                }),
+                points: vec![dot(from, 20.0), dot(to, 20.0)],
+            })),
+        };
+        let (red, blue, half) = ([0.9, 0.1, 0.1], [0.1, 0.2, 0.9], (W / 2) as f32);
+        // Red over the red half: nothing changes, nothing is mended or spoilt.
+        let same = judge.effect(&mut engine, &stroke(5.0, half - 8.0, red));
+        assert!(same.largest < 1e-6 && same.harm < 1e-9 && same.gain.abs() < 1e-9, "{same:?}");
+        // Blue on the white half mends only.
+        let mends = judge.effect(&mut engine, &stroke(half + 8.0, (W - 5) as f32, blue));
+        assert!(mends.gain < 0.0 && mends.harm < 1e-9 && mends.largest > 0.5, "{mends:?}");
+        // Blue across both halves mends the right and spoils the left: the gain is their sum.
+        let both = judge.effect(&mut engine, &stroke(5.0, (W - 5) as f32, blue));
+        assert!(both.harm > 0.5 * (both.harm - both.gain) && both.gain > mends.gain, "{both:?} vs {mends:?}");
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl TransformerRun {
             .enumerate()
             .rev()
             .filter_map(|(i, o)| tokenizer.encode(o).map(|t| (i, t)))
-            .take(cfg.max_ops / 2)
+            .take(cfg.context_ops())
             .collect();
         recent.reverse();
         // With no ops in the context, the canvas before them is the canvas itself (not copied).

@@ -6,7 +6,7 @@
 //! no bigger than the working side the copy is the canvas itself, pixel for pixel.
 
 use super::analysis::Picture;
-use super::refine::{ErrorMap, Judge, with_colour};
+use super::refine::{Effect, ErrorMap, Judge, with_colour};
 use super::rng::Rng;
 use crate::engine::{Canvas, Engine};
 use crate::ops::{pb, pb::op::Kind};
@@ -16,6 +16,10 @@ pub const WORKING_SIDE: usize = 512;
 
 /// Side of the error map's cells, in working pixels: where moved proposals may land.
 const CELL: usize = 4;
+/// The least change to a channel of a pixel that counts as seen: two levels of 8 bits (one
+/// level is below what an eye tells apart on a flat passage, and is the rounding of 8-bit
+/// editors).
+pub const VISIBLE: f32 = 2.0 / 255.0;
 
 pub struct Working {
     /// Working pixels per canvas pixel (1: full size).
@@ -115,6 +119,15 @@ impl Working {
         let small = self.small(op);
         // Errors summed over fewer pixels: per canvas pixel, as at full size.
         self.judge.gain(&mut self.engine, &small) / f64::from(self.scale * self.scale)
+    }
+
+    /// What `op` would do to the working canvas ([`Effect`]), per canvas pixel as
+    /// [`Working::gain`].
+    pub fn effect(&mut self, op: &pb::Op) -> Effect {
+        let small = self.small(op);
+        let e = self.judge.effect(&mut self.engine, &small);
+        let per = f64::from(self.scale * self.scale);
+        Effect { gain: e.gain / per, harm: e.harm / per, ..e }
     }
 
     /// `op` in the colour that brings what it covers closest to the target (least
