@@ -56,7 +56,6 @@ pub fn reach(op: &pb::Op, w: usize, h: usize) -> Option<Rect> {
     }
 }
 
-/// Tries ops against a reference on the canvas they would be painted on.
 /// What an op would do: its [`Judge::gain`], the part of it where pixels move away from the
 /// reference (`harm`, at least 0: the gain is the harm less the help), and the largest change
 /// to a channel of any pixel as a painter sees it (over white, 0..1; 0 for an op that changes
@@ -68,6 +67,7 @@ pub struct Effect {
     pub largest: f32,
 }
 
+/// Tries ops against a reference on the canvas they would be painted on.
 pub struct Judge {
     reference: Picture,
     backup: Vec<Px>,

@@ -415,7 +415,7 @@ fn candidates(
         recolour(working, &there, colouring).unwrap_or(there)
     });
     let (rescaled, glazes) = match colouring {
-        Colouring::Pick { scale, palette, .. } => (
+        Colouring::Pick { scale, palette } => (
             resized(relocated.as_ref().unwrap_or(&proposed), scale)
                 .map(|op| recolour(working, &op, colouring).unwrap_or(op)),
             // A glaze mixes colours a palette does not have.
@@ -452,7 +452,7 @@ fn best_candidate(
     let (w, h) = (inner.canvas().width(), inner.canvas().height());
     let errors = working.errors();
     let mut best: Option<(f64, pb::Op)> = None;
-    // Continuing, ops kept back (unseen, or spoiling more than they mend): the last choice.
+    // Continuing, ops kept back (unseen, or spoiling too much: see HARM_KEPT): the last choice.
     let mut unseen: Option<(f64, pb::Op)> = None;
     for _ in 0..ROUNDS {
         let proposals: Vec<pb::Op> = (0..CANDIDATES)
