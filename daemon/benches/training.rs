@@ -175,8 +175,8 @@ fn prepare(dir: &Path, scenes: usize) {
         .unwrap();
     assert!(status.success(), "apprentice data failed");
     let histories = training::load_histories(&data).unwrap();
-    let cfg = Config::small();
-    let mixture = Mixture::of(&histories, &vec![false; histories.len()], &cfg, WINDOW);
+    let cfg = shipped_shape();
+    let mixture = Mixture::of(&histories, &vec![false; histories.len()], &cfg, WINDOW, 1);
     let mut rng = Rng::new(1);
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for b in 0..BATCHES {
@@ -256,11 +256,16 @@ fn torch(python: &str, dir: &Path, steps: usize, threads: usize) -> Run {
     parse(out, "PyTorch")
 }
 
+/// The shipped model's shape (it does not see progress), which the PyTorch side mirrors.
+fn shipped_shape() -> Config {
+    Config { progress: 0, ..Config::small() }
+}
+
 /// In a process of its own (its thread count is fixed at start): the loss of the first batch,
 /// then `steps` timed AdamW steps after two untimed ones. Prints `ops_per_s loss0`.
 fn candle_child(dir: &Path, steps: usize) {
     apprentice::tuning::allocator();
-    let cfg = Config::small();
+    let cfg = shipped_shape();
     let batches: HashMap<String, Tensor> =
         Tensor::read_npz(dir.join("batches.npz")).unwrap().into_iter().collect();
     let get = |b: usize, name: &str| batches.get(&format!("b{b}.{name}")).cloned();
@@ -274,6 +279,7 @@ fn candle_child(dir: &Path, steps: usize) {
             &t("canvas"),
             get(b, "reference").as_ref(),
             &t("inputs"),
+            &[0; BATCH],
             &t("targets"),
             &t("glimpses"),
             &t("mask"),

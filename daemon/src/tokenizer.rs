@@ -327,8 +327,11 @@ impl Tokenizer {
                 );
                 let steps = [(Field::Dx1, Field::Dy1), (Field::Dx2, Field::Dy2), (Field::Dx3, Field::Dy3)];
                 for (i, (fx, fy)) in steps.into_iter().enumerate() {
-                    let (qx, qy) =
-                        (self.delta_bin(samples[i + 1].0 - x), self.delta_bin(samples[i + 1].1 - y));
+                    // A point repeating the one before (a short stroke's padding) stays put:
+                    // carrying the last step's rounding into it would draw a hook never drawn.
+                    let (a, b) = (samples[i], samples[i + 1]);
+                    let (dx, dy) = if (a.0, a.1) == (b.0, b.1) { (0.0, 0.0) } else { (b.0 - x, b.1 - y) };
+                    let (qx, qy) = (self.delta_bin(dx), self.delta_bin(dy));
                     t.set(fx, qx);
                     t.set(fy, qy);
                     x += self.delta_of(qx);

@@ -96,10 +96,11 @@ pub struct Args {
     /// The session store for --sessions [default: DATA_DIR/sessions.sqlite3].
     #[arg(long, value_name = "FILE", requires = "sessions")]
     store: Option<PathBuf>,
-    /// The same rows for test painters of distinct habits (stippler, hatcher, blocker): sessions
-    /// made for each, a personal model learned from them (personalize), both models measured.
-    #[arg(long)]
-    test_painters: bool,
+    /// The same rows for test painters of distinct habits (stippler, hatcher, blocker; all
+    /// three without names): sessions made for each, a personal model learned from them
+    /// (personalize), both models measured.
+    #[arg(long, num_args = 0.., value_delimiter = ',', value_name = "NAME")]
+    test_painters: Option<Vec<String>>,
     /// Personalize's steps for --test-painters.
     #[arg(long, default_value_t = 300, requires = "test_painters")]
     personalize_steps: usize,
@@ -164,8 +165,8 @@ pub fn run(args: Args) -> CliResult {
     if args.sessions {
         session_rows(&args, &model)?;
     }
-    if args.test_painters {
-        test_painter_rows(&args)?;
+    if let Some(names) = &args.test_painters {
+        test_painter_rows(&args, names)?;
     }
     if args.continuation > 0 || args.photos.is_some() {
         continuation_rows(&args, &model)?;
@@ -213,14 +214,26 @@ pub fn run(args: Args) -> CliResult {
     Ok(())
 }
 
-const SESSION_HEADER: &str = "| painter | model | continued by | next-op loss | style distance | sizes | lengths | palette | order | error ratio |";
+const SESSION_HEADER: &str = "| painter | model | continued by | next-op loss | style distance | tools | sizes | lengths | turning | opacity | pressure | palette | order | error ratio |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn print_session_rows(painter: &str, rows: &[eval::sessions::Row]) {
     for r in rows {
         let d = r.style;
         println!(
-            "| {painter} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
-            r.model, r.painter, r.loss, d.total, d.sizes, d.lengths, d.palette, d.order, r.ratio
+            "| {painter} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            r.model,
+            r.painter,
+            r.loss,
+            d.total,
+            d.kinds,
+            d.sizes,
+            d.lengths,
+            d.turning,
+            d.opacity,
+            d.pressure,
+            d.palette,
+            d.order,
+            r.ratio
         );
     }
 }
@@ -253,7 +266,6 @@ fn session_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliRe
         sessions.len()
     );
     println!("{SESSION_HEADER}");
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     print_session_rows("recorded", &eval::sessions::rows(&held, &models, SESSION_OPS, args.temperature));
     println!();
     Ok(())
@@ -263,15 +275,23 @@ fn session_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> CliRe
 const TEST_SESSIONS: u64 = 10;
 const TEST_SESSION_OPS: usize = 120;
 
-fn test_painter_rows(args: &Args) -> CliResult {
+fn test_painter_rows(args: &Args, names: &[String]) -> CliResult {
+    if let Some(bad) = names.iter().find(|n| !eval::sessions::TEST_PAINTERS.contains(&n.as_str())) {
+        return Err(CliError::input(format!(
+            "--test-painters: no test painter {bad:?} (there are {})",
+            eval::sessions::TEST_PAINTERS.join(", ")
+        )));
+    }
     use crate::training::personalize::{self, Plan};
     println!(
         "test painters: {TEST_SESSIONS} sessions of {TEST_SESSION_OPS} ops each, the latest 2 held out; personalized in {} steps",
         args.personalize_steps
     );
     println!("{SESSION_HEADER}");
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
-    for name in eval::sessions::TEST_PAINTERS {
+    for name in eval::sessions::TEST_PAINTERS
+        .into_iter()
+        .filter(|&n| names.is_empty() || names.iter().any(|m| m == n))
+    {
         // Latest first, as the store lists them.
         let sessions: Vec<_> = (0..TEST_SESSIONS)
             .rev()

@@ -83,6 +83,7 @@ pub fn run(args: Args) -> CliResult {
         steps: args.steps,
         batch: args.batch.max(1),
         window: args.window.max(2),
+        cuts: 1,
         lr: args.lr,
         seed: args.seed,
         reference_rate: args.reference_rate,

@@ -33,6 +33,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokenizer::{ALL_FIELDS, FIELDS, PLACE_END};
 
+/// Parameters a model fine-tuned from an older one may lack: they start at their initial
+/// values (zeros: the model starts out painting as the older one did).
+pub const GROWN: &[&str] = &["progress_emb."];
+
+/// Progress buckets of the default size: ops by fours up to 64, … , by 64s up to 1,984.
+pub const PROGRESS_BUCKETS: usize = 80;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -48,10 +55,15 @@ pub struct Config {
     pub patch: usize,
     /// Cells per side of each view of the glimpse around the place being painted.
     pub glimpse: usize,
+    /// Buckets of "ops painted so far" (see [`Config::progress_bucket`]), so that the model
+    /// knows how far into a picture it is — a painter blocks in early and details late. 0: it
+    /// does not see it (models trained before it; their config files have no such field).
+    #[serde(default)]
+    pub progress: usize,
 }
 
 impl Config {
-    /// A few thousand parameters: for tests.
+    /// A few thousand parameters: for tests. Like the shipped model, it does not see progress.
     pub fn tiny() -> Config {
         Config {
             d_model: 32,
@@ -62,6 +74,7 @@ impl Config {
             image_side: 16,
             patch: 8,
             glimpse: 4,
+            progress: 0,
         }
     }
 
@@ -76,7 +89,22 @@ impl Config {
             image_side: 64,
             patch: 16,
             glimpse: 8,
+            progress: PROGRESS_BUCKETS,
         }
+    }
+
+    /// The bucket of an op that has `ops` ops of its picture before it: 16 buckets 4 ops
+    /// wide (fine while blocking in), then 16 of 8, of 16, … ; the last holds the rest.
+    pub fn progress_bucket(&self, ops: usize) -> u32 {
+        let last = self.progress.saturating_sub(1);
+        let (mut bucket, mut start, mut width) = (0, 0, 4);
+        while bucket < last {
+            if ops < start + 16 * width {
+                return (bucket + (ops - start) / width).min(last) as u32;
+            }
+            (bucket, start, width) = (bucket + 16, start + 16 * width, 2 * width);
+        }
+        last as u32
     }
 
     /// Positions taken by one picture.
@@ -169,6 +197,8 @@ impl Module for Linear {
 #[derive(Clone, Default)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
+    /// Ops of the picture painted before the context's START.
+    done: usize,
 }
 
 impl KvCache {
@@ -179,6 +209,11 @@ impl KvCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Ops of the picture painted before the context's START.
+    pub fn done(&self) -> usize {
+        self.done
     }
 }
 
@@ -257,6 +292,8 @@ pub struct StrokeTransformer {
     cfg: Config,
     field_emb: Vec<Embedding>,
     op_pos: Embedding,
+    /// How far into the picture each op position is (`None` when `progress` is 0).
+    progress_emb: Option<Embedding>,
     patch_proj: Linear,
     patch_pos: Embedding,
     /// 0: canvas, 1: reference, 2: no reference.
@@ -281,6 +318,14 @@ impl StrokeTransformer {
                 .map(|i| embedding(vocab(i), d, vb.pp(format!("field_emb.{i}"))))
                 .collect::<Result<_>>()?,
             op_pos: embedding(cfg.max_ops, d, vb.pp("op_pos"))?,
+            // Zeros at first: a model fine-tuned from one without it starts out painting the same.
+            progress_emb: match cfg.progress {
+                0 => None,
+                n => Some(Embedding::new(
+                    vb.pp("progress_emb").get_with_hints((n, d), "weight", candle_nn::Init::Const(0.0))?,
+                    d,
+                )),
+            },
             patch_proj: linear(3 * cfg.patch * cfg.patch, d, vb.pp("patch_proj"))?,
             patch_pos: embedding(cfg.patches(), d, vb.pp("patch_pos"))?,
             image_kind: embedding(3, d, vb.pp("image_kind"))?,
@@ -328,9 +373,10 @@ impl StrokeTransformer {
         pos.broadcast_add(&kind)?.unsqueeze(0)?.repeat((b, 1, 1))
     }
 
-    /// [B, T, FIELDS] tokens at op positions `start..start + T` → [B, T, d].
-    fn embed_ops(&self, tokens: &Tensor, start: usize) -> Result<Tensor> {
-        let t = tokens.dim(1)?;
+    /// [B, T, FIELDS] tokens at op positions `start..start + T` of contexts whose START
+    /// follows `done[b]` ops of their picture → [B, T, d].
+    fn embed_ops(&self, tokens: &Tensor, start: usize, done: &[usize]) -> Result<Tensor> {
+        let (b, t) = (tokens.dim(0)?, tokens.dim(1)?);
         let mut x: Option<Tensor> = None;
         for (i, emb) in self.field_emb.iter().enumerate() {
             let e = emb.forward(&tokens.i((.., .., i))?.contiguous()?)?;
@@ -340,7 +386,20 @@ impl StrokeTransformer {
             });
         }
         let pos = self.op_pos.forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?;
-        bias::add(&x.expect("an op has fields"), &pos)
+        let x = bias::add(&x.expect("an op has fields"), &pos)?;
+        match &self.progress_emb {
+            None => Ok(x),
+            Some(emb) => {
+                if done.len() != b {
+                    candle_core::bail!("{} progress counts for a batch of {b}", done.len());
+                }
+                let ids: Vec<u32> = done
+                    .iter()
+                    .flat_map(|&d| (start..start + t).map(move |p| self.cfg.progress_bucket(d + p)))
+                    .collect();
+                x + emb.forward(&Tensor::from_vec(ids, (b, t), tokens.device())?)?
+            }
+        }
     }
 
     fn run_blocks(&self, mut x: Tensor, cache: &mut KvCache) -> Result<Tensor> {
@@ -352,14 +411,22 @@ impl StrokeTransformer {
     }
 
     /// Hidden states at the op positions of a whole window: `inputs` [B, T, FIELDS]
-    /// (START first), canvas and reference [B, 3, S, S] → [B, T, d].
-    pub fn hidden(&self, canvas: &Tensor, reference: Option<&Tensor>, inputs: &Tensor) -> Result<Tensor> {
+    /// (START first, after `done[b]` ops of its picture), canvas and reference [B, 3, S, S]
+    /// → [B, T, d].
+    pub fn hidden(
+        &self,
+        canvas: &Tensor,
+        reference: Option<&Tensor>,
+        inputs: &Tensor,
+        done: &[usize],
+    ) -> Result<Tensor> {
         let b = inputs.dim(0)?;
         let reference = match reference {
             Some(r) => self.embed_picture(r, 1)?,
             None => self.no_reference(b, inputs.device())?,
         };
-        let x = Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0)?], 1)?;
+        let x =
+            Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0, done)?], 1)?;
         let h = self.run_blocks(x, &mut KvCache::default())?;
         h.narrow(1, self.cfg.prefix_len(), inputs.dim(1)?)
     }
@@ -389,16 +456,18 @@ impl StrokeTransformer {
 
     /// Mean cross-entropy per op over the fields each target op uses (`mask`
     /// [B, T, FIELDS], 1 where a field counts).
+    #[allow(clippy::too_many_arguments)]
     pub fn loss(
         &self,
         canvas: &Tensor,
         reference: Option<&Tensor>,
         inputs: &Tensor,
+        done: &[usize],
         targets: &Tensor,
         glimpses: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let hidden = self.hidden(canvas, reference, inputs)?;
+        let hidden = self.hidden(canvas, reference, inputs, done)?;
         let logits = self.field_logits(&hidden, targets, glimpses)?;
         let mut total = Tensor::zeros((), DType::F32, inputs.device())?;
         for (i, l) in logits.iter().enumerate() {
@@ -413,20 +482,25 @@ impl StrokeTransformer {
     }
 
     /// Starts generation: canvas, reference and the ops so far (START first,
-    /// at most `max_ops - 1`) go into the cache; returns the last hidden state [1, d].
+    /// at most `max_ops - 1`, after `done` ops of the picture) go into the cache;
+    /// returns the last hidden state [1, d].
     pub fn prefill(
         &self,
         canvas: &Tensor,
         reference: Option<&Tensor>,
         inputs: &Tensor,
+        done: usize,
         cache: &mut KvCache,
     ) -> Result<Tensor> {
-        *cache = KvCache::default();
+        *cache = KvCache { done, ..KvCache::default() };
         let reference = match reference {
             Some(r) => self.embed_picture(r, 1)?,
             None => self.no_reference(1, inputs.device())?,
         };
-        let x = Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0)?], 1)?;
+        let x = Tensor::cat(
+            &[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0, &[done])?],
+            1,
+        )?;
         let h = self.run_blocks(x, cache)?;
         let last = h.dim(1)? - 1;
         h.i((.., last, ..))
@@ -434,7 +508,7 @@ impl StrokeTransformer {
 
     /// One more op into the cache at op position `position`; returns its hidden state [1, d].
     pub fn step(&self, token: &Tensor, position: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let x = self.embed_ops(token, position)?;
+        let x = self.embed_ops(token, position, &[cache.done])?;
         self.run_blocks(x, cache)?.i((.., 0, ..))
     }
 

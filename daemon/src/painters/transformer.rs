@@ -181,12 +181,15 @@ impl TransformerRun {
         let reference_canvas = request.reference.clone();
         let mut context = vec![inputs::start()];
         context.extend(recent.iter().map(|&(_, t)| t));
+        // Ops of the history before the context (all of them when it holds none).
+        let done = recent.first().map_or(ops.len(), |&(i, _)| i);
         let mut cache = KvCache::default();
         let hidden = model
             .prefill(
                 &picture_tensor(before, cfg.image_side),
                 reference.as_ref(),
                 &tokens_tensor(&context),
+                done,
                 &mut cache,
             )
             .expect("the model runs on its own shapes");
@@ -280,10 +283,13 @@ impl TransformerRun {
     pub(crate) fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
         let cfg = self.model.config().clone();
         if self.position >= cfg.max_ops {
-            // The context is full: start again from the canvas as it is now.
+            // The context is full: start again from the canvas as it is now, after the
+            // context's ops and this one.
             let canvas = picture_tensor(self.engine.canvas(), cfg.image_side);
             let start = tokens_tensor(&[inputs::start()]);
-            self.hidden = self.model.prefill(&canvas, self.reference.as_ref(), &start, &mut self.cache)?;
+            let done = self.cache.done() + self.position;
+            self.hidden =
+                self.model.prefill(&canvas, self.reference.as_ref(), &start, done, &mut self.cache)?;
             self.position = 1;
             return Ok(());
         }

@@ -143,6 +143,24 @@ fn long_strokes_keep_four_arc_length_samples_and_undo_is_not_tokenized() {
 }
 
 #[test]
+fn a_short_stroke_decodes_straight_its_padding_points_staying_put() {
+    // A dab of two points, as a painter's quick detail stroke: its end is rounded once, and
+    // the points that pad it to four repeat that end instead of hooking back towards it.
+    let tk = Tokenizer::new(&header(256, 192));
+    for (x1, y1) in [(7.3, 3.1), (4.6, -2.2), (9.9, 0.4)] {
+        let points = vec![
+            pb::Point { x: 100.0, y: 80.0, ..Default::default() },
+            pb::Point { x: 100.0 + x1, y: 80.0 + y1, ..Default::default() },
+        ];
+        let op = stroke_op(pb::Tool::Brush, 3.0, 1.0, 0.9, [0.5; 3], points);
+        let Some(Kind::Stroke(s)) = tk.decode(&tk.encode(&op).unwrap()).kind else { panic!() };
+        let at = |i: usize| (s.points[i].x, s.points[i].y);
+        assert!(at(1) != at(0) && at(2) == at(1) && at(3) == at(1), "{:?}", s.points);
+        assert!((at(1).0 - 100.0 - x1).abs() < 1.0 && (at(1).1 - 80.0 - y1).abs() < 1.0, "{:?}", s.points);
+    }
+}
+
+#[test]
 fn colourless_tools_carry_no_colour() {
     let tk = Tokenizer::new(&header(64, 64));
     let op = stroke_op(

@@ -27,6 +27,8 @@ pub struct Window {
     pub canvas_glimpses: Vec<u8>,
     /// `[len, G]`: the finished picture around each target's place.
     pub reference_glimpses: Vec<u8>,
+    /// Ops of the history (effective, as Continue counts them) before the window's first.
+    pub done: usize,
 }
 
 fn quantize(values: Vec<f32>) -> impl Iterator<Item = u8> {
@@ -46,15 +48,20 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
         inputs::glimpse(canvas, x, y, cfg.glimpse)
     };
     // Pictures of the canvas before each window and glimpses before each op, taken on one pass.
-    let mut steps: Vec<(Vec<f32>, Vec<OpToken>, Vec<u8>)> = Vec::new();
-    let (mut current, mut glimpses) = (Vec::new(), Vec::new());
+    // Per window: the canvas before it, its tokens, their glimpses, the ops before it.
+    type Step = (Vec<f32>, Vec<OpToken>, Vec<u8>, usize);
+    let mut steps: Vec<Step> = Vec::new();
+    let (mut current, mut glimpses, mut done) = (Vec::new(), Vec::new(), 0);
     let mut before = inputs::picture(engine.canvas(), cfg.image_side);
     let mut first = offset % len;
     if first == 0 {
         first = len;
     }
-    for op in ops {
+    for (i, op) in ops.into_iter().enumerate() {
         if let Some(t) = tokenizer.encode(op) {
+            if current.is_empty() {
+                done = i;
+            }
             glimpses.extend(quantize(glimpse(engine.canvas(), &t)));
             current.push(t);
         }
@@ -64,17 +71,18 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
                 std::mem::replace(&mut before, inputs::picture(engine.canvas(), cfg.image_side)),
                 std::mem::take(&mut current),
                 std::mem::take(&mut glimpses),
+                done,
             ));
         }
     }
     if !current.is_empty() {
-        steps.push((before, current, glimpses));
+        steps.push((before, current, glimpses, done));
     }
     let finished = inputs::picture(engine.canvas(), cfg.image_side);
     let g = inputs::glimpse_len(cfg.glimpse);
     steps
         .into_iter()
-        .map(|(canvas, tokens, mut canvas_glimpses)| {
+        .map(|(canvas, tokens, mut canvas_glimpses, done)| {
             let n = tokens.len();
             let mut input_tokens = vec![inputs::start()];
             input_tokens.extend_from_slice(&tokens[..n - 1]);
@@ -97,6 +105,7 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
                 mask,
                 canvas_glimpses,
                 reference_glimpses,
+                done,
             }
         })
         .collect()
@@ -140,6 +149,8 @@ mod tests {
             ws.iter().map(|w| (0..16).filter(|&t| w.mask[t * FIELDS] > 0.0).count()).collect();
         assert_eq!(counts[0], 5);
         assert_eq!(counts.iter().sum::<usize>(), tokens.len());
+        // Each window knows how far into the history it starts (the model sees it as progress).
+        assert_eq!(ws.iter().take(3).map(|w| w.done).collect::<Vec<_>>(), [0, 5, 21]);
         assert_eq!(ws[1].targets[..FIELDS], inputs::flatten(&tokens[5..6])[..]);
     }
 

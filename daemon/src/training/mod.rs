@@ -12,12 +12,12 @@ pub mod split;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 use crate::model::checkpoint::config_path;
-use crate::model::stroke_transformer::{Config, StrokeTransformer};
+use crate::model::stroke_transformer::{self, Config, StrokeTransformer};
 use crate::ops::{HistoryFormat, history, pb};
 use crate::painters::rng::Rng;
 use crate::tokenizer::FIELDS;
@@ -33,6 +33,9 @@ pub struct TrainOptions {
     pub batch: usize,
     /// Ops per training window.
     pub window: usize,
+    /// Ways each history is cut into windows, at offsets spread over a window: more see each
+    /// op in more contexts (a few histories, as a painter's sessions are, want several).
+    pub cuts: usize,
     pub lr: f64,
     pub seed: u64,
     /// Share of batches trained in copy mode (with the reference).
@@ -123,8 +126,15 @@ pub struct Mixture {
 }
 
 impl Mixture {
-    /// Windows of every history not held out, each cut at an offset drawn from its name.
-    pub fn of(histories: &[(String, pb::History)], held: &[bool], cfg: &Config, len: usize) -> Mixture {
+    /// Windows of every history not held out, each cut `cuts` ways: at an offset drawn from
+    /// its name and at offsets spread evenly from there over a window.
+    pub fn of(
+        histories: &[(String, pb::History)],
+        held: &[bool],
+        cfg: &Config,
+        len: usize,
+        cuts: usize,
+    ) -> Mixture {
         let mut sources: Vec<(String, Vec<Window>)> = Vec::new();
         for ((name, h), &is_held) in histories.iter().zip(held) {
             if is_held {
@@ -139,7 +149,9 @@ impl Mixture {
                     sources.len() - 1
                 }
             };
-            sources[i].1.extend(data::windows(h, cfg, len, offset));
+            for k in 0..cuts.max(1) {
+                sources[i].1.extend(data::windows(h, cfg, len, offset + k * len / cuts.max(1)));
+            }
         }
         Mixture { sources, copy_character_share: None }
     }
@@ -240,10 +252,24 @@ fn glimpse_rows(windows: &[&Window], cfg: &Config, len: usize, with_reference: b
     out
 }
 
-fn loss_of(model: &StrokeTransformer, t: &[Option<Tensor>; 6]) -> candle_core::Result<Tensor> {
+/// The loss of `windows`, batched as [`batch`] made `t`.
+fn loss_of(
+    model: &StrokeTransformer,
+    t: &[Option<Tensor>; 6],
+    windows: &[&Window],
+) -> candle_core::Result<Tensor> {
     let [canvas, reference, inputs, targets, glimpses, mask] = t;
     let some = |x: &Option<Tensor>| x.clone().expect("always set");
-    model.loss(&some(canvas), reference.as_ref(), &some(inputs), &some(targets), &some(glimpses), &some(mask))
+    let done: Vec<usize> = windows.iter().map(|w| w.done).collect();
+    model.loss(
+        &some(canvas),
+        reference.as_ref(),
+        &some(inputs),
+        &done,
+        &some(targets),
+        &some(glimpses),
+        &some(mask),
+    )
 }
 
 /// Windows of the held-out histories (cut from their start), spread over the
@@ -289,7 +315,7 @@ pub fn heldout_loss(
     let mut n = 0.0;
     for (i, chunk) in chosen.chunks(16).enumerate() {
         let t = batch(chunk, cfg, len, i % 2 == 1)?;
-        total += loss_of(model, &t)?.to_scalar::<f32>()? * chunk.len() as f32;
+        total += loss_of(model, &t, chunk)?.to_scalar::<f32>()? * chunk.len() as f32;
         n += chunk.len() as f32;
     }
     Ok(if n > 0.0 { total / n } else { f32::NAN })
@@ -326,10 +352,29 @@ pub fn starting_point<T: serde::de::DeserializeOwned + Default>(
         return Ok(read_progress(out)?.unwrap_or_default());
     }
     if let Some(init) = init {
-        varmap.load(init).map_err(|e| format!("cannot start from {}: {e}", init.display()))?;
+        load_init(varmap, init).map_err(|e| format!("cannot start from {}: {e}", init.display()))?;
     }
     Ok(T::default())
 }
+
+/// `init`'s weights into `varmap`. A parameter `init` lacks is an error unless it is one a
+/// model may have grown since ([`stroke_transformer::GROWN`]); it keeps its initial values.
+fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
+    let tensors = candle_core::safetensors::load(init, &Device::Cpu)?;
+    for (name, var) in varmap.data().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        match tensors.get(name) {
+            Some(t) => {
+                var.set(&t.to_device(var.device())?).map_err(|e| e.context(format!("tensor {name}")))?
+            }
+            None if stroke_transformer::GROWN.iter().any(|g| name.starts_with(g)) => {}
+            None => candle_core::bail!("it has no tensor {name}"),
+        }
+    }
+    Ok(())
+}
+
+/// How much faster than the rest a fine-tuned model's grown parameters learn.
+const GROWN_LR: f64 = 100.0;
 
 /// The optimizer of every training loop: AdamW with a little weight decay.
 pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<candle_nn::AdamW> {
@@ -388,7 +433,7 @@ pub fn train(
         Some(names) => histories.iter().map(|(n, _)| names.contains(n)).collect(),
         None => held_out(&histories),
     };
-    let mut train_w = Mixture::of(&histories, &held, &o.config, o.window);
+    let mut train_w = Mixture::of(&histories, &held, &o.config, o.window, o.cuts);
     train_w.copy_character_share = o.copy_character_share;
     let held_w = heldout_windows(&histories, &held, &o.config, o.window);
     if train_w.is_empty() {
@@ -401,7 +446,17 @@ pub fn train(
     let model = StrokeTransformer::new(vb, &o.config)?;
     let mut state: TrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
-    let mut opt = adamw(&varmap, o.lr)?;
+    // Fine-tuning, parameters the model grew start at zeros while the rest starts trained:
+    // they learn faster, or a short run would barely move them.
+    let grown =
+        |name: &str| o.init.is_some() && stroke_transformer::GROWN.iter().any(|g| name.starts_with(g));
+    let params = |lr: f64| candle_nn::ParamsAdamW { lr, weight_decay: 0.01, ..Default::default() };
+    let vars = |want: bool| -> Vec<candle_core::Var> {
+        let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        data.iter().filter(|(n, _)| grown(n) == want).map(|(_, v)| v.clone()).collect()
+    };
+    let mut opt = candle_nn::AdamW::new(vars(false), params(o.lr))?;
+    let mut opt_grown = candle_nn::AdamW::new(vars(true), params(o.lr * GROWN_LR))?;
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     let first_step = state.step;
@@ -413,12 +468,16 @@ pub fn train(
             save(&varmap, &o.config, &progress, &o.out).map_err(Failed)?;
             return Ok(progress);
         }
-        opt.set_learning_rate(o.lr * ((state.step + 1) as f64 / o.warmup.max(1) as f64).min(1.0));
+        let lr = o.lr * ((state.step + 1) as f64 / o.warmup.max(1) as f64).min(1.0);
+        opt.set_learning_rate(lr);
+        opt_grown.set_learning_rate(lr * GROWN_LR);
         let with_reference = rng.unit() < o.reference_rate;
         let chosen = train_w.draw(o.batch, with_reference, &mut rng);
         let t = batch(&chosen, &o.config, o.window, with_reference)?;
-        let loss = loss_of(&model, &t)?;
-        opt.backward_step(&loss)?;
+        let loss = loss_of(&model, &t, &chosen)?;
+        let grads = loss.backward()?;
+        opt.step(&grads)?;
+        opt_grown.step(&grads)?;
         let l = loss.to_scalar::<f32>()?;
         recent.push(l);
         if recent.len() > 50 {
@@ -458,6 +517,43 @@ mod tests {
         assert_eq!(mixture(&["scene", "session"], Some(0.1)), vec![0.5, 0.5]);
         assert_eq!(source_of("hanzi-04E00-a1.binpb"), "hanzi");
         assert_eq!(source_of("photo-chelsea-003.binpb"), "photo");
+    }
+
+    #[test]
+    fn fine_tuning_grows_the_progress_embedding_from_zeros_and_refuses_other_missing_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.safetensors");
+        let old = VarMap::new();
+        StrokeTransformer::new(VarBuilder::from_varmap(&old, DType::F32, &Device::Cpu), &Config::tiny())
+            .unwrap();
+        old.save(&base).unwrap();
+        let grown = Config { progress: 8, ..Config::tiny() };
+        let mut varmap = VarMap::new();
+        StrokeTransformer::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &grown).unwrap();
+        starting_point::<TrainState>(&mut varmap, &dir.path().join("out.safetensors"), false, Some(&base))
+            .unwrap();
+        let data = varmap.data().lock().unwrap();
+        let same = |name: &str| {
+            let a = data[name].as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            a == old.data().lock().unwrap()[name].as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        assert!(same("op_pos.weight") && same("heads.0.weight"), "the base's weights are loaded");
+        let progress = data["progress_emb.weight"].as_tensor().abs().unwrap().sum_all().unwrap();
+        assert_eq!(progress.to_scalar::<f32>().unwrap(), 0.0);
+        drop(data);
+
+        // A weights file that lacks anything else is not this model's.
+        let bigger = Config { n_layers: 3, ..Config::tiny() };
+        let mut varmap = VarMap::new();
+        StrokeTransformer::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &bigger).unwrap();
+        let err = starting_point::<TrainState>(
+            &mut varmap,
+            &dir.path().join("out.safetensors"),
+            false,
+            Some(&base),
+        )
+        .unwrap_err();
+        assert!(err.contains("base.safetensors") && err.contains("blocks.2."), "{err}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::{RunError, TrainOptions, heldout_loss, heldout_windows, load_histories};
 use crate::model::checkpoint;
-use crate::model::stroke_transformer::StrokeTransformer;
+use crate::model::stroke_transformer::{Config, PROGRESS_BUCKETS, StrokeTransformer};
 use crate::ops::pb;
 
 pub const DEFAULT_NAME: &str = "personal";
@@ -23,6 +23,12 @@ pub const DEFAULT_STEPS: usize = 300;
 pub const MIN_OPS: usize = 20;
 /// Ops per training window: sessions are long, and a painter's habits span strokes.
 const WINDOW: usize = 64;
+/// Ways each session is cut into windows: a painter has few sessions, and what they do next
+/// depends on where in a session they are, so each op is learned in several contexts...
+const CUTS: usize = 8;
+/// ...as long as the windows stay under this many (each holds ~160 KB of pictures and
+/// glimpses): a painter with many sessions has contexts enough.
+const MOST_WINDOWS: usize = 2048;
 /// The run's checkpoint is written this often (a stopped run loses at most this many steps).
 const CHECKPOINT_EVERY: usize = 25;
 
@@ -149,7 +155,11 @@ pub fn personalize(
         .map(|(_, h)| crate::ops::timeline::effective(&h.ops).len())
         .sum();
     let base_model = crate::model::registry::default_model();
-    let cfg = base_model.config().clone();
+    // The personal model learns how far into a picture the painter is (blocking in early,
+    // detail late), from a base that may not have seen it: its progress starts at zeros.
+    let base_cfg = base_model.config().clone();
+    let buckets = if base_cfg.progress == 0 { PROGRESS_BUCKETS } else { base_cfg.progress };
+    let cfg = Config { progress: buckets, ..base_cfg };
     let out = dir.join(format!("{}.safetensors", plan.name));
     let options = TrainOptions {
         data: data.clone(),
@@ -158,6 +168,7 @@ pub fn personalize(
         steps: plan.steps,
         batch: plan.batch.max(1),
         window: WINDOW,
+        cuts: (MOST_WINDOWS / (ops / WINDOW + histories.len()).max(1)).clamp(1, CUTS),
         lr: plan.lr,
         seed: 0,
         // Sessions have no reference picture: Continue without one is what is learned.

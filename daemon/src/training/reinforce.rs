@@ -270,7 +270,8 @@ fn field_log_probs(
     glimpses: &Tensor,
     group: usize,
 ) -> candle_core::Result<Vec<Tensor>> {
-    let hidden = model.hidden(canvas, Some(reference), inputs)?;
+    // Episodes start from a canvas with no history before them (as [`rollout`] runs them).
+    let hidden = model.hidden(canvas, Some(reference), inputs, &vec![0; inputs.dim(0)?])?;
     let hidden = Tensor::cat(&vec![&hidden; group], 0)?;
     // A large finite number rather than −∞, so that no 0 · ∞ reaches the backward pass.
     let mut no_start = vec![0f32; usize::from(kind::COUNT)];

@@ -28,6 +28,11 @@ fn random_tokens(rng: &mut Rng, b: usize, t: usize) -> (Tensor, Tensor) {
     )
 }
 
+/// The tiny config with progress seen (the tiny one, like the shipped model, does not).
+fn tiny_with_progress() -> Config {
+    Config { progress: 8, ..Config::tiny() }
+}
+
 fn model(cfg: &Config) -> (VarMap, StrokeTransformer) {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
@@ -45,14 +50,15 @@ fn glimpses(b: usize, t: usize, cfg: &Config) -> Tensor {
 
 #[test]
 fn every_parameter_receives_a_gradient() {
-    let cfg = Config::tiny();
+    let cfg = tiny_with_progress();
     let (varmap, m) = model(&cfg);
     let mut rng = Rng::new(1);
     let (targets, mask) = random_tokens(&mut rng, 2, 5);
     let (inputs, _) = random_tokens(&mut rng, 2, 5);
     for reference in [None, Some(pictures(2, &cfg))] {
         let g = glimpses(2, 5, &cfg);
-        let loss = m.loss(&pictures(2, &cfg), reference.as_ref(), &inputs, &targets, &g, &mask).unwrap();
+        let loss =
+            m.loss(&pictures(2, &cfg), reference.as_ref(), &inputs, &[0, 40], &targets, &g, &mask).unwrap();
         let grads = loss.backward().unwrap();
         let vars = varmap.all_vars();
         let without: Vec<_> = varmap
@@ -76,17 +82,27 @@ fn every_parameter_receives_a_gradient() {
     }
 }
 
+/// Gives the progress embedding random values (it starts at zeros), as training would.
+fn learn_progress(varmap: &VarMap) {
+    let data = varmap.data().lock().unwrap();
+    let var = &data["progress_emb.weight"];
+    var.set(&Tensor::randn(0f32, 1f32, var.shape(), &Device::Cpu).unwrap()).unwrap();
+}
+
 #[test]
 fn cached_generation_matches_the_full_forward() {
-    let cfg = Config::tiny();
-    let (_, m) = model(&cfg);
+    let cfg = tiny_with_progress();
+    let (varmap, m) = model(&cfg);
+    learn_progress(&varmap);
     let mut rng = Rng::new(2);
     let (inputs, _) = random_tokens(&mut rng, 1, 6);
     let (canvas, reference) = (pictures(1, &cfg), pictures(1, &cfg));
-    let full = m.hidden(&canvas, Some(&reference), &inputs).unwrap();
+    // 29 ops before the context: its positions cross from one progress bucket to the next.
+    let full = m.hidden(&canvas, Some(&reference), &inputs, &[29]).unwrap();
 
     let mut cache = KvCache::default();
-    let mut h = m.prefill(&canvas, Some(&reference), &inputs.narrow(1, 0, 3).unwrap(), &mut cache).unwrap();
+    let mut h =
+        m.prefill(&canvas, Some(&reference), &inputs.narrow(1, 0, 3).unwrap(), 29, &mut cache).unwrap();
     let close = |a: &Tensor, b: &Tensor| {
         (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
     };
@@ -110,12 +126,13 @@ fn training_steps_lower_the_loss_on_a_batch() {
     let mut opt =
         candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 3e-3, ..Default::default() })
             .unwrap();
-    let first = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap().to_scalar::<f32>().unwrap();
+    let done = [0; 4];
+    let loss = |m: &StrokeTransformer| m.loss(&canvas, None, &inputs, &done, &targets, &g, &mask).unwrap();
+    let first = loss(&m).to_scalar::<f32>().unwrap();
     for _ in 0..30 {
-        let loss = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap();
-        opt.backward_step(&loss).unwrap();
+        opt.backward_step(&loss(&m)).unwrap();
     }
-    let last = m.loss(&canvas, None, &inputs, &targets, &g, &mask).unwrap().to_scalar::<f32>().unwrap();
+    let last = loss(&m).to_scalar::<f32>().unwrap();
     assert!(last < 0.5 * first, "{first} -> {last}");
 }
 
@@ -131,8 +148,8 @@ fn weights_round_trip_through_safetensors() {
     let mut rng = Rng::new(4);
     let (inputs, _) = random_tokens(&mut rng, 1, 4);
     let canvas = pictures(1, &cfg);
-    let a = m.hidden(&canvas, None, &inputs).unwrap();
-    let b = loaded.hidden(&canvas, None, &inputs).unwrap();
+    let a = m.hidden(&canvas, None, &inputs, &[0]).unwrap();
+    let b = loaded.hidden(&canvas, None, &inputs, &[0]).unwrap();
     assert_eq!(a.to_vec3::<f32>().unwrap(), b.to_vec3::<f32>().unwrap());
 }
 
@@ -152,7 +169,7 @@ fn the_fields_after_the_place_read_the_glimpse_and_those_before_do_not() {
     let mut rng = Rng::new(5);
     let (targets, _) = random_tokens(&mut rng, 1, 3);
     let (inputs, _) = random_tokens(&mut rng, 1, 3);
-    let hidden = m.hidden(&pictures(1, &cfg), None, &inputs).unwrap();
+    let hidden = m.hidden(&pictures(1, &cfg), None, &inputs, &[0]).unwrap();
     let a = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
     let b = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
     let differ = |i: usize| {
@@ -164,4 +181,46 @@ fn the_fields_after_the_place_read_the_glimpse_and_those_before_do_not() {
     for f in [Field::Red, Field::Size, Field::Dx1, Field::Tolerance] {
         assert!(differ(f as usize), "{f:?} should see the glimpse");
     }
+}
+
+#[test]
+fn how_far_into_the_picture_it_is_tells_once_learned_and_not_before() {
+    let cfg = tiny_with_progress();
+    let (varmap, m) = model(&cfg);
+    let mut rng = Rng::new(6);
+    let (inputs, _) = random_tokens(&mut rng, 1, 1);
+    let canvas = pictures(1, &cfg);
+    let differ = |m: &StrokeTransformer, a: usize, b: usize| {
+        let hidden = |done| m.hidden(&canvas, None, &inputs, &[done]).unwrap();
+        (hidden(a) - hidden(b)).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-6
+    };
+    // Untrained (zeros), a model fine-tuned from one that never saw progress paints as it did.
+    assert!(!differ(&m, 0, 500));
+    learn_progress(&varmap);
+    assert!(differ(&m, 0, 500));
+    // Within one bucket the model cannot tell; fours while blocking in, then coarser.
+    assert!(!differ(&m, 8, 11));
+    assert!(differ(&m, 8, 12));
+    let big = Config::small();
+    let buckets: Vec<u32> = [0, 3, 4, 63, 64, 71, 72, 191, 192, 1983, 1984, 1_000_000]
+        .iter()
+        .map(|&n| big.progress_bucket(n))
+        .collect();
+    assert_eq!(buckets, [0, 0, 1, 15, 16, 16, 17, 31, 32, 79, 79, 79]);
+    assert_eq!(cfg.progress_bucket(10_000), cfg.progress as u32 - 1);
+}
+
+#[test]
+fn a_config_file_without_progress_is_a_model_that_does_not_see_it() {
+    let mut json = serde_json::to_value(Config::small()).unwrap();
+    json.as_object_mut().unwrap().remove("progress");
+    let cfg: Config = serde_json::from_value(json).unwrap();
+    assert_eq!(cfg.progress, 0);
+    let varmap = VarMap::new();
+    StrokeTransformer::new(
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+        &Config { progress: 0, ..Config::tiny() },
+    )
+    .unwrap();
+    assert!(varmap.data().lock().unwrap().keys().all(|k| !k.starts_with("progress_emb")));
 }
