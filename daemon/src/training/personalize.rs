@@ -149,7 +149,7 @@ pub fn personalize(
         held
     };
     let histories = load_histories(&data).map_err(RunError::Input)?;
-    let ops = histories
+    let ops: usize = histories
         .iter()
         .filter(|(name, _)| !held.contains(name))
         .map(|(_, h)| crate::ops::timeline::effective(&h.ops).len())
