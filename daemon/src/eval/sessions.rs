@@ -74,7 +74,7 @@ pub fn rows(
                 let before = crate::painters::analysis::mse(engine.canvas(), finished.canvas());
                 let count = (ops.len() - cut).min(n);
                 let mut run = painter.start(Request {
-                    history: pb::History { header: Some(header), ops: ops[..cut].to_vec() },
+                    history: pb::History { header: Some(header.clone()), ops: ops[..cut].to_vec() },
                     canvas: engine.canvas().clone(),
                     reference: None,
                     temperature,
@@ -89,7 +89,10 @@ pub fn rows(
                     engine.apply(&op);
                     ours.push(op);
                 }
-                theirs.extend(ops[cut..cut + count].iter().cloned());
+                // Both sides as written: search paints ops the tokenizer never rounded.
+                let painted = ours.split_off(ours.len() - count);
+                ours.extend(as_written(&header, &painted));
+                theirs.extend(as_written(&header, &ops[cut..cut + count]));
                 let after = crate::painters::analysis::mse(engine.canvas(), finished.canvas());
                 ratios.push(after / before.max(1e-12));
             }
@@ -102,6 +105,15 @@ pub fn rows(
         }
     }
     out
+}
+
+/// `ops` as a model writes them: through the tokenizer, whose levels every model's ops come in
+/// (ops it does not tokenize as they are). Painter and model are compared as written, so that
+/// a model that continued exactly as the painter did is at distance 0 — not at the distance of
+/// rounding (0.7 opacity comes back 0.73, in another tenth).
+pub fn as_written(header: &pb::Header, ops: &[pb::Op]) -> Vec<pb::Op> {
+    let tokenizer = crate::tokenizer::Tokenizer::new(header);
+    ops.iter().map(|o| tokenizer.encode(o).map_or_else(|| o.clone(), |t| tokenizer.decode(&t))).collect()
 }
 
 /// The test painters' names, for [`test_painter`].
@@ -211,6 +223,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_painter_is_compared_as_a_model_would_write_them() {
+        let h = test_painter("hatcher", 1, 40);
+        let header = h.header.clone().unwrap();
+        let written = as_written(&header, &h.ops);
+        let style_of = |ops: &[pb::Op]| style::of(&ops.iter().collect::<Vec<_>>());
+        // Raw, the hatcher's 0.7 opacity and 0.6 pressure fall in other tenths than any model's.
+        let raw = style::distance(&style_of(&h.ops), &style_of(&written));
+        assert!(raw.opacity > 0.9 && raw.pressure > 0.9, "{raw:?}");
+        // Written, they are what a model that paints exactly like the hatcher paints.
+        let again = style::distance(&style_of(&written), &style_of(&as_written(&header, &written)));
+        assert!(again.total < 1e-9, "{again:?}");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 use crate::ops::{Brush, pb};
 
 /// Histogram bins: brush size and stroke length in powers of two (1 px … 2048 px), turning
-/// per 100 px, opacity and pressure in tenths, colours on a 4×4×4 Oklab grid.
+/// per 100 px (after a first bin for strokes too short to turn), opacity and pressure in
+/// tenths, colours on a 4×4×4 Oklab grid.
 const LOG2_BINS: usize = 12;
 const TURN_BINS: usize = 8;
 const TENTHS: usize = 10;
@@ -26,7 +27,7 @@ pub struct Style {
     pub kinds: Vec<f64>,
     pub sizes: Vec<f64>,
     pub lengths: Vec<f64>,
-    /// Turning (radians) per 100 px of stroke.
+    /// Turning (radians) per 100 px of stroke; the first bin holds strokes under 4 px.
     pub turning: Vec<f64>,
     pub opacity: Vec<f64>,
     /// Mean pressure of each stroke.
@@ -103,7 +104,7 @@ fn geometry(points: &[pb::Point]) -> (f64, f64) {
 pub fn of(ops: &[&pb::Op]) -> Style {
     let mut kinds = vec![0.0; KINDS];
     let (mut sizes, mut lengths) = (vec![0.0; LOG2_BINS], vec![0.0; LOG2_BINS]);
-    let mut turning = vec![0.0; TURN_BINS];
+    let mut turning = vec![0.0; 1 + TURN_BINS];
     let (mut opacity, mut pressure) = (vec![0.0; TENTHS], vec![0.0; TENTHS]);
     let mut palette = vec![0.0; PALETTE * PALETTE * PALETTE];
     let mut timeline: Vec<(f64, f64)> = Vec::new(); // (time 0..1, log2 size)
@@ -119,9 +120,14 @@ pub fn of(ops: &[&pb::Op]) -> Style {
                 timeline.push((i as f64 / n, size.log2()));
                 let (length, turns) = geometry(&s.points);
                 lengths[bin(length.max(1.0).log2(), 0.0, LOG2_BINS as f64, LOG2_BINS)] += 1.0;
-                if length >= 4.0 {
-                    turning[bin(turns / length * 100.0, 0.0, 4.0 * std::f64::consts::PI, TURN_BINS)] += 1.0;
-                }
+                // Every stroke counts: one painter's dabs too short to turn against another's
+                // would otherwise be an empty histogram against a full one, half apart whatever
+                // their share.
+                let turn_bin = match length >= 4.0 {
+                    true => 1 + bin(turns / length * 100.0, 0.0, 4.0 * std::f64::consts::PI, TURN_BINS),
+                    false => 0,
+                };
+                turning[turn_bin] += 1.0;
                 opacity[bin(f64::from(brush.opacity), 0.0, 1.0, TENTHS)] += 1.0;
                 let mean_pressure =
                     s.points.iter().map(|p| f64::from(p.pressure.unwrap_or(1.0))).sum::<f64>()
