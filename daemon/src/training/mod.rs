@@ -375,6 +375,14 @@ fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
 
 /// How much faster than the rest a fine-tuned model's grown parameters learn.
 const GROWN_LR: f64 = 100.0;
+/// ...but never faster than this: Personalize's 3e-4 × 100; a long run at a higher rate would
+/// let the grown parameters outgrow the embeddings they are added to.
+const GROWN_LR_MOST: f64 = 3e-2;
+
+/// The learning rate of a fine-tuned model's grown parameters when the rest learn at `lr`.
+fn grown_lr(lr: f64) -> f64 {
+    (lr * GROWN_LR).min(GROWN_LR_MOST)
+}
 
 /// The optimizer of every training loop: AdamW with a little weight decay.
 pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<candle_nn::AdamW> {
@@ -456,7 +464,7 @@ pub fn train(
         data.iter().filter(|(n, _)| grown(n) == want).map(|(_, v)| v.clone()).collect()
     };
     let mut opt = candle_nn::AdamW::new(vars(false), params(o.lr))?;
-    let mut opt_grown = candle_nn::AdamW::new(vars(true), params(o.lr * GROWN_LR))?;
+    let mut opt_grown = candle_nn::AdamW::new(vars(true), params(grown_lr(o.lr)))?;
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     let first_step = state.step;
@@ -470,7 +478,7 @@ pub fn train(
         }
         let lr = o.lr * ((state.step + 1) as f64 / o.warmup.max(1) as f64).min(1.0);
         opt.set_learning_rate(lr);
-        opt_grown.set_learning_rate(lr * GROWN_LR);
+        opt_grown.set_learning_rate(grown_lr(lr));
         let with_reference = rng.unit() < o.reference_rate;
         let chosen = train_w.draw(o.batch, with_reference, &mut rng);
         let t = batch(&chosen, &o.config, o.window, with_reference)?;
