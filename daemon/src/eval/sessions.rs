@@ -84,13 +84,14 @@ pub fn rows(
                     stop: None,
                     imagination: None,
                 });
-                for _ in 0..count {
-                    let op = run.next_op();
-                    engine.apply(&op);
-                    ours.push(op);
-                }
+                let painted: Vec<pb::Op> = (0..count)
+                    .map(|_| {
+                        let op = run.next_op();
+                        engine.apply(&op);
+                        op
+                    })
+                    .collect();
                 // Both sides as written: search paints ops the tokenizer never rounded.
-                let painted = ours.split_off(ours.len() - count);
                 ours.extend(as_written(&header, &painted));
                 theirs.extend(as_written(&header, &ops[cut..cut + count]));
                 let after = crate::painters::analysis::mse(engine.canvas(), finished.canvas());

@@ -149,8 +149,9 @@ impl Mixture {
                     sources.len() - 1
                 }
             };
-            for k in 0..cuts.max(1) {
-                sources[i].1.extend(data::windows(h, cfg, len, offset + k * len / cuts.max(1)));
+            let cuts = cuts.max(1);
+            for k in 0..cuts {
+                sources[i].1.extend(data::windows(h, cfg, len, offset + k * len / cuts));
             }
         }
         Mixture { sources, copy_character_share: None }
@@ -386,10 +387,12 @@ fn grown_lr(lr: f64) -> f64 {
 
 /// The optimizer of every training loop: AdamW with a little weight decay.
 pub fn adamw(varmap: &VarMap, lr: f64) -> candle_core::Result<candle_nn::AdamW> {
-    candle_nn::AdamW::new(
-        varmap.all_vars(),
-        candle_nn::ParamsAdamW { lr, weight_decay: 0.01, ..Default::default() },
-    )
+    adamw_of(varmap.all_vars(), lr)
+}
+
+/// The same optimizer over some of a model's parameters.
+fn adamw_of(vars: Vec<candle_core::Var>, lr: f64) -> candle_core::Result<candle_nn::AdamW> {
+    candle_nn::AdamW::new(vars, candle_nn::ParamsAdamW { lr, weight_decay: 0.01, ..Default::default() })
 }
 
 /// Writes the weights (atomically), their config and the run's progress (`NAME.train.json`).
@@ -458,13 +461,12 @@ pub fn train(
     // they learn faster, or a short run would barely move them.
     let grown =
         |name: &str| o.init.is_some() && stroke_transformer::GROWN.iter().any(|g| name.starts_with(g));
-    let params = |lr: f64| candle_nn::ParamsAdamW { lr, weight_decay: 0.01, ..Default::default() };
     let vars = |want: bool| -> Vec<candle_core::Var> {
         let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
         data.iter().filter(|(n, _)| grown(n) == want).map(|(_, v)| v.clone()).collect()
     };
-    let mut opt = candle_nn::AdamW::new(vars(false), params(o.lr))?;
-    let mut opt_grown = candle_nn::AdamW::new(vars(true), params(grown_lr(o.lr)))?;
+    let mut opt = adamw_of(vars(false), o.lr)?;
+    let mut opt_grown = adamw_of(vars(true), grown_lr(o.lr))?;
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     let first_step = state.step;

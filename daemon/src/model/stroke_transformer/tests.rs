@@ -217,10 +217,6 @@ fn a_config_file_without_progress_is_a_model_that_does_not_see_it() {
     let cfg: Config = serde_json::from_value(json).unwrap();
     assert_eq!(cfg.progress, 0);
     let varmap = VarMap::new();
-    StrokeTransformer::new(
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        &Config { progress: 0, ..Config::tiny() },
-    )
-    .unwrap();
+    StrokeTransformer::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &cfg).unwrap();
     assert!(varmap.data().lock().unwrap().keys().all(|k| !k.starts_with("progress_emb")));
 }
