@@ -50,7 +50,7 @@ fn main() {
 
     let steps = if full { 20 } else { 2 };
     let options = BrushTrainOptions {
-        photos: None,
+        photos: Vec::new(),
         out: dir.join("bench.safetensors"),
         config: Config::small(),
         steps,
@@ -61,6 +61,7 @@ fn main() {
         resume: false,
         init: None,
         full_noise_share: 0.5,
+        ema: 0.999,
     };
     let start = Instant::now();
     train(&options, |_, _| {}).unwrap();

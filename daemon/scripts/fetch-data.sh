@@ -8,9 +8,15 @@
 #       from Make Me a Hanzi (Arphic Public License)
 #   CACHE/skimage-photos/astronaut.png, …       the PNG sample pictures inside
 #       scikit-image's wheel (skimage/data/; its three JPEGs are left out)
+#   CACHE/wallpaper-photos/mate-Aqua.png, …     26 photographs (and a few paintings) of
+#       Debian's desktop wallpapers, `mate-backgrounds` (nature/) and
+#       `plasma-workspace-wallpapers`, as PNG with the shorter side at most 768 px: more
+#       real pictures for the magic brush than scikit-image's 23 (GPL / LGPL / CC-BY-SA,
+#       see each package's copyright file)
 #
 # Usage: daemon/scripts/fetch-data.sh [CACHE]      (CACHE defaults to ./data-cache)
-# Needs npm and python3 (with pip). Running it again reuses what is there.
+# Needs npm, python3 (with pip; Pillow is installed when missing) and apt-get (Debian 12).
+# Running it again reuses what is there.
 set -euo pipefail
 
 HANZI_VERSION=2.0.1
@@ -19,6 +25,12 @@ SKIMAGE_VERSION=0.26.0
 # One platform's wheel, whatever the machine, so every machine gets the same file.
 SKIMAGE_WHEEL=scikit_image-0.26.0-cp312-cp312-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
 SKIMAGE_SHA256=7df650e79031634ac90b11e64a9eedaf5a5e06fcd09bcd03a34be01745744466
+MATE_DEB=mate-backgrounds_1.26.0-1_all.deb
+MATE_SHA256=7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04
+PLASMA_DEB=plasma-workspace-wallpapers_4%3a5.27.5-2_all.deb
+PLASMA_SHA256=32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b
+# Plasma's wallpapers that are photographs or paintings (the rest are flat vector art).
+PLASMA_PICTURES="Altai Autumn BytheWater ColdRipple DarkestHour EveningGlow FallenLeaf Grey Kite MilkyWay OneStandsOut PastelHills Path summer_1am"
 
 cache="${1:-data-cache}"
 mkdir -p "$cache/downloads"
@@ -70,5 +82,52 @@ EOF
     mv "$cache/skimage-photos.part" "$cache/skimage-photos"
 fi
 
+if [ ! -d "$cache/wallpaper-photos" ]; then
+    for pair in "mate-backgrounds=1.26.0-1 $MATE_DEB $MATE_SHA256" \
+        "plasma-workspace-wallpapers=4:5.27.5-2 $PLASMA_DEB $PLASMA_SHA256"; do
+        read -r spec deb sha <<<"$pair"
+        if [ ! -f "$cache/downloads/$deb" ]; then
+            (cd "$cache/downloads" && apt-get download -q "$spec" 2>/dev/null) || {
+                echo "error: apt-get download $spec failed (run 'apt-get update' first?)" >&2
+                exit 1
+            }
+        fi
+        check "$cache/downloads/$deb" "$sha"
+    done
+    python3 -c 'import PIL' 2>/dev/null ||
+        python3 -m pip install --quiet --disable-pip-version-check 'pillow>=10'
+    rm -rf "$cache/wallpaper-photos.part" "$cache/downloads/debs"
+    mkdir -p "$cache/wallpaper-photos.part" "$cache/downloads/debs"
+    dpkg-deb -x "$cache/downloads/$MATE_DEB" "$cache/downloads/debs"
+    dpkg-deb -x "$cache/downloads/$PLASMA_DEB" "$cache/downloads/debs"
+    # shellcheck disable=SC2086 # the wallpapers' names, one word each
+    python3 - "$cache/downloads/debs/usr/share" "$cache/wallpaper-photos.part" $PLASMA_PICTURES <<'EOF'
+import glob
+import os
+import sys
+
+from PIL import Image
+
+share, out, plasma = sys.argv[1], sys.argv[2], sys.argv[3:]
+pictures = {
+    f"mate-{os.path.splitext(os.path.basename(f))[0]}": f
+    for f in glob.glob(f"{share}/backgrounds/mate/nature/*.jpg")
+}
+for name in plasma:
+    # The largest of each wallpaper's sizes (the smaller ones are empty links in the package).
+    sizes = glob.glob(f"{share}/wallpapers/{name}/contents/images/*")
+    pictures[f"plasma-{name}"] = max(sizes, key=os.path.getsize)
+for name, path in sorted(pictures.items()):
+    img = Image.open(path).convert("RGB")
+    scale = 768 / min(img.size)
+    if scale < 1:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
+    img.save(os.path.join(out, name + ".png"))
+EOF
+    rm -rf "$cache/downloads/debs"
+    mv "$cache/wallpaper-photos.part" "$cache/wallpaper-photos"
+fi
+
 echo "characters: $(find "$cache/hanzi-writer-data/package" -name '*.json' ! -name package.json | wc -l) character files in $cache/hanzi-writer-data"
 echo "photographs: $(find "$cache/skimage-photos" -name '*.png' | wc -l) PNGs in $cache/skimage-photos"
+echo "wallpapers: $(find "$cache/wallpaper-photos" -name '*.png' | wc -l) PNGs in $cache/wallpaper-photos"

@@ -13,9 +13,10 @@ use crate::diffusion::examples::Sources;
 /// scenes from seeds training never uses).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder of photographs (PNG); the held-out ones are used. Scenes only without it.
+    /// Folder of photographs (PNG); the held-out ones are used. May be given more than
+    /// once; scenes only without it.
     #[arg(long, value_name = "DIR")]
-    photos: Option<PathBuf>,
+    photos: Vec<PathBuf>,
     /// A brush model (FILE.safetensors with its FILE.json) instead of the built-in one.
     #[arg(long, value_name = "FILE.safetensors")]
     model: Option<PathBuf>,
@@ -53,7 +54,7 @@ pub fn run(args: Args) -> CliResult {
         }
         None => builtin::brush(),
     };
-    let sources = Sources::load(args.photos.as_deref(), true).map_err(CliError::input)?;
+    let sources = Sources::load(&args.photos, true).map_err(CliError::input)?;
     if let Some(sheet) = &args.sheet {
         super::require_extension(sheet, "png", "--sheet")?;
     }
@@ -70,9 +71,9 @@ pub fn run(args: Args) -> CliResult {
         sources.photos.len(),
         args.size
     );
-    println!("| method | PSNR (dB) | SSIM |\n|---|---:|---:|");
+    println!("| method | PSNR (dB) | SSIM | closer / further than harmonic |\n|---|---:|---:|---:|");
     for s in &scores {
-        println!("| {} | {:.2} | {:.4} |", s.method, s.psnr, s.ssim);
+        println!("| {} | {:.2} | {:.4} | {} / {} |", s.method, s.psnr, s.ssim, s.closer, s.further);
     }
     tracing::info!("evaluated in {:.1} s", start.elapsed().as_secs_f32());
     if let Some(path) = &args.sheet {

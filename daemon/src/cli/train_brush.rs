@@ -17,9 +17,10 @@ pub struct Args {
     /// Weights to write (.safetensors).
     #[arg(short, long, value_name = "OUT.safetensors")]
     out: PathBuf,
-    /// Folder of photographs (PNG), e.g. data-cache/skimage-photos; scenes only without it.
+    /// Folder of photographs (PNG), e.g. data-cache/skimage-photos; may be given more than
+    /// once. Scenes only without it.
     #[arg(long, value_name = "DIR")]
-    photos: Option<PathBuf>,
+    photos: Vec<PathBuf>,
     /// Model size: tiny or small.
     #[arg(long, default_value = "small")]
     size: String,
@@ -42,6 +43,10 @@ pub struct Args {
     /// Share of examples at pure noise (t = 1), where full-strength dabs start, [0, 1].
     #[arg(long, default_value_t = 0.5)]
     full_noise_share: f32,
+    /// Decay of the weights' moving average, which is evaluated and saved; 0 saves the
+    /// trained weights themselves.
+    #[arg(long, default_value_t = 0.999)]
+    ema: f64,
     #[command(flatten)]
     device: crate::device::DeviceArg,
 }
@@ -65,6 +70,9 @@ pub fn run(args: Args) -> CliResult {
             args.full_noise_share
         )));
     }
+    if !(0.0..1.0).contains(&args.ema) {
+        return Err(CliError::input(format!("--ema must be in [0, 1), got {}", args.ema)));
+    }
     if args.init.as_ref().is_some_and(|i| super::same_file(i, &args.out)) {
         return Err(CliError::input("--out must differ from --init (the model started from is kept)"));
     }
@@ -80,6 +88,7 @@ pub fn run(args: Args) -> CliResult {
         resume: args.resume,
         init: args.init,
         full_noise_share: args.full_noise_share,
+        ema: args.ema,
     };
     let bar = indicatif::ProgressBar::new(args.steps as u64).with_style(
         indicatif::ProgressStyle::with_template(

@@ -5,7 +5,10 @@
 //! Every picture is compared as 8-bit pixels (what a canvas saved as PNG holds),
 //! and PSNR is taken of the squared error pooled over all pictures: the harmonic
 //! fill of a flat sky is exact to 1e-13, and a mean of per-picture PSNRs would be
-//! ruled by such 130 dB pictures rather than by the hard ones.
+//! ruled by such 130 dB pictures rather than by the hard ones. Beside the pooled
+//! figure, each method counts the pictures it fills closer than the harmonic fill
+//! (and those it fills further from): a pooled PSNR can be carried by a few
+//! pictures, the count says how often a painter would see it do better.
 
 use super::baselines::{composite, harmonic_fill, mean_fill};
 use super::brush::{Brush, Dab};
@@ -40,7 +43,13 @@ pub struct Score {
     pub ssim: f64,
     /// Pictures scored (those whose mask covered at least one scored pixel).
     pub pictures: usize,
+    /// Pictures this method fills closer to the truth than the harmonic fill, and further.
+    pub closer: usize,
+    pub further: usize,
 }
+
+/// Relative difference in squared error below which two fills count as equally close.
+const TIE: f64 = 1e-3;
 
 /// Scores the brush, the harmonic fill and the mean colour on `o.pictures` held-out
 /// pictures from `sources`; `progress(i)` after each.
@@ -55,6 +64,8 @@ pub fn evaluate(
         [format!("brush ({}, {} steps)", brush.name, o.steps), "harmonic fill".into(), "mean colour".into()];
     // Per method: summed squared error, scored channel values, summed SSIM, pictures.
     let mut sums = vec![(0.0f64, 0.0f64, 0.0f64, 0usize); 3];
+    // Per method: pictures filled closer than the harmonic fill, and further.
+    let mut against = [(0usize, 0usize); 3];
     let mut rng = Rng::new(o.seed);
     for i in 0..o.pictures {
         let canvas = sources.canvas(o.size, &mut rng);
@@ -91,23 +102,36 @@ pub fn evaluate(
             progress(i + 1);
             continue;
         }
-        for (sum, fill) in sums.iter_mut().zip(fills) {
+        let mut errors = [0.0; 3];
+        for ((sum, fill), error) in sums.iter_mut().zip(fills).zip(&mut errors) {
             let fill = quantized(fill);
             // psnr_in_mask of one picture back to its mean squared error.
             let mse = 10f64.powf(-psnr_in_mask(&fill, &truth, &m) / 10.0);
             let ssim = ssim_in_mask(&fill, &truth, &m);
             *sum = (sum.0 + mse * scored, sum.1 + scored, sum.2 + ssim, sum.3 + 1);
+            *error = mse;
+        }
+        let harmonic = errors[1];
+        for (count, e) in against.iter_mut().zip(errors) {
+            if e < harmonic * (1.0 - TIE) {
+                count.0 += 1;
+            } else if e > harmonic * (1.0 + TIE) {
+                count.1 += 1;
+            }
         }
         progress(i + 1);
     }
     let scores = names
         .into_iter()
         .zip(sums)
-        .map(|(method, (se, n, ssim, pictures))| Score {
+        .zip(against)
+        .map(|((method, (se, n, ssim, pictures)), (closer, further))| Score {
             method,
             psnr: -10.0 * (se / n.max(1.0)).log10(),
             ssim: ssim / pictures.max(1) as f64,
             pictures,
+            closer,
+            further,
         })
         .collect();
     (scores, rows)
@@ -157,6 +181,9 @@ mod tests {
         assert_eq!((b.pictures, h.pictures, m.pictures), (6, 6, 6));
         assert!((b.psnr - h.psnr).abs() < 2.0, "{scores:?}");
         assert!(h.psnr > m.psnr, "{scores:?}");
+        assert_eq!((h.closer, h.further), (0, 0), "the harmonic fill ties with itself");
+        assert!(m.further > m.closer, "{scores:?}");
+        assert!(b.closer + b.further <= b.pictures);
         assert_eq!(rows.len(), 2);
         assert_eq!(contact_sheet(&rows, 16).dimensions(), (80, 32));
     }

@@ -4,7 +4,7 @@
 //! would look through — cut exactly as the brush cuts it, so the model trains
 //! on what it will see.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use image::RgbaImage;
 
@@ -34,11 +34,11 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The photographs in `dir` (if any) on the training or held-out side; the split is
-    /// the one `apprentice train` uses for their crops (by picture name).
-    pub fn load(dir: Option<&Path>, held_out: bool) -> Result<Sources, String> {
+    /// The photographs in `dirs` (none: scenes only) on the training or held-out side; the
+    /// split is the one `apprentice train` uses for their crops (by picture name).
+    pub fn load(dirs: &[PathBuf], held_out: bool) -> Result<Sources, String> {
         let mut photos_out = Vec::new();
-        if let Some(dir) = dir {
+        for dir in dirs {
             let files = photos::list(dir)?;
             let names: Vec<String> = files
                 .iter()

@@ -19,12 +19,13 @@ use super::style::STYLE_FEATURES;
 use super::unet::{Config, InpaintUnet};
 use super::window;
 use crate::painters::rng::Rng;
+use crate::training::ema::Ema;
 use crate::training::{RunError, adamw, starting_point};
 
 #[derive(Clone, Debug)]
 pub struct BrushTrainOptions {
-    /// Folder of photographs (PNG); scenes only without it.
-    pub photos: Option<PathBuf>,
+    /// Folders of photographs (PNG); scenes only without any.
+    pub photos: Vec<PathBuf>,
     pub out: PathBuf,
     pub config: Config,
     pub steps: usize,
@@ -38,6 +39,9 @@ pub struct BrushTrainOptions {
     /// Share of examples at pure noise (t = 1), where a full-strength dab starts and the
     /// model must guess the hole from its surroundings alone; the rest lean towards 1.
     pub full_noise_share: f32,
+    /// Decay of the weights' moving average, which is evaluated and saved (0: none, the
+    /// trained weights themselves). A resumed run continues from the saved average.
+    pub ema: f64,
 }
 
 /// Where a run stands, saved beside the weights (`NAME.train.json`).
@@ -131,8 +135,8 @@ pub fn train(
     crate::tuning::allocator();
     o.config.check().map_err(Input)?;
     let side = o.config.side;
-    let train_sources = Sources::load(o.photos.as_deref(), false).map_err(Input)?;
-    let held_sources = Sources::load(o.photos.as_deref(), true).map_err(Input)?;
+    let train_sources = Sources::load(&o.photos, false).map_err(Input)?;
+    let held_sources = Sources::load(&o.photos, true).map_err(Input)?;
     let mut held_rng = Rng::new(0x0004_e1d0);
     let held: Vec<Example> =
         (0..HELD_OUT).map(|_| examples::example(&held_sources, side, STYLE_RATE, &mut held_rng)).collect();
@@ -144,6 +148,7 @@ pub fn train(
     let mut state: BrushTrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
     let mut opt = adamw(&varmap, o.lr)?;
+    let mut ema = Ema::new(&varmap, o.ema)?;
     let heldout = |model: &InpaintUnet| -> candle_core::Result<(f32, f32)> {
         let (mut total, mut harmonic) = (0.0, 0.0);
         for (i, chunk) in held.chunks(16).enumerate() {
@@ -169,6 +174,7 @@ pub fn train(
         let b = batch(&chosen, &levels, rng.next_u64(), side)?;
         let l = loss(&model, &b)?;
         opt.backward_step(&l)?;
+        ema.update()?;
         recent.push(l.to_scalar::<f32>()?);
         if recent.len() > 50 {
             recent.remove(0);
@@ -179,14 +185,14 @@ pub fn train(
         state.examples_per_second = ((state.step - first_step) * o.batch) as f32 / secs.max(1e-6);
         let evaluate = state.step % o.eval_every == 0 || state.step == o.steps;
         if evaluate {
-            (state.heldout_loss, state.heldout_harmonic_loss) = heldout(&model)?;
+            (state.heldout_loss, state.heldout_harmonic_loss) = ema.with_average(|| heldout(&model))??;
             let progress = BrushTrainState { seconds: state.seconds + secs, ..state.clone() };
-            save(&varmap, &o.config, &progress, &o.out).map_err(Failed)?;
+            ema.with_average(|| save(&varmap, &o.config, &progress, &o.out))?.map_err(Failed)?;
         }
         report(&state, evaluate);
     }
     state.seconds += start.elapsed().as_secs_f32();
-    save(&varmap, &o.config, &state, &o.out).map_err(Failed)?;
+    ema.with_average(|| save(&varmap, &o.config, &state, &o.out))?.map_err(Failed)?;
     Ok(state)
 }
 
@@ -199,7 +205,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("b.safetensors");
         let o = BrushTrainOptions {
-            photos: None,
+            photos: Vec::new(),
             out: out.clone(),
             config: Config::tiny(),
             steps: 30,
@@ -210,6 +216,7 @@ mod tests {
             resume: false,
             init: None,
             full_noise_share: 0.5,
+            ema: 0.9,
         };
         let mut evaluated = Vec::new();
         let state = train(&o, |s, e| {

@@ -2,6 +2,7 @@
 //! windows, sample batches, AdamW, evaluate on held-out histories, checkpoint.
 
 pub mod data;
+pub mod ema;
 pub mod hanzi;
 pub mod personalize;
 pub mod photos;
