@@ -3,7 +3,8 @@
 //! smoke pass: one repetition, a few training steps).
 //!
 //! The built-in model on a 1024² scene: a 64 px dab (radius 32) and a 512² region
-//! at the default 8 steps and at 1 step, then training steps of the shipped size.
+//! at the default 8 steps and at 1 step, without and with cloned texture, then
+//! training steps of the shipped size.
 //! Goal (issue 11): at most 250 ms per 64 px dab on 2 CPU cores.
 
 use std::time::Instant;
@@ -30,10 +31,10 @@ fn main() {
         1024,
     );
     println!("magic brush, built-in model, 1024x1024 canvas, {reps} repetitions each");
-    println!("{:<34} {:>6} {:>12}", "what", "steps", "ms per dab");
+    println!("{:<34} {:>6} {:>8} {:>12}", "what", "steps", "texture", "ms per dab");
     for (what, mask) in [("64 px dab (radius 32)", &dab_mask), ("region (radius 128 sweep)", &region)] {
-        for steps in [DEFAULT_STEPS, 1] {
-            let dab = Dab { style: style::NONE, strength: 1.0, seed: 1, steps };
+        for (steps, texture) in [(DEFAULT_STEPS, 0.0), (DEFAULT_STEPS, 1.0), (1, 0.0), (1, 1.0)] {
+            let dab = Dab { style: style::NONE, strength: 1.0, seed: 1, steps, texture };
             brush.paint(&canvas, mask, &dab, &mut |_, _| true).unwrap(); // warm-up
             let start = Instant::now();
             for _ in 0..reps {
@@ -41,7 +42,7 @@ fn main() {
             }
             let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
             let label = format!("{what}, {}x{}", mask.width, mask.height);
-            println!("{label:<34} {steps:>6} {ms:>12.1}");
+            println!("{label:<34} {steps:>6} {texture:>8} {ms:>12.1}");
         }
     }
 

@@ -72,14 +72,16 @@ fn op() -> impl Strategy<Value = pb::Op> {
         any::<u64>(),
         // Recorded pixels, or none.
         proptest::option::of((-50..150i32, -50..150i32, 1..6u32, 1..6u32)),
+        unit(),
     )
-        .prop_map(|(path, radius, guidance, strength, seed, result)| pb::Op {
+        .prop_map(|(path, radius, guidance, strength, seed, result, texture)| pb::Op {
             kind: Some(Kind::MagicBrush(pb::MagicBrush {
                 path,
                 radius,
                 guidance,
                 strength,
                 seed,
+                texture,
                 result: result.map(|(x, y, width, height)| pb::RasterPatch {
                     x,
                     y,

@@ -98,6 +98,9 @@ class Apprentice(Gimp.PlugIn):
             p.add_boolean_argument(
                 "new-layer", "On a _new layer", "Paint on a new layer, not the active one", False, RW
             )
+            p.add_double_argument(
+                "texture", "Te_xture", "Texture cloned from the picture nearby (0: a smooth fill)", 0.0, 1.0, 1.0, RW
+            )
             p.add_string_return_value("model", "Model", "The model that painted", "", RW)
             p.add_string_return_value("note", "Note", "What the brush could not follow", "", RW)
             return p
@@ -161,7 +164,7 @@ class Apprentice(Gimp.PlugIn):
             model, note = tools.magic_brush(
                 image, _one(drawables), config.get_property("prompt"), config.get_property("style"),
                 config.get_property("strength"), config.get_property("seed"), config.get_property("steps"),
-                config.get_property("radius"), config.get_property("new-layer"),
+                config.get_property("radius"), config.get_property("new-layer"), config.get_property("texture"),
             )  # fmt: skip
             if note and run_mode == Gimp.RunMode.INTERACTIVE:
                 Gimp.message("Magic brush: " + note)

@@ -115,6 +115,12 @@ class ApprenticeDocker(DockWidget):
         self.strength.setSingleStep(0.05)
         self.strength.setValue(1.0)
         form.addRow("Strength", self.strength)
+        self.texture = QtWidgets.QDoubleSpinBox()
+        self.texture.setRange(0.0, 1.0)
+        self.texture.setSingleStep(0.1)
+        self.texture.setValue(1.0)
+        self.texture.setToolTip("Texture cloned from the picture nearby; 0: a smooth fill")
+        form.addRow("Texture", self.texture)
         buttons = QtWidgets.QHBoxLayout()
         self.brush = QtWidgets.QPushButton("Magic brush")
         self.brush.clicked.connect(self._magic)
@@ -182,7 +188,12 @@ class ApprenticeDocker(DockWidget):
         app = extension.INSTANCE
         style = self.style_box.currentText().strip()
         try:
-            app.magic_brush(self.prompt.text(), "" if style == NO_STYLE else style, self.strength.value())
+            app.magic_brush(
+                self.prompt.text(),
+                "" if style == NO_STYLE else style,
+                self.strength.value(),
+                texture=self.texture.value(),
+            )
         except Exception as e:  # noqa: BLE001 (shown in the docker)
             self.brush_progress.setText(str(e))
             return

@@ -219,16 +219,17 @@ class Apprentice(Extension):
 
     # ---- the magic brush ----
 
-    def magic_brush(self, prompt="", style="", strength=1.0, seed=None, steps=0):
+    def magic_brush(self, prompt="", style="", strength=1.0, seed=None, steps=0, texture=1.0):
         """Repaints the selection (else a brush-sized dab at the view's centre) with the daemon's
-        magic brush; returns the run (None when the plug-in is already painting)."""
+        magic brush, `texture` of the picture's own texture cloned into its fill; returns the run
+        (None when the plug-in is already painting)."""
         if self.busy():
             return None
         view = self._active_view()
         # A fresh seed each time, as for Continue: brush, undo, brush again gives another take.
         seed = random.getrandbits(63) if seed is None else int(seed)
         try:
-            dab = paint.magic_dab([], 1.0, prompt, style, strength, seed)
+            dab = paint.magic_dab([], 1.0, prompt, style, strength, seed, texture)
         except ValueError as e:
             raise RuntimeError(str(e)) from None
         self.magic = MagicRun(

@@ -165,8 +165,11 @@ def test_a_prompt_or_a_style_guides_a_dab_not_both():
         "radius": 15.0,
         "strength": 1.0,
         "seed": 0,
+        "texture": 1.0,
         "style": "ink",
     }
+    # The editors ask for the picture's own texture by default; 0 asks for the smooth fill.
+    assert paint.magic_dab(path, radius, texture=0)["texture"] == 0.0
     with pytest.raises(ValueError, match="a prompt or a style, not both"):
         paint.magic_dab(path, radius, prompt="a barn", style="ink")
     # A small brush still makes a dab the daemon can paint.

@@ -78,6 +78,8 @@ fn dab(guidance: Option<pb::magic_brush::Guidance>) -> pb::MagicBrush {
         strength: 1.0,
         seed: 5,
         result: None,
+        // Texture cloned from the canvas nearby, as the editors' magic brush asks by default.
+        texture: 1.0,
     }
 }
 
@@ -246,6 +248,9 @@ async fn magic_brush_is_cancellable_and_checks_its_limits() {
     let e = error(request(&h, pb::MagicBrush { radius: 0.0, ..dab(None) }, 4)).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("dab.radius: "), "{}", e.message());
+    let e = error(request(&h, pb::MagicBrush { texture: 1.5, ..dab(None) }, 4)).await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("dab.texture: "), "{}", e.message());
     let e = error(pb::MagicBrushRequest { dab: None, ..request(&h, dab(None), 4) }).await;
     assert!(e.message().starts_with("dab: "), "{}", e.message());
     let mut big = history(vec![]);

@@ -141,6 +141,7 @@ async fn the_daemon_paints_prompts_with_its_brush_model_and_lists_it() {
             strength: 1.0,
             seed: 9,
             result: None,
+            texture: 0.0,
         }),
         steps: 3,
     };

@@ -47,6 +47,10 @@ pub struct Args {
     strength: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How much texture the built-in brush clones from the picture nearby into its smooth
+    /// fill, [0, 1]; 0 is the smooth fill alone (Stable Diffusion paints its own).
+    #[arg(long, default_value_t = 1.0)]
+    texture: f32,
     /// Sampler steps at full strength, 1 to 50 (default: 8, or the Stable Diffusion model's own).
     #[arg(long)]
     steps: Option<usize>,
@@ -86,6 +90,9 @@ pub fn run(args: Args) -> CliResult {
     require_extension(&args.output, "png", "output")?;
     if !(0.0..=1.0).contains(&args.strength) {
         return Err(CliError::input(format!("--strength must be in [0, 1], got {}", args.strength)));
+    }
+    if !(0.0..=1.0).contains(&args.texture) {
+        return Err(CliError::input(format!("--texture must be in [0, 1], got {}", args.texture)));
     }
     if let Some(steps) = args.steps.filter(|&s| s == 0 || s > MAX_STEPS) {
         return Err(CliError::input(format!("--steps must be in [1, {MAX_STEPS}], got {steps}")));
@@ -182,7 +189,8 @@ fn builtin_dab(args: &Args, canvas: &Canvas, mask: &SoftMask) -> Result<Painted,
         _ => style::NONE,
     };
     let steps = args.steps.unwrap_or(DEFAULT_STEPS);
-    let dab = Dab { style: style_vec, strength: args.strength, seed: args.seed, steps };
+    let dab =
+        Dab { style: style_vec, strength: args.strength, seed: args.seed, steps, texture: args.texture };
     let patch = brush
         .paint(canvas, mask, &dab, &mut |_, _| true)
         .map_err(|e| CliError::failure(format!("magic brush: {e}")))?;

@@ -19,11 +19,15 @@ use crate::ops::pb;
 pub const DEFAULT_STEPS: usize = 8;
 /// Most sampler steps one dab may ask for.
 pub const MAX_STEPS: usize = 50;
+/// The sampler's start noise, as a share of the noise the model was trained on (see
+/// `sampler`); chosen by `apprentice eval-brush --noise-scale` (README, "Magic brush").
+pub const NOISE_SCALE: f32 = 1.0;
 
 /// A loaded inpainting model and the name it goes by.
 pub struct Brush {
     pub name: String,
     model: InpaintUnet,
+    noise_scale: f32,
 }
 
 /// The model's answer at the canvas's resolution. The model works at its small side, so
@@ -70,6 +74,9 @@ pub struct Dab {
     pub strength: f32,
     pub seed: u64,
     pub steps: usize,
+    /// How much texture cloned from the canvas nearby is added to the model's smooth
+    /// fill, [0, 1] (`texture`).
+    pub texture: f32,
 }
 
 impl Brush {
@@ -81,7 +88,7 @@ impl Brush {
             VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &crate::device::current())
                 .map_err(|e| format!("brush model weights: {e}"))?;
         let model = InpaintUnet::new(vb, &cfg).map_err(|e| format!("brush model weights: {e}"))?;
-        Ok(Brush { name: name.to_owned(), model })
+        Ok(Brush { name: name.to_owned(), model, noise_scale: NOISE_SCALE })
     }
 
     /// `FILE.safetensors` with its `FILE.json`; named after the file.
@@ -95,7 +102,12 @@ impl Brush {
     }
 
     pub fn from_model(name: &str, model: InpaintUnet) -> Brush {
-        Brush { name: name.to_owned(), model }
+        Brush { name: name.to_owned(), model, noise_scale: NOISE_SCALE }
+    }
+
+    /// The same brush sampling from noise scaled by `scale` instead of `NOISE_SCALE`.
+    pub fn with_noise_scale(self, scale: f32) -> Brush {
+        Brush { noise_scale: scale, ..self }
     }
 
     pub fn model(&self) -> &InpaintUnet {
@@ -125,12 +137,27 @@ impl Brush {
             style: Tensor::from_vec(dab.style.to_vec(), (1, STYLE_FEATURES), &dev)?,
         };
         let start = window::to_tensor(&view.pixels, &dev)?;
-        let Some(x0) =
-            sampler::sample(&self.model, &cond, &start, dab.strength, dab.steps, dab.seed, progress)?
+        let Some(x0) = sampler::sample(
+            &self.model,
+            &cond,
+            &start,
+            dab.strength,
+            dab.steps,
+            sampler::Noise { seed: dab.seed, scale: self.noise_scale },
+            progress,
+        )?
         else {
             return Ok(None);
         };
         let mut result = full_resolution(canvas, mask, win, &view, &x0, dab.strength)?;
+        let share = dab.texture.clamp(0.0, 1.0) * dab.strength.clamp(0.0, 1.0);
+        if share > 0.0
+            && let Some(detail) = super::texture::detail(canvas, mask, win)
+        {
+            for (c, d) in result.rgb.iter_mut().zip(&detail.rgb) {
+                (0..3).for_each(|k| c[k] += share * d[k]);
+            }
+        }
         let in_mask: Vec<f32> = (0..win.side * win.side)
             .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
             .collect();
@@ -152,7 +179,7 @@ mod tests {
     }
 
     fn dab(seed: u64) -> Dab {
-        Dab { style: super::super::style::NONE, strength: 1.0, seed, steps: 3 }
+        Dab { style: super::super::style::NONE, strength: 1.0, seed, steps: 3, texture: 0.0 }
     }
 
     #[test]
@@ -196,6 +223,34 @@ mod tests {
         assert_eq!(seen, [(0, 3), (1, 3), (2, 3)]);
         let cancelled = brush.paint(&canvas, &mask, &dab(1), &mut |i, _| i < 1).unwrap();
         assert!(cancelled.is_none());
+    }
+
+    #[test]
+    fn texture_brings_back_the_stripes_a_smooth_fill_loses() {
+        let brush = tiny_brush();
+        let canvas = striped(96, 96);
+        let mask = SoftMask::from_path(&[pb::PathPoint { x: 48.0, y: 45.0 }], 7.0, 96, 96);
+        let paint = |texture| {
+            let p =
+                brush.paint(&canvas, &mask, &Dab { texture, ..dab(1) }, &mut |_, _| true).unwrap().unwrap();
+            pasted_inside(&canvas, &p, &mask)
+        };
+        // Rows 40..51, inside the hole: the truth has stripes at rows 42 and 48.
+        let column = |c: &Canvas| (40..51).map(|y| c.get(48, y)[2]).collect::<Vec<f32>>();
+        let spread = |v: Vec<f32>| {
+            v.iter().cloned().fold(f32::MIN, f32::max) - v.iter().cloned().fold(f32::MAX, f32::min)
+        };
+        let (smooth, textured) = (paint(0.0), paint(1.0));
+        assert!(
+            spread(column(&textured)) > 2.0 * spread(column(&smooth)),
+            "{:?} {:?}",
+            column(&textured),
+            column(&smooth)
+        );
+        let error =
+            |c: &Canvas| column(c).iter().zip(column(&canvas)).map(|(a, b)| (a - b).abs()).sum::<f32>();
+        assert!(error(&textured) < error(&smooth), "the stripes come back where they were");
+        assert_eq!(paint(0.0), smooth, "no texture, no change: the smooth fill as before");
     }
 
     #[test]

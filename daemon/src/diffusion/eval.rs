@@ -13,7 +13,7 @@
 use super::baselines::{composite, harmonic_fill, mean_fill};
 use super::brush::{Brush, Dab};
 use super::examples::{Sources, random_mask};
-use super::metrics::{SCORED, psnr_in_mask, ssim_in_mask};
+use super::metrics::{SCORED, detail_in_mask, psnr_in_mask, ssim_in_mask};
 use super::picture::Picture;
 use super::style;
 use super::window::Window;
@@ -32,8 +32,14 @@ pub struct EvalOptions {
 }
 
 /// One evaluated picture for a contact sheet: the truth, the hole shown in magenta,
-/// then the mean colour, the harmonic fill and the brush.
+/// then the harmonic fill, the brush, and the brush with cloned texture.
 pub type Row = [Picture; 5];
+
+/// Methods scored: the brush without and with cloned texture, the harmonic fill, the
+/// classical clone and heal, the mean colour.
+const METHODS: usize = 5;
+/// Where the harmonic fill is among them: the others are counted against it.
+const HARMONIC: usize = 2;
 
 /// Mean scores of one method.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,6 +52,8 @@ pub struct Score {
     /// Pictures this method fills closer to the truth than the harmonic fill, and further.
     pub closer: usize,
     pub further: usize,
+    /// Fine detail inside the masks, as a share of the pictures' own (pooled; 0: flat fills).
+    pub detail: f64,
 }
 
 /// Relative difference in squared error below which two fills count as equally close.
@@ -60,12 +68,19 @@ pub fn evaluate(
     mut progress: impl FnMut(usize),
 ) -> (Vec<Score>, Vec<Row>) {
     let mut rows = Vec::new();
-    let names =
-        [format!("brush ({}, {} steps)", brush.name, o.steps), "harmonic fill".into(), "mean colour".into()];
+    let names = [
+        format!("brush ({}, {} steps)", brush.name, o.steps),
+        format!("brush with cloned texture ({} steps)", o.steps),
+        "harmonic fill".into(),
+        "clone and heal".into(),
+        "mean colour".into(),
+    ];
     // Per method: summed squared error, scored channel values, summed SSIM, pictures.
-    let mut sums = vec![(0.0f64, 0.0f64, 0.0f64, 0usize); 3];
+    let mut sums = [(0.0f64, 0.0f64, 0.0f64, 0usize); METHODS];
     // Per method: pictures filled closer than the harmonic fill, and further.
-    let mut against = [(0usize, 0usize); 3];
+    let mut against = [(0usize, 0usize); METHODS];
+    // Per method: summed fine detail inside the masks; and the truth's.
+    let (mut details, mut truth_detail) = ([0.0f64; METHODS], 0.0f64);
     let mut rng = Rng::new(o.seed);
     for i in 0..o.pictures {
         let canvas = sources.canvas(o.size, &mut rng);
@@ -75,16 +90,33 @@ pub fn evaluate(
         let m: Vec<f32> = (0..win.side * win.side)
             .map(|k| mask.at(win.x + (k % win.side) as i64, win.y + (k / win.side) as i64))
             .collect();
-        let dab = Dab { style: style::NONE, strength: 1.0, seed: rng.next_u64(), steps: o.steps };
-        let mut painted = canvas.clone();
-        if let Ok(Some(p)) = brush.paint(&canvas, &mask, &dab, &mut |_, _| true) {
-            patch::paste(&mut painted, &p);
-        }
-        let fills = [
-            Picture::from_canvas(&painted, win.x, win.y, win.side, win.side),
-            composite(&truth, &harmonic_fill(&truth, &m), &m),
-            composite(&truth, &mean_fill(&truth, &m), &m),
-        ];
+        let seed = rng.next_u64();
+        let brushed = |texture: f32| {
+            let dab = Dab { style: style::NONE, strength: 1.0, seed, steps: o.steps, texture };
+            let mut painted = canvas.clone();
+            if let Ok(Some(p)) = brush.paint(&canvas, &mask, &dab, &mut |_, _| true) {
+                patch::paste(&mut painted, &p);
+            }
+            Picture::from_canvas(&painted, win.x, win.y, win.side, win.side)
+        };
+        let harmonic = composite(&truth, &harmonic_fill(&truth, &m), &m);
+        // The classical clone stamp and healing brush: the harmonic fill plus the detail of
+        // the best-matching source (as the brush adds it to its own fill).
+        let healed = match super::texture::detail(&canvas, &mask, win) {
+            Some(d) => Picture {
+                rgb: harmonic
+                    .rgb
+                    .iter()
+                    .zip(&d.rgb)
+                    .zip(&m)
+                    .map(|((h, d), &w)| [0, 1, 2].map(|k| h[k] + d[k] * w))
+                    .collect(),
+                ..harmonic.clone()
+            },
+            None => harmonic.clone(),
+        };
+        let fills =
+            [brushed(0.0), brushed(1.0), harmonic, healed, composite(&truth, &mean_fill(&truth, &m), &m)];
         if rows.len() < o.keep {
             let hole = Picture {
                 rgb: truth
@@ -95,23 +127,25 @@ pub fn evaluate(
                     .collect(),
                 ..truth.clone()
             };
-            rows.push([truth.clone(), hole, fills[2].clone(), fills[1].clone(), fills[0].clone()]);
+            rows.push([truth.clone(), hole, fills[2].clone(), fills[0].clone(), fills[1].clone()]);
         }
         let scored = m.iter().filter(|&&v| v >= SCORED).count() as f64 * 3.0;
         if scored == 0.0 {
             progress(i + 1);
             continue;
         }
-        let mut errors = [0.0; 3];
-        for ((sum, fill), error) in sums.iter_mut().zip(fills).zip(&mut errors) {
+        let mut errors = [0.0; METHODS];
+        truth_detail += detail_in_mask(&truth, &m);
+        for (((sum, fill), error), detail) in sums.iter_mut().zip(fills).zip(&mut errors).zip(&mut details) {
             let fill = quantized(fill);
+            *detail += detail_in_mask(&fill, &m);
             // psnr_in_mask of one picture back to its mean squared error.
             let mse = 10f64.powf(-psnr_in_mask(&fill, &truth, &m) / 10.0);
             let ssim = ssim_in_mask(&fill, &truth, &m);
             *sum = (sum.0 + mse * scored, sum.1 + scored, sum.2 + ssim, sum.3 + 1);
             *error = mse;
         }
-        let harmonic = errors[1];
+        let harmonic = errors[HARMONIC];
         for (count, e) in against.iter_mut().zip(errors) {
             if e < harmonic * (1.0 - TIE) {
                 count.0 += 1;
@@ -125,13 +159,15 @@ pub fn evaluate(
         .into_iter()
         .zip(sums)
         .zip(against)
-        .map(|((method, (se, n, ssim, pictures)), (closer, further))| Score {
+        .zip(details)
+        .map(|(((method, (se, n, ssim, pictures)), (closer, further)), detail)| Score {
             method,
             psnr: -10.0 * (se / n.max(1.0)).log10(),
             ssim: ssim / pictures.max(1) as f64,
             pictures,
             closer,
             further,
+            detail: detail / truth_detail.max(1e-12),
         })
         .collect();
     (scores, rows)
@@ -177,13 +213,18 @@ mod tests {
         let sources = Sources { photos: Vec::new(), held_out: true };
         let o = EvalOptions { pictures: 6, size: 64, steps: 1, seed: 3, keep: 2 };
         let (scores, rows) = evaluate(&brush, &sources, &o, |_| {});
-        let [b, h, m] = [&scores[0], &scores[1], &scores[2]];
+        let [b, textured, h, healed, m] = [0, 1, 2, 3, 4].map(|i| &scores[i]);
         assert_eq!((b.pictures, h.pictures, m.pictures), (6, 6, 6));
+        assert!(textured.detail >= b.detail && healed.detail >= h.detail, "{scores:?}");
         assert!((b.psnr - h.psnr).abs() < 2.0, "{scores:?}");
         assert!(h.psnr > m.psnr, "{scores:?}");
         assert_eq!((h.closer, h.further), (0, 0), "the harmonic fill ties with itself");
         assert!(m.further > m.closer, "{scores:?}");
         assert!(b.closer + b.further <= b.pictures);
+        assert!(
+            m.detail < h.detail && h.detail > 0.0,
+            "a flat colour has less detail than the fill: {scores:?}"
+        );
         assert_eq!(rows.len(), 2);
         assert_eq!(contact_sheet(&rows, 16).dimensions(), (80, 32));
     }

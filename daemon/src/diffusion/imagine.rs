@@ -60,7 +60,8 @@ impl Imaginer {
                 sd.paint(canvas, &mask, prompt, &dab, &mut progress).map_err(|e| e.to_string())
             }
             None => {
-                let dab = Dab { style: self.style, strength: self.strength, seed, steps: self.steps };
+                let dab =
+                    Dab { style: self.style, strength: self.strength, seed, steps: self.steps, texture: 0.0 };
                 self.brush.paint(canvas, &mask, &dab, &mut progress).map_err(|e| e.to_string())
             }
         };

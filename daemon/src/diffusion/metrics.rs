@@ -1,6 +1,8 @@
 //! How close a fill is to the truth, inside the mask only (outside, every method
 //! keeps the pixels): PSNR and SSIM (Wang et al. 2004: 11-tap Gaussian window,
-//! σ 1.5, per channel, averaged over the masked pixels).
+//! σ 1.5, per channel, averaged over the masked pixels); and how much fine detail
+//! it has, which closeness does not tell: a flat fill of gravel can be as close
+//! as gravel painted in other places, and does not look like gravel.
 
 use super::picture::Picture;
 
@@ -44,6 +46,29 @@ pub fn ssim_in_mask(a: &Picture, b: &Picture, mask: &[f32]) -> f64 {
         }
     }
     if n == 0.0 { f64::NAN } else { total / n }
+}
+
+/// Fine detail of a picture inside the mask: the squared differences between
+/// neighbouring pixels (right and below, every channel) summed where both are
+/// scored. The ratio of a fill's to the truth's says how much of the picture's
+/// texture the fill has (0: flat).
+pub fn detail_in_mask(a: &Picture, mask: &[f32]) -> f64 {
+    let (w, h) = (a.width, a.height);
+    let mut sum = 0.0f64;
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if mask[i] < SCORED {
+                continue;
+            }
+            for j in [(x + 1 < w).then_some(i + 1), (y + 1 < h).then_some(i + w)].into_iter().flatten() {
+                if mask[j] >= SCORED {
+                    sum += (0..3).map(|c| f64::from(a.rgb[i][c] - a.rgb[j][c]).powi(2)).sum::<f64>();
+                }
+            }
+        }
+    }
+    sum
 }
 
 /// Separable Gaussian blur (σ 1.5, 11 taps), weights renormalised at the edges.
@@ -94,6 +119,22 @@ mod tests {
         assert_eq!(psnr_in_mask(&a, &b, &mask), f64::INFINITY);
         assert!((ssim_in_mask(&a, &a, &mask) - 1.0).abs() < 1e-6);
         assert!(psnr_in_mask(&a, &b, &[0.0; 256]).is_nan(), "nothing masked, nothing to score");
+    }
+
+    #[test]
+    fn detail_is_zero_when_flat_and_counts_only_the_mask() {
+        let mut mask = vec![0.0; 256];
+        mask[..128].fill(1.0);
+        assert_eq!(detail_in_mask(&Picture::new(16, 16, [0.3; 3]), &mask), 0.0);
+        let rough = noise(16, 16, 3);
+        assert!(detail_in_mask(&rough, &mask) > 0.0);
+        let mut outside = Picture::new(16, 16, [0.3; 3]);
+        outside.rgb[200] = [1.0; 3];
+        assert_eq!(detail_in_mask(&outside, &mask), 0.0, "a speck outside the mask is not counted");
+        // A stripe of two values side by side: one neighbouring pair differs per row.
+        let mut stripe = Picture::new(4, 1, [0.0; 3]);
+        stripe.rgb[2..].fill([0.5; 3]);
+        assert!((detail_in_mask(&stripe, &[1.0; 4]) - 0.75).abs() < 1e-9);
     }
 
     #[test]

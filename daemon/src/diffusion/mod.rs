@@ -25,6 +25,7 @@ pub mod sd;
 pub mod style;
 #[cfg(test)]
 pub mod testing;
+pub mod texture;
 pub mod train;
 pub mod unet;
 pub mod window;

@@ -43,7 +43,7 @@ pub fn result(
     if mask.is_empty() {
         return Ok(None);
     }
-    let dab = Dab { style, strength: m.strength, seed: m.seed, steps };
+    let dab = Dab { style, strength: m.strength, seed: m.seed, steps, texture: m.texture };
     brush.paint(canvas, &mask, &dab, progress)
 }
 
@@ -99,6 +99,7 @@ mod tests {
             strength: 1.0,
             seed: 1,
             result: None,
+            texture: 0.0,
         }
     }
 

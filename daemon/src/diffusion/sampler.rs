@@ -6,7 +6,9 @@
 //! DDIM-like). `strength` is the starting level (SDEdit): 1 starts from pure
 //! noise, 0.5 from the canvas's own pixels half drowned. The noise comes from
 //! the seed through the project's own generator, so a seed gives the same
-//! picture on every machine.
+//! picture on every machine; a scale below 1 draws it tighter (a
+//! temperature: 0 starts every dab from the same point, and the seed no longer
+//! matters).
 
 use candle_core::{Device, Result, Tensor};
 
@@ -23,6 +25,13 @@ pub struct Conditioning {
     pub style: Tensor,
 }
 
+/// The start noise: drawn from `seed`, scaled by `scale`.
+#[derive(Clone, Copy, Debug)]
+pub struct Noise {
+    pub seed: u64,
+    pub scale: f32,
+}
+
 /// Steps actually taken for `steps` at full strength: fewer for a lighter touch.
 pub fn steps_for(steps: usize, strength: f32) -> usize {
     if strength <= 0.0 { 0 } else { ((steps as f32 * strength).ceil() as usize).clamp(1, steps.max(1)) }
@@ -36,7 +45,7 @@ pub fn noise(shape: (usize, usize, usize, usize), seed: u64, device: &Device) ->
 }
 
 /// The model's clean picture, starting from `start` (the canvas's pixels, `(1, 3, s, s)`)
-/// at level `strength`. `progress(i, n)` is told before each of the `n` steps and
+/// at level `strength`, from `start_noise`. `progress(i, n)` is told before each of the `n` steps and
 /// stops the sampler by returning false (then the answer is `None`).
 pub fn sample(
     model: &InpaintUnet,
@@ -44,7 +53,7 @@ pub fn sample(
     start: &Tensor,
     strength: f32,
     steps: usize,
-    seed: u64,
+    start_noise: Noise,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Option<Tensor>> {
     let n = steps_for(steps, strength);
@@ -52,7 +61,7 @@ pub fn sample(
         return Ok(Some(start.clone()));
     }
     let s = strength.clamp(0.0, 1.0);
-    let eps = noise(start.dims4()?, seed, start.device())?;
+    let eps = (noise(start.dims4()?, start_noise.seed, start.device())? * f64::from(start_noise.scale))?;
     let mut x = ((start * f64::from(1.0 - s))? + (&eps * f64::from(s))?)?;
     let mut x0 = start.clone();
     for i in 0..n {

@@ -209,7 +209,7 @@ fn fill(f: &pb::Fill, header: &pb::Header) -> Result {
     in_range("op.fill.tolerance", f.tolerance, 0.0, 1.0)
 }
 
-/// A magic-brush dab's request: path, radius, strength, guidance (not its recorded result).
+/// A magic-brush dab's request: path, radius, strength, texture, guidance (not its recorded result).
 pub fn magic_brush_request(m: &pb::MagicBrush) -> Result {
     point_count("op.magic_brush.path", m.path.len())?;
     for (i, p) in m.path.iter().enumerate() {
@@ -218,6 +218,7 @@ pub fn magic_brush_request(m: &pb::MagicBrush) -> Result {
     }
     in_range_open_low("op.magic_brush.radius", m.radius, 0.0, MAX_MAGIC_RADIUS)?;
     in_range("op.magic_brush.strength", m.strength, 0.0, 1.0)?;
+    in_range("op.magic_brush.texture", m.texture, 0.0, 1.0)?;
     use pb::magic_brush::Guidance;
     let (name, text) = match &m.guidance {
         Some(Guidance::Prompt(p)) => ("op.magic_brush.prompt", p),

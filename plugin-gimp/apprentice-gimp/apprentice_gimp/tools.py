@@ -186,13 +186,15 @@ def magic_regions(image, drawable, radius):
     return dabs
 
 
-def magic_brush(image, drawable, prompt="", style="", strength=0.8, seed=0, steps=0, radius=24.0, new_layer=False):
-    """Repaints the selection (or the active path at `radius`) with the daemon's magic brush;
-    returns (model, note)."""
+def magic_brush(
+    image, drawable, prompt="", style="", strength=0.8, seed=0, steps=0, radius=24.0, new_layer=False, texture=1.0
+):
+    """Repaints the selection (or the active path at `radius`) with the daemon's magic brush,
+    `texture` of the picture's own texture cloned into its fill; returns (model, note)."""
     check_target(image, drawable)
     dabs = magic_regions(image, drawable, radius)
     try:
-        guidance = paint.magic_dab([], 1.0, prompt, style, strength, seed)
+        guidance = paint.magic_dab([], 1.0, prompt, style, strength, seed, texture)
     except ValueError as e:
         raise Failed(str(e)) from e
     c = client(timeout=None)

@@ -132,12 +132,20 @@ def disc_path(cx, cy, brush_size):
     return [{"x": float(cx), "y": float(cy)}], max(MAGIC_RADIUS[0], float(brush_size) / 2.0)
 
 
-def magic_dab(path, radius, prompt="", style="", strength=1.0, seed=0):
-    """A proto MagicBrush (without its result): a prompt or a style guides it, not both."""
+def magic_dab(path, radius, prompt="", style="", strength=1.0, seed=0, texture=1.0):
+    """A proto MagicBrush (without its result): a prompt or a style guides it, not both.
+    `texture`: how much of the picture's own texture the built-in brush clones into its
+    smooth fill, [0, 1] (the editors ask for all of it; the wire's default, 0, is none)."""
     prompt, style = (prompt or "").strip(), (style or "").strip()
     if prompt and style:
         raise ValueError("a prompt or a style, not both: the daemon takes one guide per dab")
-    dab = {"path": list(path), "radius": float(radius), "strength": float(strength), "seed": int(seed)}
+    dab = {
+        "path": list(path),
+        "radius": float(radius),
+        "strength": float(strength),
+        "seed": int(seed),
+        "texture": float(texture),
+    }
     if prompt:
         dab["prompt"] = prompt
     elif style:

@@ -144,6 +144,7 @@ MESSAGES = {
                 "type": "message",
                 "type_name": "apprentice.v1.RasterPatch",
             },
+            {"name": "texture", "json_name": "texture", "number": 8, "type": "float"},
         ),
         "oneofs": ("guidance",),
     },
