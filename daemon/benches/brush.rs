@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use apprentice::diffusion::brush::{DEFAULT_STEPS, Dab};
+use apprentice::diffusion::brush::{DEFAULT_STEPS, Dab, NOISE_SCALE};
 use apprentice::diffusion::train::{BrushTrainOptions, train};
 use apprentice::diffusion::unet::Config;
 use apprentice::diffusion::{SoftMask, builtin, style};
@@ -34,7 +34,8 @@ fn main() {
     println!("{:<34} {:>6} {:>8} {:>12}", "what", "steps", "texture", "ms per dab");
     for (what, mask) in [("64 px dab (radius 32)", &dab_mask), ("region (radius 128 sweep)", &region)] {
         for (steps, texture) in [(DEFAULT_STEPS, 0.0), (DEFAULT_STEPS, 1.0), (1, 0.0), (1, 1.0)] {
-            let dab = Dab { style: style::NONE, strength: 1.0, seed: 1, steps, texture };
+            let dab =
+                Dab { style: style::NONE, strength: 1.0, seed: 1, steps, texture, noise_scale: NOISE_SCALE };
             brush.paint(&canvas, mask, &dab, &mut |_, _| true).unwrap(); // warm-up
             let start = Instant::now();
             for _ in 0..reps {

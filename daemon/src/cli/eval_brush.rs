@@ -57,17 +57,24 @@ pub fn run(args: Args) -> CliResult {
         return Err(CliError::input(format!("--noise-scale must be in [0, 2], got {}", args.noise_scale)));
     }
     let brush = match &args.model {
-        Some(p) => Brush::from_file(p).map_err(|e| CliError::input(format!("--model: {e}")))?,
-        None => builtin::load(),
-    }
-    .with_noise_scale(args.noise_scale);
+        Some(p) => {
+            std::sync::Arc::new(Brush::from_file(p).map_err(|e| CliError::input(format!("--model: {e}")))?)
+        }
+        None => builtin::brush(),
+    };
     let sources = Sources::load(&args.photos, true).map_err(CliError::input)?;
     if let Some(sheet) = &args.sheet {
         super::require_extension(sheet, "png", "--sheet")?;
     }
     let keep = if args.sheet.is_some() { args.sheet_rows } else { 0 };
-    let options =
-        EvalOptions { pictures: args.pictures, size: args.size, steps: args.steps, seed: args.seed, keep };
+    let options = EvalOptions {
+        pictures: args.pictures,
+        size: args.size,
+        steps: args.steps,
+        seed: args.seed,
+        keep,
+        noise_scale: args.noise_scale,
+    };
     let bar = indicatif::ProgressBar::new(args.pictures as u64);
     let start = std::time::Instant::now();
     let (scores, rows) = evaluate(&brush, &sources, &options, |i| bar.set_position(i as u64));

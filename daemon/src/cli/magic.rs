@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, CliResult, Dirs, require_extension};
-use crate::diffusion::brush::{Brush, DEFAULT_STEPS, Dab, MAX_STEPS};
+use crate::diffusion::brush::{Brush, DEFAULT_STEPS, Dab, MAX_STEPS, NOISE_SCALE};
 use crate::diffusion::sd::SdDab;
 use crate::diffusion::{SoftMask, builtin, op, style};
 use crate::engine::{Canvas, patch};
@@ -189,8 +189,14 @@ fn builtin_dab(args: &Args, canvas: &Canvas, mask: &SoftMask) -> Result<Painted,
         _ => style::NONE,
     };
     let steps = args.steps.unwrap_or(DEFAULT_STEPS);
-    let dab =
-        Dab { style: style_vec, strength: args.strength, seed: args.seed, steps, texture: args.texture };
+    let dab = Dab {
+        style: style_vec,
+        strength: args.strength,
+        seed: args.seed,
+        steps,
+        texture: args.texture,
+        noise_scale: NOISE_SCALE,
+    };
     let patch = brush
         .paint(canvas, mask, &dab, &mut |_, _| true)
         .map_err(|e| CliError::failure(format!("magic brush: {e}")))?;

@@ -15,12 +15,11 @@ pub const NAME: &str = "brush (built in)";
 /// The built-in brush, loaded once.
 pub fn brush() -> Arc<Brush> {
     static BRUSH: OnceLock<Arc<Brush>> = OnceLock::new();
-    BRUSH.get_or_init(|| Arc::new(load())).clone()
-}
-
-/// A copy of the built-in brush of its own (to be set up otherwise than the shared one).
-pub fn load() -> Brush {
-    Brush::from_bytes(NAME, WEIGHTS, CONFIG).expect("the built-in brush model loads")
+    BRUSH
+        .get_or_init(|| {
+            Arc::new(Brush::from_bytes(NAME, WEIGHTS, CONFIG).expect("the built-in brush model loads"))
+        })
+        .clone()
 }
 
 #[cfg(test)]

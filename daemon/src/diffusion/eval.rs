@@ -29,6 +29,8 @@ pub struct EvalOptions {
     pub seed: u64,
     /// How many of the pictures to hand back for a contact sheet.
     pub keep: usize,
+    /// The sampler's start noise (`brush::NOISE_SCALE` as painted).
+    pub noise_scale: f32,
 }
 
 /// One evaluated picture for a contact sheet: the truth, the hole shown in magenta,
@@ -92,7 +94,14 @@ pub fn evaluate(
             .collect();
         let seed = rng.next_u64();
         let brushed = |texture: f32| {
-            let dab = Dab { style: style::NONE, strength: 1.0, seed, steps: o.steps, texture };
+            let dab = Dab {
+                style: style::NONE,
+                strength: 1.0,
+                seed,
+                steps: o.steps,
+                texture,
+                noise_scale: o.noise_scale,
+            };
             let mut painted = canvas.clone();
             if let Ok(Some(p)) = brush.paint(&canvas, &mask, &dab, &mut |_, _| true) {
                 patch::paste(&mut painted, &p);
@@ -102,7 +111,7 @@ pub fn evaluate(
         let harmonic = composite(&truth, &harmonic_fill(&truth, &m), &m);
         // The classical clone stamp and healing brush: the harmonic fill plus the detail of
         // the best-matching source (as the brush adds it to its own fill).
-        let healed = match super::texture::detail(&canvas, &mask, win) {
+        let healed = match super::texture::detail(&canvas, &mask, win, seed) {
             Some(d) => Picture {
                 rgb: harmonic
                     .rgb
@@ -211,7 +220,7 @@ mod tests {
         let (_, model) = fresh(&Config::tiny(), &candle_core::Device::Cpu).unwrap();
         let brush = Brush::from_model("untrained", model);
         let sources = Sources { photos: Vec::new(), held_out: true };
-        let o = EvalOptions { pictures: 6, size: 64, steps: 1, seed: 3, keep: 2 };
+        let o = EvalOptions { pictures: 6, size: 64, steps: 1, seed: 3, keep: 2, noise_scale: 1.0 };
         let (scores, rows) = evaluate(&brush, &sources, &o, |_| {});
         let [b, textured, h, healed, m] = [0, 1, 2, 3, 4].map(|i| &scores[i]);
         assert_eq!((b.pictures, h.pictures, m.pictures), (6, 6, 6));

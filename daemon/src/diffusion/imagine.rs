@@ -60,8 +60,15 @@ impl Imaginer {
                 sd.paint(canvas, &mask, prompt, &dab, &mut progress).map_err(|e| e.to_string())
             }
             None => {
-                let dab =
-                    Dab { style: self.style, strength: self.strength, seed, steps: self.steps, texture: 0.0 };
+                // Full noise and no texture: each imagining is a new picture, seed by seed.
+                let dab = Dab {
+                    style: self.style,
+                    strength: self.strength,
+                    seed,
+                    steps: self.steps,
+                    texture: 0.0,
+                    noise_scale: 1.0,
+                };
                 self.brush.paint(canvas, &mask, &dab, &mut progress).map_err(|e| e.to_string())
             }
         };

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::brush::{Brush, DEFAULT_STEPS, Dab};
+use super::brush::{Brush, DEFAULT_STEPS, Dab, NOISE_SCALE};
 use super::mask::SoftMask;
 use super::style::{self, STYLE_FEATURES};
 use crate::engine::Canvas;
@@ -43,7 +43,14 @@ pub fn result(
     if mask.is_empty() {
         return Ok(None);
     }
-    let dab = Dab { style, strength: m.strength, seed: m.seed, steps, texture: m.texture };
+    let dab = Dab {
+        style,
+        strength: m.strength,
+        seed: m.seed,
+        steps,
+        texture: m.texture,
+        noise_scale: NOISE_SCALE,
+    };
     brush.paint(canvas, &mask, &dab, progress)
 }
 

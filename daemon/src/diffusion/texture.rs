@@ -22,10 +22,14 @@ const REACH: i64 = 3;
 const GRID: i64 = 12;
 /// Known pixels compared per candidate, at most (an even subsample of the window's).
 const SAMPLES: usize = 2048;
+/// Sources a seed chooses among.
+const CHOICES: usize = 4;
 
-/// The offset `(dx, dy)` of the best source for the hole `mask` seen through `win`,
-/// or `None` when no copy of the hole fits on known canvas within reach.
-pub fn source_offset(canvas: &Canvas, mask: &SoftMask, win: Window) -> Option<(i64, i64)> {
+/// The offset `(dx, dy)` of a source for the hole `mask` seen through `win`: of the best
+/// few (`CHOICES`, apart from each other), the one `choice` picks (0: the best), so that
+/// a dab painted again with another seed gets another take. `None` when no copy of the
+/// hole fits on known canvas within reach.
+pub fn source_offset(canvas: &Canvas, mask: &SoftMask, win: Window, choice: u64) -> Option<(i64, i64)> {
     let (cw, ch) = (canvas.width() as i64, canvas.height() as i64);
     let side = win.side as i64;
     let at = |x: i64, y: i64| mask.at(x, y);
@@ -71,37 +75,46 @@ pub fn source_offset(canvas: &Canvas, mask: &SoftMask, win: Window) -> Option<(i
     };
     let mut step = (side / GRID).max(1);
     let reach = REACH * side;
-    let mut best: Option<(f64, i64, i64)> = None;
-    let consider = |dx: i64, dy: i64, best: &mut Option<(f64, i64, i64)>| {
-        if let Some(c) = cost(dx, dy, best.map_or(f64::INFINITY, |b| b.0)) {
-            *best = Some((c, dx, dy));
-        }
-    };
+    // The best few places on the coarse grid, each at least two steps from the others.
+    let mut kept: Vec<(f64, i64, i64)> = Vec::new();
     for dy in (-reach..=reach).step_by(step as usize) {
         for dx in (-reach..=reach).step_by(step as usize) {
-            consider(dx, dy, &mut best);
+            let bound = if kept.len() < CHOICES { f64::INFINITY } else { kept[CHOICES - 1].0 };
+            let Some(c) = cost(dx, dy, bound) else { continue };
+            let near = |k: &(f64, i64, i64)| (k.1 - dx).abs().max((k.2 - dy).abs()) < 2 * step;
+            if kept.iter().any(|k| near(k) && k.0 <= c) {
+                continue;
+            }
+            kept.retain(|k| !near(k));
+            let at = kept.partition_point(|k| k.0 <= c);
+            kept.insert(at, (c, dx, dy));
+            kept.truncate(CHOICES);
         }
     }
-    // Then finer, around the best so far: half the step each time, down to a pixel.
+    // The chosen one, then finer around it: half the step each time, down to a pixel.
+    let mut best = *kept.get((choice % CHOICES as u64) as usize % kept.len().max(1))?;
     while step > 1 {
         step = (step + 1) / 2;
-        let (_, cx, cy) = best?;
+        let (_, cx, cy) = best;
         for dy in [-step, 0, step] {
             for dx in [-step, 0, step] {
-                consider(cx + dx, cy + dy, &mut best);
+                if let Some(c) = cost(cx + dx, cy + dy, best.0) {
+                    best = (c, cx + dx, cy + dy);
+                }
             }
         }
     }
-    best.map(|(_, dx, dy)| (dx, dy))
+    Some((best.1, best.2))
 }
 
 /// The texture to add inside the hole, at the window's pixels: the source's detail
 /// (see the module notes), zero outside the hole, and never busier than the hole's
 /// nearest surroundings — a source that holds an object where the hole is ringed by sky
 /// would paste the object: its detail is scaled down to the ring's (by the mean squared
-/// difference of neighbouring pixels). `None` when no source fits.
-pub fn detail(canvas: &Canvas, mask: &SoftMask, win: Window) -> Option<Picture> {
-    let (dx, dy) = source_offset(canvas, mask, win)?;
+/// difference of neighbouring pixels). `choice` picks the source (see `source_offset`).
+/// `None` when no source fits.
+pub fn detail(canvas: &Canvas, mask: &SoftMask, win: Window, choice: u64) -> Option<Picture> {
+    let (dx, dy) = source_offset(canvas, mask, win, choice)?;
     let source = Picture::from_canvas(canvas, win.x + dx, win.y + dy, win.side, win.side);
     let target = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
     let in_window = in_window(mask, win);
@@ -185,11 +198,11 @@ mod tests {
         let canvas = stripes(96, 96);
         let mask = dab(48.0, 48.0, 6.0, 96);
         let win = Window::around(&mask);
-        let (dx, dy) = source_offset(&canvas, &mask, win).expect("room for a source");
+        let (dx, dy) = source_offset(&canvas, &mask, win, 0).expect("room for a source");
         assert_eq!(dx.rem_euclid(4), 0, "the stripes line up: offset {dx}");
         assert!(dx.abs() > 12 || dy.abs() > 12, "the copy of the hole does not overlap it: {dx}, {dy}");
         // Its detail brings the stripes back where the harmonic fill would leave grey.
-        let d = detail(&canvas, &mask, win).unwrap();
+        let d = detail(&canvas, &mask, win, 0).unwrap();
         let centre = (win.side / 2) * win.side + win.side / 2;
         let truth = Picture::from_canvas(&canvas, win.x, win.y, win.side, win.side);
         let smooth = harmonic_fill(&truth, &in_window(&mask, win));
@@ -200,6 +213,11 @@ mod tests {
             truth.rgb[centre][0]
         );
         assert_eq!(d.rgb[0], [0.0; 3], "no detail outside the hole");
+        // Other seeds take other good sources: the stripes still line up.
+        let others: Vec<(i64, i64)> =
+            (1..4).map(|c| source_offset(&canvas, &mask, win, c).unwrap()).collect();
+        assert!(others.iter().any(|&o| o != (dx, dy)), "{others:?}");
+        assert!(others.iter().all(|o| o.0.rem_euclid(4) == 0), "{others:?}");
     }
 
     #[test]
@@ -225,7 +243,7 @@ mod tests {
             }
         }
         let mask = dab(30.0, 30.0, 8.0, 96);
-        let d = detail(&canvas, &mask, Window::around(&mask)).expect("room for a source");
+        let d = detail(&canvas, &mask, Window::around(&mask), 3).expect("room for a source");
         assert!(d.rgb.iter().all(|c| c.iter().all(|v| v.abs() < 1e-3)), "flat sky, flat texture");
     }
 
@@ -233,6 +251,6 @@ mod tests {
     fn a_hole_with_no_room_for_a_source_gets_none() {
         let canvas = stripes(24, 24);
         let mask = dab(12.0, 12.0, 11.0, 24);
-        assert_eq!(source_offset(&canvas, &mask, Window::around(&mask)), None);
+        assert_eq!(source_offset(&canvas, &mask, Window::around(&mask), 0), None);
     }
 }

@@ -321,7 +321,15 @@ fn magic_candidate(
     let dab =
         // No cloned texture: search keeps what brings the canvas closer to the reference, and
         // texture from elsewhere never lines up with the reference's.
-        Dab { style: style::features(&under, Some(&mask.alpha)), strength: 1.0, seed, steps: DEFAULT_STEPS, texture: 0.0 };
+        Dab {
+            style: style::features(&under, Some(&mask.alpha)),
+            strength: 1.0,
+            seed,
+            steps: DEFAULT_STEPS,
+            texture: 0.0,
+            // Full noise: search picks among varied candidates.
+            noise_scale: 1.0,
+        };
     let result = brush.paint(inner.canvas(), &mask, &dab, &mut |_, _| true).ok()??;
     let m = pb::MagicBrush { path, radius, strength: 1.0, seed, result: Some(result), ..Default::default() };
     Some(pb::Op { kind: Some(pb::op::Kind::MagicBrush(m)) })

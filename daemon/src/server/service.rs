@@ -718,8 +718,14 @@ impl pb::apprentice_server::Apprentice for Service {
                 // The client went away (cancelled, deadline passed, or stopped reading): stop painting.
                 send_blocking(&tx, Ok(event))
             };
-            let dab_params =
-                magic::Dab { style, strength: dab.strength, seed: dab.seed, steps, texture: dab.texture };
+            let dab_params = magic::Dab {
+                style,
+                strength: dab.strength,
+                seed: dab.seed,
+                steps,
+                texture: dab.texture,
+                noise_scale: magic::NOISE_SCALE,
+            };
             let result = if mask.is_empty() {
                 Ok(Some(None))
             } else if let (Some(sd), Some(prompt)) = (&sd, &prompt) {

@@ -19,24 +19,27 @@ impl Ema {
             .all_vars()
             .into_iter()
             .map(|v| {
-                let copy = v.as_tensor().copy()?;
+                let copy = v.as_tensor().detach().copy()?;
                 Ok((v, copy))
             })
             .collect::<Result<_>>()?;
         Ok(Ema { decay, pairs })
     }
 
-    /// Moves the average towards the weights after an optimizer step.
+    /// Moves the average towards the weights after an optimizer step. The weights are read
+    /// detached: arithmetic on a variable records its history for backprop, and each step's
+    /// average would hold on to all the averages before it.
     pub fn update(&mut self) -> Result<()> {
         for (var, avg) in &mut self.pairs {
-            *avg = ((&*avg * self.decay)? + (var.as_tensor() * (1.0 - self.decay))?)?;
+            *avg = ((&*avg * self.decay)? + (var.as_tensor().detach() * (1.0 - self.decay))?)?;
         }
         Ok(())
     }
 
     /// Runs `f` with the averaged weights in the model, then puts the trained ones back.
     pub fn with_average<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
-        let trained = self.pairs.iter().map(|(v, _)| v.as_tensor().copy()).collect::<Result<Vec<_>>>()?;
+        let trained =
+            self.pairs.iter().map(|(v, _)| v.as_tensor().detach().copy()).collect::<Result<Vec<_>>>()?;
         for (var, avg) in &self.pairs {
             var.set(avg)?;
         }
@@ -72,5 +75,6 @@ mod tests {
         ema.update().unwrap();
         let seen = ema.with_average(|| value(&var)).unwrap();
         assert_eq!(seen, [1.75, 3.5]);
+        assert!(ema.pairs.iter().all(|(_, avg)| !avg.track_op()), "the average keeps no history");
     }
 }
