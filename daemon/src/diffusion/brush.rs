@@ -41,7 +41,7 @@ pub struct Brush {
 /// exactly the full-resolution harmonic fill.
 fn full_resolution(
     canvas: &Canvas,
-    mask: &SoftMask,
+    full_mask: &[f32],
     win: Window,
     view: &window::View,
     x0: &Tensor,
@@ -52,10 +52,7 @@ fn full_resolution(
     if s == 0.0 {
         return Ok(pixels);
     }
-    let full_mask: Vec<f32> = (0..win.side * win.side)
-        .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
-        .collect();
-    let harmonic = composite(&pixels, &harmonic_fill(&pixels, &full_mask), &full_mask);
+    let harmonic = composite(&pixels, &harmonic_fill(&pixels, full_mask), full_mask);
     let base = composite(&pixels, &harmonic, &vec![s; full_mask.len()]);
     let small_base = composite(&view.pixels, &view.known, &vec![s; view.mask.len()]);
     let answer = window::from_tensor_unclamped(x0)?;
@@ -149,18 +146,14 @@ impl Brush {
         else {
             return Ok(None);
         };
-        let mut result = full_resolution(canvas, mask, win, &view, &x0, dab.strength)?;
+        let in_mask = win.mask_in(mask);
+        let mut result = full_resolution(canvas, &in_mask, win, &view, &x0, dab.strength)?;
         let share = dab.texture.clamp(0.0, 1.0) * dab.strength.clamp(0.0, 1.0);
         if share > 0.0
             && let Some(detail) = super::texture::detail(canvas, mask, win, dab.seed)
         {
-            for (c, d) in result.rgb.iter_mut().zip(&detail.rgb) {
-                (0..3).for_each(|k| c[k] += share * d[k]);
-            }
+            super::texture::add(&mut result, &detail, share);
         }
-        let in_mask: Vec<f32> = (0..win.side * win.side)
-            .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
-            .collect();
         super::style::transfer(&mut result, &in_mask, &dab.style, dab.strength);
         Ok(Some(window::cut(&result, mask, win)))
     }

@@ -89,9 +89,7 @@ pub fn evaluate(
         let mask = random_mask(o.size, &mut rng);
         let win = Window::around(&mask);
         let truth = quantized(Picture::from_canvas(&canvas, win.x, win.y, win.side, win.side));
-        let m: Vec<f32> = (0..win.side * win.side)
-            .map(|k| mask.at(win.x + (k % win.side) as i64, win.y + (k / win.side) as i64))
-            .collect();
+        let m = win.mask_in(&mask);
         let seed = rng.next_u64();
         let brushed = |texture: f32| {
             let dab = Dab {
@@ -108,22 +106,15 @@ pub fn evaluate(
             }
             Picture::from_canvas(&painted, win.x, win.y, win.side, win.side)
         };
-        let harmonic = composite(&truth, &harmonic_fill(&truth, &m), &m);
+        let smooth = harmonic_fill(&truth, &m);
+        let harmonic = composite(&truth, &smooth, &m);
         // The classical clone stamp and healing brush: the harmonic fill plus the detail of
-        // the best-matching source (as the brush adds it to its own fill).
-        let healed = match super::texture::detail(&canvas, &mask, win, seed) {
-            Some(d) => Picture {
-                rgb: harmonic
-                    .rgb
-                    .iter()
-                    .zip(&d.rgb)
-                    .zip(&m)
-                    .map(|((h, d), &w)| [0, 1, 2].map(|k| h[k] + d[k] * w))
-                    .collect(),
-                ..harmonic.clone()
-            },
-            None => harmonic.clone(),
-        };
+        // the best-matching source, added as the brush adds it to its own fill.
+        let mut cloned = smooth;
+        if let Some(d) = super::texture::detail(&canvas, &mask, win, seed) {
+            super::texture::add(&mut cloned, &d, 1.0);
+        }
+        let healed = composite(&truth, &cloned, &m);
         let fills =
             [brushed(0.0), brushed(1.0), harmonic, healed, composite(&truth, &mean_fill(&truth, &m), &m)];
         if rows.len() < o.keep {

@@ -53,22 +53,24 @@ pub fn ssim_in_mask(a: &Picture, b: &Picture, mask: &[f32]) -> f64 {
 /// scored. The ratio of a fill's to the truth's says how much of the picture's
 /// texture the fill has (0: flat).
 pub fn detail_in_mask(a: &Picture, mask: &[f32]) -> f64 {
-    let (w, h) = (a.width, a.height);
-    let mut sum = 0.0f64;
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if mask[i] < SCORED {
-                continue;
-            }
-            for j in [(x + 1 < w).then_some(i + 1), (y + 1 < h).then_some(i + w)].into_iter().flatten() {
-                if mask[j] >= SCORED {
-                    sum += (0..3).map(|c| f64::from(a.rgb[i][c] - a.rgb[j][c]).powi(2)).sum::<f64>();
-                }
+    neighbour_differences(a, |i| mask[i] >= SCORED).0
+}
+
+/// The squared differences between neighbouring pixels (right and below, every channel)
+/// where both are `inside`: their sum, and how many pairs.
+pub fn neighbour_differences(pic: &Picture, inside: impl Fn(usize) -> bool) -> (f64, usize) {
+    let w = pic.width;
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for i in (0..pic.rgb.len()).filter(|&i| inside(i)) {
+        let (x, y) = (i % w, i / w);
+        for j in [(x + 1 < w).then_some(i + 1), (y + 1 < pic.height).then_some(i + w)].into_iter().flatten() {
+            if inside(j) {
+                sum += (0..3).map(|c| f64::from(pic.rgb[i][c] - pic.rgb[j][c]).powi(2)).sum::<f64>();
+                n += 1;
             }
         }
     }
-    sum
+    (sum, n)
 }
 
 /// Separable Gaussian blur (σ 1.5, 11 taps), weights renormalised at the edges.

@@ -12,6 +12,7 @@
 
 use super::baselines::harmonic_fill;
 use super::mask::SoftMask;
+use super::metrics::neighbour_differences;
 use super::picture::Picture;
 use super::window::Window;
 use crate::engine::Canvas;
@@ -117,7 +118,7 @@ pub fn detail(canvas: &Canvas, mask: &SoftMask, win: Window, choice: u64) -> Opt
     let (dx, dy) = source_offset(canvas, mask, win, choice)?;
     let source = Picture::from_canvas(canvas, win.x + dx, win.y + dy, win.side, win.side);
     let target = Picture::from_canvas(canvas, win.x, win.y, win.side, win.side);
-    let in_window = in_window(mask, win);
+    let in_window = win.mask_in(mask);
     let hole: Vec<bool> = in_window.iter().map(|&m| m > 0.0).collect();
     let ring = ring(&hole, win.side, (win.side / 16).max(3));
     let around = roughness(&target, &ring);
@@ -136,17 +137,7 @@ pub fn detail(canvas: &Canvas, mask: &SoftMask, win: Window, choice: u64) -> Opt
 
 /// Mean squared difference between neighbouring pixels (right and below) both in `area`.
 fn roughness(pic: &Picture, area: &[bool]) -> f64 {
-    let w = pic.width;
-    let (mut sum, mut n) = (0.0f64, 0usize);
-    for (i, _) in area.iter().enumerate().filter(|(_, a)| **a) {
-        let (x, y) = (i % w, i / w);
-        for j in [(x + 1 < w).then_some(i + 1), (y + 1 < pic.height).then_some(i + w)].into_iter().flatten() {
-            if area[j] {
-                sum += (0..3).map(|c| f64::from(pic.rgb[i][c] - pic.rgb[j][c]).powi(2)).sum::<f64>();
-                n += 1;
-            }
-        }
-    }
+    let (sum, n) = neighbour_differences(pic, |i| area[i]);
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
@@ -166,11 +157,11 @@ fn ring(hole: &[bool], side: usize, band: usize) -> Vec<bool> {
     near.iter().zip(hole).map(|(&n, &h)| n && !h).collect()
 }
 
-/// The mask at the window's pixels.
-fn in_window(mask: &SoftMask, win: Window) -> Vec<f32> {
-    (0..win.side * win.side)
-        .map(|i| mask.at(win.x + (i % win.side) as i64, win.y + (i / win.side) as i64))
-        .collect()
+/// Adds `share` of `detail` to `pic`, pixel by pixel (the detail is zero outside the hole).
+pub fn add(pic: &mut Picture, detail: &Picture, share: f32) {
+    for (c, d) in pic.rgb.iter_mut().zip(&detail.rgb) {
+        (0..3).for_each(|k| c[k] += share * d[k]);
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +196,7 @@ mod tests {
         let d = detail(&canvas, &mask, win, 0).unwrap();
         let centre = (win.side / 2) * win.side + win.side / 2;
         let truth = Picture::from_canvas(&canvas, win.x, win.y, win.side, win.side);
-        let smooth = harmonic_fill(&truth, &in_window(&mask, win));
+        let smooth = harmonic_fill(&truth, &win.mask_in(&mask));
         let healed = smooth.rgb[centre][0] + d.rgb[centre][0];
         assert!(
             (healed - truth.rgb[centre][0]).abs() < 0.2,

@@ -32,6 +32,13 @@ impl Window {
         let y = mask.y + mask.height as i64 / 2 - side as i64 / 2;
         Window { x, y, side }
     }
+
+    /// `mask` at each of the window's pixels, row by row (`side × side`).
+    pub fn mask_in(&self, mask: &SoftMask) -> Vec<f32> {
+        (0..self.side * self.side)
+            .map(|i| mask.at(self.x + (i % self.side) as i64, self.y + (i / self.side) as i64))
+            .collect()
+    }
 }
 
 /// The window as the model sees it, at `side × side`.
@@ -54,10 +61,7 @@ pub fn view(canvas: &Canvas, mask: &SoftMask, window: Window, side: usize) -> Vi
 /// Diffusion works at 512 px and more, where the fill would cost and nothing reads it).
 pub fn pixels_and_mask(canvas: &Canvas, mask: &SoftMask, window: Window, side: usize) -> (Picture, Vec<f32>) {
     let pixels = Picture::from_canvas(canvas, window.x, window.y, window.side, window.side);
-    let mut full_mask = vec![0.0; window.side * window.side];
-    for (i, m) in full_mask.iter_mut().enumerate() {
-        *m = mask.at(window.x + (i % window.side) as i64, window.y + (i / window.side) as i64);
-    }
+    let full_mask = window.mask_in(mask);
     let pixels = pixels.resized(side, side);
     let mask = resize_map(&full_mask, window.side, window.side, side, side)
         .into_iter()
