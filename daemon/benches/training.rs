@@ -175,7 +175,7 @@ fn prepare(dir: &Path, scenes: usize) {
         .unwrap();
     assert!(status.success(), "apprentice data failed");
     let histories = training::load_histories(&data).unwrap();
-    let cfg = shipped_shape();
+    let cfg = mirrored_shape();
     let mixture = Mixture::of(&histories, &vec![false; histories.len()], &cfg, WINDOW, 1);
     let mut rng = Rng::new(1);
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
@@ -256,16 +256,17 @@ fn torch(python: &str, dir: &Path, steps: usize, threads: usize) -> Run {
     parse(out, "PyTorch")
 }
 
-/// The shipped model's shape (it does not see progress), which the PyTorch side mirrors.
-fn shipped_shape() -> Config {
-    Config { progress: 0, ..Config::small() }
+/// The shape the PyTorch side mirrors: the small size without progress, the state map and the
+/// place prior (the trunk and heads that every model has).
+fn mirrored_shape() -> Config {
+    Config { progress: 0, state: 0, pointer: 0, ..Config::small() }
 }
 
 /// In a process of its own (its thread count is fixed at start): the loss of the first batch,
 /// then `steps` timed AdamW steps after two untimed ones. Prints `ops_per_s loss0`.
 fn candle_child(dir: &Path, steps: usize) {
     apprentice::tuning::allocator();
-    let cfg = shipped_shape();
+    let cfg = mirrored_shape();
     let batches: HashMap<String, Tensor> =
         Tensor::read_npz(dir.join("batches.npz")).unwrap().into_iter().collect();
     let get = |b: usize, name: &str| batches.get(&format!("b{b}.{name}")).cloned();
@@ -279,6 +280,7 @@ fn candle_child(dir: &Path, steps: usize) {
             &t("canvas"),
             get(b, "reference").as_ref(),
             &t("inputs"),
+            None,
             &[0; BATCH],
             &t("targets"),
             &t("glimpses"),

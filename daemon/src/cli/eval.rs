@@ -150,15 +150,17 @@ pub fn run(args: Args) -> CliResult {
                 "next-stroke accuracy{label}: {} held-out characters, {} positions (the first k strokes shown, at least 2 left)",
                 acc.characters, acc.positions
             );
-            println!("| who | accuracy |");
-            println!("|---|---:|");
+            println!("| who | accuracy | over a written stroke | median miss |");
+            println!("|---|---:|---:|---:|");
             println!(
-                "| transformer (temperature {}) | {:.1} % |",
+                "| transformer (temperature {}) | {:.1} % | {:.1} % | {:.1} px |",
                 args.temperature,
-                100.0 * acc.painter_rate()
+                100.0 * acc.painter_rate(),
+                100.0 * acc.over_written_rate(),
+                acc.median_miss()
             );
-            println!("| rule: highest start, then leftmost | {:.1} % |", 100.0 * acc.rule_rate());
-            println!("| chance: a random remaining stroke | {:.1} % |", 100.0 * acc.chance_rate());
+            println!("| rule: highest start, then leftmost | {:.1} % | — | — |", 100.0 * acc.rule_rate());
+            println!("| chance: a random remaining stroke | {:.1} % | — | — |", 100.0 * acc.chance_rate());
             println!();
         }
     }

@@ -23,6 +23,11 @@ pub struct Args {
     /// Model size: tiny or small.
     #[arg(long, default_value = "small")]
     size: String,
+    /// With --init, a model made before them: grow what the small size has since (the
+    /// canvas seen at every op, the place prior) from zeros, so that it starts out
+    /// painting as the model did.
+    #[arg(long, requires = "init")]
+    grow: bool,
     /// Start from this model (its size and weights) instead of random weights: fine-tuning.
     #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
     init: Option<PathBuf>,
@@ -69,6 +74,17 @@ pub fn run(args: Args) -> CliResult {
         (None, other) => {
             return Err(CliError::input(format!("--size: expected tiny or small, got {other:?}")));
         }
+    };
+    let config = match args.grow {
+        true => {
+            let small = Config::small();
+            Config {
+                state: config.state.max(small.state),
+                pointer: config.pointer.max(small.pointer),
+                ..config
+            }
+        }
+        false => config,
     };
     if args.window + 1 > config.max_ops {
         return Err(CliError::input(format!("--window: at most {} for this model size", config.max_ops - 1)));

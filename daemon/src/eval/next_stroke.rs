@@ -84,6 +84,12 @@ pub struct Accuracy {
     pub painter: usize,
     /// Positions where the rule picked the true next stroke.
     pub rule: usize,
+    /// Positions where the painter's stroke was nearer a stroke already written than every
+    /// stroke still to write: it wrote over what was done.
+    pub over_written: usize,
+    /// Per position, the distance from the painter's stroke to the nearest stroke still to
+    /// write (pixels; how precisely it copies, whichever stroke it chose).
+    pub misses: Vec<f32>,
     /// Expected right answers of a random pick among the remaining strokes.
     pub chance: f64,
 }
@@ -103,6 +109,17 @@ impl Accuracy {
 
     pub fn chance_rate(&self) -> f64 {
         self.share(self.chance)
+    }
+
+    pub fn over_written_rate(&self) -> f64 {
+        self.share(self.over_written as f64)
+    }
+
+    /// The median of [`Accuracy::misses`] (NaN with none).
+    pub fn median_miss(&self) -> f32 {
+        let mut m = self.misses.clone();
+        m.sort_by(f32::total_cmp);
+        m.get(m.len() / 2).copied().unwrap_or(f32::NAN)
     }
 }
 
@@ -142,7 +159,14 @@ pub fn evaluate(painter: &dyn Painter, characters: &[Character], side: u32, temp
                 imagination: None,
             };
             let op = painter.start(request).next_op();
-            acc.painter += usize::from(polyline(&op).is_some_and(|p| nearest_is_first(&p, remaining)));
+            if let Some(p) = polyline(&op) {
+                acc.painter += usize::from(nearest_is_first(&p, remaining));
+                let nearest =
+                    |lines: &[Polyline]| lines.iter().map(|l| distance(&p, l)).fold(f32::INFINITY, f32::min);
+                let miss = nearest(remaining);
+                acc.over_written += usize::from(nearest(&lines[..k]) < miss);
+                acc.misses.push(miss);
+            }
             acc.rule += usize::from(rule_pick(remaining, side as f32) == 0);
             acc.chance += 1.0 / remaining.len() as f64;
             acc.positions += 1;
@@ -224,6 +248,10 @@ mod tests {
         assert_eq!(acc.painter, 3);
         // The rule is right on 三 twice and wrong on 十.
         assert_eq!(acc.rule, 2);
+        // Once 三's top stroke is written, the line across the top lies on it, not on a stroke
+        // still to write; it misses the nearest one to write by the strokes' distance.
+        assert_eq!(acc.over_written, 1);
+        assert_eq!(acc.misses.len(), 3);
         assert!((acc.chance - (1.0 / 3.0 + 1.0 / 2.0 + 1.0 / 2.0)).abs() < 1e-9);
         assert!((acc.rule_rate() - 2.0 / 3.0).abs() < 1e-9);
 

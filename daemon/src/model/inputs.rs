@@ -17,6 +17,22 @@ fn add_lanes(sum: &mut [f32; 4], pixels: &[crate::engine::Px]) {
 /// A canvas composited over white and area-averaged down (or up) to
 /// `side × side`, as planar RGB in [0, 1] (`3 × side × side` values).
 pub fn picture(canvas: &Canvas, side: usize) -> Vec<f32> {
+    averaged(canvas, side, usize::MAX)
+}
+
+/// Cells of the per-op state wider than this are averaged over a grid of this many pixels per
+/// side: the mean of a big cell barely moves, and the state of a 4096² canvas, taken at every
+/// op, would otherwise read its 16 M pixels each time.
+const STATE_SAMPLES: usize = 32;
+
+/// [`picture`] for the per-op state: the same on canvases up to 32 pixels a cell (all the
+/// model was trained on), every k-th pixel and row of bigger cells.
+pub fn state_picture(canvas: &Canvas, side: usize) -> Vec<f32> {
+    averaged(canvas, side, STATE_SAMPLES)
+}
+
+/// [`picture`], each cell averaged over at most `most` pixels per side, evenly spaced.
+fn averaged(canvas: &Canvas, side: usize, most: usize) -> Vec<f32> {
     let (w, h) = (canvas.width(), canvas.height());
     let mut out = vec![0.0; 3 * side * side];
     for oy in 0..side {
@@ -24,14 +40,45 @@ pub fn picture(canvas: &Canvas, side: usize) -> Vec<f32> {
         for ox in 0..side {
             let (x0, x1) = (ox * w / side, ((ox + 1) * w / side).max(ox * w / side + 1).min(w));
             let mut sum = [0.0f32; 4];
-            for y in y0..y1 {
-                add_lanes(&mut sum, &canvas.pixels()[y * w + x0..y * w + x1]);
+            let (sx, sy) = ((x1 - x0).div_ceil(most), (y1 - y0).div_ceil(most));
+            let mut n = 0.0;
+            for y in (y0..y1).step_by(sy) {
+                let row = &canvas.pixels()[y * w + x0..y * w + x1];
+                if sx == 1 {
+                    add_lanes(&mut sum, row);
+                    n += row.len() as f32;
+                } else {
+                    for p in row.iter().step_by(sx) {
+                        add_lanes(&mut sum, std::slice::from_ref(p));
+                        n += 1.0;
+                    }
+                }
             }
-            let n = ((y1 - y0) * (x1 - x0)) as f32;
             for k in 0..3 {
                 out[k * side * side + oy * side + ox] = (sum[k] + (n - sum[3])) / n;
             }
         }
+    }
+    out
+}
+
+/// Values of one op's state input at `side`² (0 for none): the canvas, then what the
+/// reference holds beyond it.
+pub fn state_len(side: usize) -> usize {
+    2 * 3 * side * side
+}
+
+/// The state input at an op position from small pictures ([`picture`] at the
+/// state's side) of the canvas as it stands there and of the reference: the
+/// canvas, then the reference minus the canvas (zeros without a reference) — in
+/// copy mode, what is still to be painted and where.
+pub fn state(canvas: &[f32], reference: Option<&[f32]>) -> Vec<f32> {
+    let mut out = Vec::with_capacity(2 * canvas.len());
+    out.extend_from_slice(canvas);
+    match reference {
+        // Shifted by a half so that the model's centring (it subtracts 0.5) leaves the difference.
+        Some(r) => out.extend(r.iter().zip(canvas).map(|(r, c)| r - c + 0.5)),
+        None => out.extend(std::iter::repeat_n(0.5, canvas.len())),
     }
     out
 }
@@ -200,6 +247,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_state_picture_is_the_picture_on_small_canvases_and_close_to_it_on_big_ones() {
+        let small = crate::training::scenes::scene(256, 200, 5);
+        assert_eq!(state_picture(&small, 16), picture(&small, 16));
+        let big = crate::training::scenes::scene(2048, 1536, 5);
+        let worst = state_picture(&big, 16)
+            .iter()
+            .zip(picture(&big, 16))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 0.03, "{worst}");
     }
 
     #[test]

@@ -8,5 +8,6 @@ mod cpu;
 pub mod gelu;
 pub mod inputs;
 pub mod layer_norm;
+pub mod place_prior;
 pub mod registry;
 pub mod stroke_transformer;

@@ -6,7 +6,11 @@
 //! seen at `image_side`² and cut into `patch`² patches, each projected to one
 //! position (with no reference, learned "no reference" positions stand in).
 //! Each op is one position: the sum of one embedding per token field (see
-//! [`crate::tokenizer`]). Attention is causal over the whole sequence.
+//! [`crate::tokenizer`]) and, when the config has a `state` side, of a view of
+//! the canvas as it stands after that op (and in copy mode of what the reference
+//! still holds beyond it) at `state`² — so at every op the trunk sees what has
+//! been painted so far, not only the canvas before the window and the ops' tokens.
+//! Attention is causal over the whole sequence.
 //!
 //! The hidden state at op position t predicts op t+1 field by field: field j's
 //! head reads the hidden state plus conditioning embeddings of fields 0..j of
@@ -29,13 +33,14 @@ use candle_nn::{Embedding, VarBuilder, embedding, linear_no_bias};
 
 use crate::model::bias;
 use crate::model::gelu::gelu;
+use crate::model::place_prior::{self, PlacePrior};
 use serde::{Deserialize, Serialize};
 
-use crate::tokenizer::{ALL_FIELDS, FIELDS, PLACE_END};
+use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, PLACE_END};
 
 /// Parameters a model fine-tuned from an older one may lack: they start at their initial
 /// values (zeros: the model starts out painting as the older one did).
-pub const GROWN: &[&str] = &["progress_emb."];
+pub const GROWN: &[&str] = &["progress_emb.", "state_proj.", "place_prior."];
 
 /// Progress buckets of the default size: ops by fours up to 64, … , by 64s up to 1,984.
 pub const PROGRESS_BUCKETS: usize = 80;
@@ -60,6 +65,14 @@ pub struct Config {
     /// does not see it (models trained before it; their config files have no such field).
     #[serde(default)]
     pub progress: usize,
+    /// Side of the per-op view of the canvas as it stands (see [`crate::model::inputs::state`]).
+    /// 0: none (models trained before it; their config files have no such field).
+    #[serde(default)]
+    pub state: usize,
+    /// Width of the place prior's keys ([`crate::model::place_prior`]; needs a `state`).
+    /// 0: none.
+    #[serde(default)]
+    pub pointer: usize,
 }
 
 impl Config {
@@ -75,6 +88,8 @@ impl Config {
             patch: 8,
             glimpse: 4,
             progress: 0,
+            state: 4,
+            pointer: 8,
         }
     }
 
@@ -90,6 +105,8 @@ impl Config {
             patch: 16,
             glimpse: 8,
             progress: PROGRESS_BUCKETS,
+            state: 16,
+            pointer: 64,
         }
     }
 
@@ -129,12 +146,20 @@ impl Config {
         2 * crate::model::inputs::glimpse_len(self.glimpse) + 1
     }
 
+    /// Values of one op's state input (0 without one).
+    pub fn state_len(&self) -> usize {
+        crate::model::inputs::state_len(self.state)
+    }
+
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.d_model % self.n_heads != 0 {
             return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
         }
         if self.patch == 0 || self.image_side % self.patch != 0 {
             return Err(format!("image_side {} is not a multiple of patch {}", self.image_side, self.patch));
+        }
+        if self.pointer > 0 && self.state == 0 {
+            return Err("the place prior (pointer) needs the state map (state > 0)".into());
         }
         if self.glimpse == 0 {
             return Err("glimpse must be at least 1 cell".into());
@@ -294,6 +319,9 @@ pub struct StrokeTransformer {
     op_pos: Embedding,
     /// How far into the picture each op position is (`None` when `progress` is 0).
     progress_emb: Option<Embedding>,
+    /// The canvas as it stands at each op position (`None` when `state` is 0).
+    state_proj: Option<Linear>,
+    place_prior: Option<PlacePrior>,
     patch_proj: Linear,
     patch_pos: Embedding,
     /// 0: canvas, 1: reference, 2: no reference.
@@ -325,6 +353,25 @@ impl StrokeTransformer {
                     vb.pp("progress_emb").get_with_hints((n, d), "weight", candle_nn::Init::Const(0.0))?,
                     d,
                 )),
+            },
+            // Zeros at first, as the progress embedding.
+            state_proj: match cfg.state {
+                0 => None,
+                _ => Some(Linear {
+                    inner: candle_nn::Linear::new(
+                        vb.pp("state_proj").get_with_hints(
+                            (d, cfg.state_len()),
+                            "weight",
+                            candle_nn::Init::Const(0.0),
+                        )?,
+                        None,
+                    ),
+                    bias: None,
+                }),
+            },
+            place_prior: match cfg.pointer {
+                0 => None,
+                width => Some(PlacePrior::new(vb.pp("place_prior"), d, cfg.state, width)?),
             },
             patch_proj: linear(3 * cfg.patch * cfg.patch, d, vb.pp("patch_proj"))?,
             patch_pos: embedding(cfg.patches(), d, vb.pp("patch_pos"))?,
@@ -374,8 +421,15 @@ impl StrokeTransformer {
     }
 
     /// [B, T, FIELDS] tokens at op positions `start..start + T` of contexts whose START
-    /// follows `done[b]` ops of their picture → [B, T, d].
-    fn embed_ops(&self, tokens: &Tensor, start: usize, done: &[usize]) -> Result<Tensor> {
+    /// follows `done[b]` ops of their picture, with the canvas after each ([B, T, state_len],
+    /// when the model sees it) → [B, T, d].
+    fn embed_ops(
+        &self,
+        tokens: &Tensor,
+        states: Option<&Tensor>,
+        start: usize,
+        done: &[usize],
+    ) -> Result<Tensor> {
         let (b, t) = (tokens.dim(0)?, tokens.dim(1)?);
         let mut x: Option<Tensor> = None;
         for (i, emb) in self.field_emb.iter().enumerate() {
@@ -386,7 +440,13 @@ impl StrokeTransformer {
             });
         }
         let pos = self.op_pos.forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?;
-        let x = bias::add(&x.expect("an op has fields"), &pos)?;
+        let mut x = bias::add(&x.expect("an op has fields"), &pos)?;
+        if let Some(proj) = &self.state_proj {
+            let Some(states) = states else {
+                candle_core::bail!("this model sees the canvas at every op: no states given")
+            };
+            x = (x + proj.forward(&(states - 0.5)?)?)?;
+        }
         match &self.progress_emb {
             None => Ok(x),
             Some(emb) => {
@@ -411,13 +471,15 @@ impl StrokeTransformer {
     }
 
     /// Hidden states at the op positions of a whole window: `inputs` [B, T, FIELDS]
-    /// (START first, after `done[b]` ops of its picture), canvas and reference [B, 3, S, S]
+    /// (START first, after `done[b]` ops of its picture) and the canvas after each
+    /// (`states`, see [`crate::model::inputs::state`]), canvas and reference [B, 3, S, S]
     /// → [B, T, d].
     pub fn hidden(
         &self,
         canvas: &Tensor,
         reference: Option<&Tensor>,
         inputs: &Tensor,
+        states: Option<&Tensor>,
         done: &[usize],
     ) -> Result<Tensor> {
         let b = inputs.dim(0)?;
@@ -425,20 +487,45 @@ impl StrokeTransformer {
             Some(r) => self.embed_picture(r, 1)?,
             None => self.no_reference(b, inputs.device())?,
         };
-        let x =
-            Tensor::cat(&[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0, done)?], 1)?;
+        let x = Tensor::cat(
+            &[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, states, 0, done)?],
+            1,
+        )?;
         let h = self.run_blocks(x, &mut KvCache::default())?;
         h.narrow(1, self.cfg.prefix_len(), inputs.dim(1)?)
     }
 
     /// Logits of every field, teacher-forced by `targets` [B, T, FIELDS] and
-    /// the glimpses at their places `glimpses` [B, T, glimpse_len]: one tensor
-    /// [B, T, vocab] per field.
-    pub fn field_logits(&self, hidden: &Tensor, targets: &Tensor, glimpses: &Tensor) -> Result<Vec<Tensor>> {
+    /// the glimpses at their places `glimpses` [B, T, glimpse_len], with the place
+    /// prior read from the states at the positions ([B, T, state_len], when the model
+    /// has one): one tensor [B, T, vocab] per field.
+    pub fn field_logits(
+        &self,
+        hidden: &Tensor,
+        targets: &Tensor,
+        glimpses: &Tensor,
+        states: Option<&Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        let (b, t, d) = hidden.dims3()?;
+        let joint = self.place_prior(&hidden.reshape((b * t, d))?, states)?;
         let mut cond = hidden.zeros_like()?;
         let mut out = Vec::with_capacity(FIELDS);
-        for i in 0..FIELDS {
-            out.push(self.heads[i].forward(&self.head_ln.forward(&(hidden + &cond)?)?)?);
+        for (i, field) in ALL_FIELDS.iter().enumerate() {
+            let mut logits = self.heads[i].forward(&self.head_ln.forward(&(hidden + &cond)?)?)?;
+            if let Some(joint) = &joint {
+                let bias = match field {
+                    Field::X => Some(place_prior::x_bias(joint)?),
+                    Field::Y => {
+                        let x = targets.i((.., .., Field::X as usize))?.flatten_all()?;
+                        Some(place_prior::y_bias(joint, &x)?)
+                    }
+                    _ => None,
+                };
+                if let Some(bias) = bias {
+                    logits = (logits + bias.reshape((b, t, ()))?)?;
+                }
+            }
+            out.push(logits);
             if let Some(emb) = self.cond_emb.get(i) {
                 cond = (cond + emb.forward(&targets.i((.., .., i))?.contiguous()?)?)?;
             }
@@ -447,6 +534,17 @@ impl StrokeTransformer {
             }
         }
         Ok(out)
+    }
+
+    /// The place prior's log-probabilities over cells [N, G, G] for hidden states [N, d] and
+    /// the states at their positions ([.., state_len], N rows); `None` for a model without one.
+    pub fn place_prior(&self, hidden: &Tensor, states: Option<&Tensor>) -> Result<Option<Tensor>> {
+        let Some(prior) = &self.place_prior else { return Ok(None) };
+        let Some(states) = states else {
+            candle_core::bail!("this model's place prior reads the states: none given")
+        };
+        let n = hidden.dim(0)?;
+        prior.forward(hidden, &states.reshape((n, ()))?).map(Some)
     }
 
     /// The glimpse's conditioning embedding: [.., glimpse_len] → [.., d].
@@ -462,13 +560,14 @@ impl StrokeTransformer {
         canvas: &Tensor,
         reference: Option<&Tensor>,
         inputs: &Tensor,
+        states: Option<&Tensor>,
         done: &[usize],
         targets: &Tensor,
         glimpses: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let hidden = self.hidden(canvas, reference, inputs, done)?;
-        let logits = self.field_logits(&hidden, targets, glimpses)?;
+        let hidden = self.hidden(canvas, reference, inputs, states, done)?;
+        let logits = self.field_logits(&hidden, targets, glimpses, states)?;
         let mut total = Tensor::zeros((), DType::F32, inputs.device())?;
         for (i, l) in logits.iter().enumerate() {
             let logp = candle_nn::ops::log_softmax(l, D::Minus1)?;
@@ -482,13 +581,14 @@ impl StrokeTransformer {
     }
 
     /// Starts generation: canvas, reference and the ops so far (START first,
-    /// at most `max_ops - 1`, after `done` ops of the picture) go into the cache;
-    /// returns the last hidden state [1, d].
+    /// at most `max_ops - 1`, after `done` ops of the picture, with their states)
+    /// go into the cache; returns the last hidden state [1, d].
     pub fn prefill(
         &self,
         canvas: &Tensor,
         reference: Option<&Tensor>,
         inputs: &Tensor,
+        states: Option<&Tensor>,
         done: usize,
         cache: &mut KvCache,
     ) -> Result<Tensor> {
@@ -498,7 +598,7 @@ impl StrokeTransformer {
             None => self.no_reference(1, inputs.device())?,
         };
         let x = Tensor::cat(
-            &[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, 0, &[done])?],
+            &[self.embed_picture(canvas, 0)?, reference, self.embed_ops(inputs, states, 0, &[done])?],
             1,
         )?;
         let h = self.run_blocks(x, cache)?;
@@ -506,9 +606,16 @@ impl StrokeTransformer {
         h.i((.., last, ..))
     }
 
-    /// One more op into the cache at op position `position`; returns its hidden state [1, d].
-    pub fn step(&self, token: &Tensor, position: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let x = self.embed_ops(token, position, &[cache.done])?;
+    /// One more op (and the canvas after it) into the cache at op position `position`;
+    /// returns its hidden state [1, d].
+    pub fn step(
+        &self,
+        token: &Tensor,
+        state: Option<&Tensor>,
+        position: usize,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let x = self.embed_ops(token, state, position, &[cache.done])?;
         self.run_blocks(x, cache)?.i((.., 0, ..))
     }
 

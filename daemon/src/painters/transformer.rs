@@ -21,8 +21,8 @@ use candle_core::Tensor;
 use super::rng::Rng;
 use super::{OpStream, Painter, Request};
 use crate::engine::{Canvas, Engine};
-use crate::model::inputs;
 use crate::model::stroke_transformer::{KvCache, StrokeTransformer};
+use crate::model::{inputs, place_prior};
 use crate::ops::{pb, timeline};
 use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, OpToken, PLACE_END, Tokenizer, kind};
 
@@ -72,6 +72,10 @@ pub(crate) struct TransformerRun {
     reference: Option<Tensor>,
     /// The reference at full size, for glimpses.
     reference_canvas: Option<Canvas>,
+    /// The reference at the state's side (`None` without a reference or a state input).
+    reference_state: Option<Vec<f32>>,
+    /// The state input given at the current position (`None` when the model has none).
+    state: Option<Vec<f32>>,
     cache: KvCache,
     /// Hidden state that predicts the next op.
     hidden: Tensor,
@@ -90,6 +94,18 @@ pub(crate) struct TransformerRun {
 fn picture_tensor(canvas: &Canvas, side: usize) -> Tensor {
     Tensor::from_vec(inputs::picture(canvas, side), (1, 3, side, side), &crate::device::current())
         .expect("shape matches")
+}
+
+/// States of consecutive positions as one [1, n, state_len] tensor (`None` without any).
+fn states_tensor(states: &[Vec<f32>]) -> Option<Tensor> {
+    let len = states.first()?.len();
+    let values = states.concat();
+    Some(Tensor::from_vec(values, (1, states.len(), len), &crate::device::current()).expect("shape matches"))
+}
+
+/// The model's state input for `canvas` (`None` when the model has none).
+fn state_of(side: usize, canvas: &Canvas, reference: Option<&[f32]>) -> Option<Vec<f32>> {
+    (side > 0).then(|| inputs::state(&inputs::state_picture(canvas, side), reference))
 }
 
 fn tokens_tensor(tokens: &[OpToken]) -> Tensor {
@@ -179,6 +195,35 @@ impl TransformerRun {
         let before = before.as_ref().unwrap_or(&request.canvas);
         let reference = request.reference.as_ref().map(|r| picture_tensor(r, cfg.image_side));
         let reference_canvas = request.reference.clone();
+        let reference_state = match cfg.state {
+            0 => None,
+            side => request.reference.as_ref().map(|r| inputs::state_picture(r, side)),
+        };
+        // The canvas at each context position: before the first op, after each op of the
+        // context (replayed, with whatever untokenized ops lie between), and as it stands.
+        let mut states = Vec::new();
+        if cfg.state > 0 {
+            let state = |c: &Canvas| state_of(cfg.state, c, reference_state.as_deref()).expect("state > 0");
+            states.push(state(before));
+            if let Some(&(cut, _)) = recent.first() {
+                let mut engine = Engine::from_canvas(before.clone());
+                let mut next = recent.iter().skip(1).map(|&(i, _)| i).peekable();
+                for (i, op) in ops.iter().enumerate().skip(cut) {
+                    // A caller gone stops the replay, as above.
+                    if request.stopped() {
+                        break;
+                    }
+                    if next.peek() == Some(&i) {
+                        next.next();
+                        states.push(state(engine.canvas()));
+                    }
+                    engine.apply(op);
+                }
+                // Stopped early, some are missing: the run will not be used, any state will do.
+                states.resize(recent.len(), states[0].clone());
+                states.push(state(&request.canvas));
+            }
+        }
         let mut context = vec![inputs::start()];
         context.extend(recent.iter().map(|&(_, t)| t));
         // Ops of the history before the context (all of them when it holds none).
@@ -189,6 +234,7 @@ impl TransformerRun {
                 &picture_tensor(before, cfg.image_side),
                 reference.as_ref(),
                 &tokens_tensor(&context),
+                states_tensor(&states).as_ref(),
                 done,
                 &mut cache,
             )
@@ -199,6 +245,8 @@ impl TransformerRun {
             engine: Engine::from_canvas(request.canvas),
             reference,
             reference_canvas,
+            reference_state,
+            state: states.pop(),
             cache,
             hidden,
             position: context.len(),
@@ -248,10 +296,24 @@ impl TransformerRun {
         let mut cond = self.hidden.zeros_like()?;
         let mut token = OpToken::default();
         let mut glimpse = Vec::new();
+        let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
+        let joint = self.model.place_prior(&self.hidden, state.as_ref())?;
         for (i, &field) in ALL_FIELDS.iter().enumerate() {
             let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
             let value = if used {
-                let mut logits = self.model.head(i, &self.hidden, &cond)?.squeeze(0)?.to_vec1::<f32>()?;
+                let mut logits = self.model.head(i, &self.hidden, &cond)?;
+                let prior = match (&joint, field) {
+                    (Some(joint), Field::X) => Some(place_prior::x_bias(joint)?),
+                    (Some(joint), Field::Y) => {
+                        let x = Tensor::new(&[u32::from(token.get(Field::X))], &dev)?;
+                        Some(place_prior::y_bias(joint, &x)?)
+                    }
+                    _ => None,
+                };
+                if let Some(prior) = prior {
+                    logits = (logits + prior)?;
+                }
+                let mut logits = logits.squeeze(0)?.to_vec1::<f32>()?;
                 if field == Field::Kind {
                     for (k, l) in logits.iter_mut().enumerate() {
                         if k == kind::START as usize || !self.allowed[k] {
@@ -280,20 +342,34 @@ impl TransformerRun {
         Ok((token, glimpse))
     }
 
+    /// The state input given at the current position (`None` when the model has none).
+    pub(crate) fn state(&self) -> Option<&[f32]> {
+        self.state.as_deref()
+    }
+
     pub(crate) fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
         let cfg = self.model.config().clone();
+        self.state = state_of(cfg.state, self.engine.canvas(), self.reference_state.as_deref());
+        let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
         if self.position >= cfg.max_ops {
             // The context is full: start again from the canvas as it is now, after the
             // context's ops and this one.
             let canvas = picture_tensor(self.engine.canvas(), cfg.image_side);
             let start = tokens_tensor(&[inputs::start()]);
             let done = self.cache.done() + self.position;
-            self.hidden =
-                self.model.prefill(&canvas, self.reference.as_ref(), &start, done, &mut self.cache)?;
+            self.hidden = self.model.prefill(
+                &canvas,
+                self.reference.as_ref(),
+                &start,
+                state.as_ref(),
+                done,
+                &mut self.cache,
+            )?;
             self.position = 1;
             return Ok(());
         }
-        self.hidden = self.model.step(&tokens_tensor(&[*token]), self.position, &mut self.cache)?;
+        self.hidden =
+            self.model.step(&tokens_tensor(&[*token]), state.as_ref(), self.position, &mut self.cache)?;
         self.position += 1;
         Ok(())
     }
@@ -395,6 +471,28 @@ mod tests {
         };
         assert_eq!(paint(5), paint(5));
         assert_ne!(paint(5), paint(6));
+    }
+
+    #[test]
+    fn the_model_is_shown_the_canvas_as_it_stands_after_every_op_it_paints() {
+        let model = tiny();
+        let side = model.config().state;
+        let mut req = request(3, vec![pb::Tool::Brush], vec![]);
+        let reference = crate::training::scenes::scene(80, 60, 2);
+        req.reference = Some(reference.clone());
+        let mut run = TransformerRun::new(model, req);
+        let small = |c: &Canvas| inputs::state_picture(c, side);
+        for _ in 0..4 {
+            let expected = inputs::state(&small(run.canvas()), Some(&small(&reference)));
+            assert_eq!(run.state(), Some(&expected[..]));
+            run.next_op();
+        }
+        // Painted over, the canvas differs from the white it started as, and so does the state.
+        let white = inputs::state(
+            &small(&Canvas::new(80, 60, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 })),
+            Some(&small(&reference)),
+        );
+        assert_ne!(run.state(), Some(&white[..]));
     }
 }
 

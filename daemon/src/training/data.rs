@@ -27,6 +27,11 @@ pub struct Window {
     pub canvas_glimpses: Vec<u8>,
     /// `[len, G]`: the finished picture around each target's place.
     pub reference_glimpses: Vec<u8>,
+    /// `[len, 3 × state²]`: the canvas just before each target, at the state's side (empty
+    /// when the model has no state input), in 1/255 steps.
+    pub states: Vec<u8>,
+    /// The finished picture at the state's side, `3 × state²`.
+    pub reference_state: Vec<u8>,
     /// Ops of the history (effective, as Continue counts them) before the window's first.
     pub done: usize,
 }
@@ -47,11 +52,16 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
         let (x, y) = tokenizer.place(t);
         inputs::glimpse(canvas, x, y, cfg.glimpse)
     };
-    // Pictures of the canvas before each window and glimpses before each op, taken on one pass.
-    // Per window: the canvas before it, its tokens, their glimpses, the ops before it.
-    type Step = (Vec<f32>, Vec<OpToken>, Vec<u8>, usize);
+    let state = |canvas: &crate::engine::Canvas| match cfg.state {
+        0 => Vec::new(),
+        side => inputs::state_picture(canvas, side),
+    };
+    // Pictures of the canvas before each window, glimpses and states before each op, taken
+    // on one pass. Per window: the canvas before it, its tokens, their glimpses and states,
+    // the ops before it.
+    type Step = (Vec<f32>, Vec<OpToken>, Vec<u8>, Vec<u8>, usize);
     let mut steps: Vec<Step> = Vec::new();
-    let (mut current, mut glimpses, mut done) = (Vec::new(), Vec::new(), 0);
+    let (mut current, mut glimpses, mut states, mut done) = (Vec::new(), Vec::new(), Vec::new(), 0);
     let mut before = inputs::picture(engine.canvas(), cfg.image_side);
     let mut first = offset % len;
     if first == 0 {
@@ -63,6 +73,7 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
                 done = i;
             }
             glimpses.extend(quantize(glimpse(engine.canvas(), &t)));
+            states.extend(quantize(state(engine.canvas())));
             current.push(t);
         }
         engine.apply(op);
@@ -71,18 +82,20 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
                 std::mem::replace(&mut before, inputs::picture(engine.canvas(), cfg.image_side)),
                 std::mem::take(&mut current),
                 std::mem::take(&mut glimpses),
+                std::mem::take(&mut states),
                 done,
             ));
         }
     }
     if !current.is_empty() {
-        steps.push((before, current, glimpses, done));
+        steps.push((before, current, glimpses, states, done));
     }
     let finished = inputs::picture(engine.canvas(), cfg.image_side);
+    let reference_state: Vec<u8> = quantize(state(engine.canvas())).collect();
     let g = inputs::glimpse_len(cfg.glimpse);
     steps
         .into_iter()
-        .map(|(canvas, tokens, mut canvas_glimpses, done)| {
+        .map(|(canvas, tokens, mut canvas_glimpses, mut states, done)| {
             let n = tokens.len();
             let mut input_tokens = vec![inputs::start()];
             input_tokens.extend_from_slice(&tokens[..n - 1]);
@@ -97,6 +110,7 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
             mask.extend(std::iter::repeat_n(0.0, pad));
             canvas_glimpses.resize(len * g, 0);
             reference_glimpses.resize(len * g, 0);
+            states.resize(len * reference_state.len(), 0);
             Window {
                 canvas,
                 reference: finished.clone(),
@@ -105,6 +119,8 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
                 mask,
                 canvas_glimpses,
                 reference_glimpses,
+                states,
+                reference_state: reference_state.clone(),
                 done,
             }
         })
@@ -168,5 +184,20 @@ mod tests {
         let last = ws.last().unwrap();
         let used = (0..16).filter(|&t| last.mask[t * FIELDS] > 0.0).count();
         assert!(last.canvas_glimpses[used * g..].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn states_show_the_whole_canvas_before_each_op() {
+        let h = still_life();
+        let cfg = Config::tiny();
+        let n = 3 * cfg.state * cfg.state;
+        let ws = windows(&h, &cfg, 16, 0);
+        assert_eq!(ws[0].states.len(), 16 * n);
+        // White paper before the first op; paint on it before the second window's first.
+        assert!(ws[0].states[..n].iter().all(|&v| v == 255));
+        assert!(ws[1].states[..n].iter().any(|&v| v < 250));
+        // The finished picture, for what is still to paint.
+        assert!(ws[0].reference_state.iter().any(|&v| v < 250));
+        assert_eq!(ws[0].reference_state, ws[1].reference_state);
     }
 }

@@ -205,13 +205,14 @@ impl Mixture {
 }
 
 /// Tensors for a batch of windows, with or without their references: canvas, reference,
-/// inputs, targets, glimpses and mask, as [`StrokeTransformer::loss`] takes them.
+/// inputs, targets, glimpses, mask and states (when the model has them), as
+/// [`StrokeTransformer::loss`] takes them.
 pub fn batch(
     windows: &[&Window],
     cfg: &Config,
     len: usize,
     with_reference: bool,
-) -> candle_core::Result<[Option<Tensor>; 6]> {
+) -> candle_core::Result<[Option<Tensor>; 7]> {
     let dev = crate::device::current();
     let (b, s) = (windows.len(), cfg.image_side);
     let cat_f = |f: &dyn Fn(&Window) -> &Vec<f32>| {
@@ -231,7 +232,28 @@ pub fn batch(
     let mask = Tensor::from_vec(cat_f(&|w| &w.mask), (b, len, FIELDS), &dev)?;
     let glimpses =
         Tensor::from_vec(glimpse_rows(windows, cfg, len, with_reference), (b, len, cfg.glimpse_len()), &dev)?;
-    Ok([Some(canvas), reference, Some(inputs), Some(targets), Some(glimpses), Some(mask)])
+    let states = match cfg.state {
+        0 => None,
+        _ => {
+            Some(Tensor::from_vec(state_rows(windows, len, with_reference), (b, len, cfg.state_len()), &dev)?)
+        }
+    };
+    Ok([Some(canvas), reference, Some(inputs), Some(targets), Some(glimpses), Some(mask), states])
+}
+
+/// The model's state input per op of each window ([`crate::model::inputs::state`]).
+fn state_rows(windows: &[&Window], len: usize, with_reference: bool) -> Vec<f32> {
+    let unit = |v: &u8| f32::from(*v) / 255.0;
+    let mut out = Vec::new();
+    for w in windows {
+        let reference: Vec<f32> = w.reference_state.iter().map(unit).collect();
+        let n = reference.len();
+        for t in 0..len {
+            let canvas: Vec<f32> = w.states[t * n..(t + 1) * n].iter().map(unit).collect();
+            out.extend(crate::model::inputs::state(&canvas, with_reference.then_some(&reference[..])));
+        }
+    }
+    out
 }
 
 /// The model's glimpse input per op of each window: canvas views, reference
@@ -257,16 +279,17 @@ fn glimpse_rows(windows: &[&Window], cfg: &Config, len: usize, with_reference: b
 /// The loss of `windows`, batched as [`batch`] made `t`.
 fn loss_of(
     model: &StrokeTransformer,
-    t: &[Option<Tensor>; 6],
+    t: &[Option<Tensor>; 7],
     windows: &[&Window],
 ) -> candle_core::Result<Tensor> {
-    let [canvas, reference, inputs, targets, glimpses, mask] = t;
+    let [canvas, reference, inputs, targets, glimpses, mask, states] = t;
     let some = |x: &Option<Tensor>| x.clone().expect("always set");
     let done: Vec<usize> = windows.iter().map(|w| w.done).collect();
     model.loss(
         &some(canvas),
         reference.as_ref(),
         &some(inputs),
+        states.as_ref(),
         &done,
         &some(targets),
         &some(glimpses),
@@ -375,8 +398,12 @@ fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     Ok(())
 }
 
-/// How much faster than the rest a fine-tuned model's grown parameters learn.
+/// How much faster than the rest a fine-tuned model's grown embeddings learn.
 const GROWN_LR: f64 = 100.0;
+/// The grown parameters that learn at [`GROWN_LR`]: embeddings, each row of which a step moves
+/// only where it is used. A grown projection of dense inputs (the state's) learns at the
+/// base rate: at a hundred times it would add its every input's change at once.
+const GROWN_FAST: &[&str] = &["progress_emb."];
 /// ...but never faster than this: Personalize's 3e-4 × 100; a long run at a higher rate would
 /// let the grown parameters outgrow the embeddings they are added to.
 const GROWN_LR_MOST: f64 = 3e-2;
@@ -458,10 +485,9 @@ pub fn train(
     let model = StrokeTransformer::new(vb, &o.config)?;
     let mut state: TrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
-    // Fine-tuning, parameters the model grew start at zeros while the rest starts trained:
+    // Fine-tuning, embeddings the model grew start at zeros while the rest starts trained:
     // they learn faster, or a short run would barely move them.
-    let grown =
-        |name: &str| o.init.is_some() && stroke_transformer::GROWN.iter().any(|g| name.starts_with(g));
+    let grown = |name: &str| o.init.is_some() && GROWN_FAST.iter().any(|g| name.starts_with(g));
     let vars = |want: bool| -> Vec<candle_core::Var> {
         let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
         data.iter().filter(|(n, _)| grown(n) == want).map(|(_, v)| v.clone()).collect()

@@ -136,6 +136,8 @@ pub struct Episode {
     ops: Vec<Vec<OpToken>>,
     /// What the model glimpsed at each candidate's place: `glimpses[t][g]`.
     glimpses: Vec<Vec<Vec<f32>>>,
+    /// The model's state input before op t (empty when it has none).
+    states: Vec<Vec<f32>>,
     /// Their rewards.
     rewards: Vec<Vec<f32>>,
 }
@@ -183,9 +185,11 @@ pub fn rollout(
         reference: inputs::picture(&start.reference, side),
         ops: Vec::with_capacity(len),
         glimpses: Vec::with_capacity(len),
+        states: Vec::with_capacity(len),
         rewards: Vec::with_capacity(len),
     };
     for _ in 0..len {
+        episode.states.push(run.state().map(<[f32]>::to_vec).unwrap_or_default());
         let before = mse(run.canvas(), &start.reference);
         let (mut tokens, mut rewards, mut painted, mut glimpses) = (Vec::new(), Vec::new(), None, Vec::new());
         for _ in 0..group {
@@ -261,24 +265,30 @@ fn advantages(episodes: &[Episode]) -> Vec<f32> {
 /// Log-probabilities of every field's values ([G·B, T, vocab] per field) for
 /// `group` candidate sets `targets` (rows `[group][episode]`) after `inputs`:
 /// the distributions the sampler drew from, where the kind is never START.
+#[allow(clippy::too_many_arguments)]
 fn field_log_probs(
     model: &StrokeTransformer,
     canvas: &Tensor,
     reference: &Tensor,
     inputs: &Tensor,
+    states: Option<&Tensor>,
     targets: &Tensor,
     glimpses: &Tensor,
     group: usize,
 ) -> candle_core::Result<Vec<Tensor>> {
     // Episodes start from a canvas with no history before them (as [`rollout`] runs them).
-    let hidden = model.hidden(canvas, Some(reference), inputs, &vec![0; inputs.dim(0)?])?;
+    let hidden = model.hidden(canvas, Some(reference), inputs, states, &vec![0; inputs.dim(0)?])?;
     let hidden = Tensor::cat(&vec![&hidden; group], 0)?;
+    let states = match states {
+        Some(s) => Some(Tensor::cat(&vec![s; group], 0)?),
+        None => None,
+    };
     // A large finite number rather than −∞, so that no 0 · ∞ reaches the backward pass.
     let mut no_start = vec![0f32; usize::from(kind::COUNT)];
     no_start[usize::from(kind::START)] = -1e9;
     let no_start = Tensor::from_vec(no_start, usize::from(kind::COUNT), hidden.device())?;
     model
-        .field_logits(&hidden, targets, glimpses)?
+        .field_logits(&hidden, targets, glimpses, states.as_ref())?
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
@@ -319,10 +329,28 @@ pub fn loss(
         .collect();
     let glimpses = Tensor::from_vec(glimpses, (group * b, len, policy.config().glimpse_len()), &dev)?;
     let advantages = Tensor::from_vec(advantages(episodes), (group * b, len), &dev)?;
+    // Both models are the same size (the imitation model is the policy's start).
+    let states = match policy.config().state_len() {
+        0 => None,
+        n => Some(Tensor::from_vec(
+            episodes.iter().flat_map(|e| e.states.concat()).collect(),
+            (b, len, n),
+            &dev,
+        )?),
+    };
 
-    let logp = field_log_probs(policy, &canvas, &reference, &inputs, &targets, &glimpses, group)?;
-    let logp_imitation =
-        field_log_probs(imitation, &canvas, &reference, &inputs, &targets, &glimpses, group)?;
+    let logp =
+        field_log_probs(policy, &canvas, &reference, &inputs, states.as_ref(), &targets, &glimpses, group)?;
+    let logp_imitation = field_log_probs(
+        imitation,
+        &canvas,
+        &reference,
+        &inputs,
+        states.as_ref(),
+        &targets,
+        &glimpses,
+        group,
+    )?;
     let mut op_logp = Tensor::zeros((group * b, len), DType::F32, &dev)?;
     let mut kl = Tensor::zeros((group * b, len), DType::F32, &dev)?;
     for (i, (lp, li)) in logp.iter().zip(&logp_imitation).enumerate() {

@@ -44,6 +44,11 @@ fn pictures(b: usize, cfg: &Config) -> Tensor {
     Tensor::rand(0f32, 1f32, (b, 3, cfg.image_side, cfg.image_side), &Device::Cpu).unwrap()
 }
 
+/// The canvas at each op position as the model sees it (random values).
+fn states(b: usize, t: usize, cfg: &Config) -> Tensor {
+    Tensor::rand(0f32, 1f32, (b, t, cfg.state_len()), &Device::Cpu).unwrap()
+}
+
 fn glimpses(b: usize, t: usize, cfg: &Config) -> Tensor {
     Tensor::rand(0f32, 1f32, (b, t, cfg.glimpse_len()), &Device::Cpu).unwrap()
 }
@@ -52,13 +57,16 @@ fn glimpses(b: usize, t: usize, cfg: &Config) -> Tensor {
 fn every_parameter_receives_a_gradient() {
     let cfg = tiny_with_progress();
     let (varmap, m) = model(&cfg);
+    // The place prior's query starts at zeros, and while it is zero its keys learn nothing.
+    learn(&varmap, "place_prior.query.weight");
     let mut rng = Rng::new(1);
     let (targets, mask) = random_tokens(&mut rng, 2, 5);
     let (inputs, _) = random_tokens(&mut rng, 2, 5);
     for reference in [None, Some(pictures(2, &cfg))] {
-        let g = glimpses(2, 5, &cfg);
-        let loss =
-            m.loss(&pictures(2, &cfg), reference.as_ref(), &inputs, &[0, 40], &targets, &g, &mask).unwrap();
+        let (g, st) = (glimpses(2, 5, &cfg), states(2, 5, &cfg));
+        let loss = m
+            .loss(&pictures(2, &cfg), reference.as_ref(), &inputs, Some(&st), &[0, 40], &targets, &g, &mask)
+            .unwrap();
         let grads = loss.backward().unwrap();
         let vars = varmap.all_vars();
         let without: Vec<_> = varmap
@@ -84,8 +92,13 @@ fn every_parameter_receives_a_gradient() {
 
 /// Gives the progress embedding random values (it starts at zeros), as training would.
 fn learn_progress(varmap: &VarMap) {
+    learn(varmap, "progress_emb.weight");
+}
+
+/// Gives a parameter that starts at zeros random values, as training would.
+fn learn(varmap: &VarMap, name: &str) {
     let data = varmap.data().lock().unwrap();
-    let var = &data["progress_emb.weight"];
+    let var = &data[name];
     var.set(&Tensor::randn(0f32, 1f32, var.shape(), &Device::Cpu).unwrap()).unwrap();
 }
 
@@ -94,21 +107,24 @@ fn cached_generation_matches_the_full_forward() {
     let cfg = tiny_with_progress();
     let (varmap, m) = model(&cfg);
     learn_progress(&varmap);
+    learn(&varmap, "state_proj.weight");
     let mut rng = Rng::new(2);
     let (inputs, _) = random_tokens(&mut rng, 1, 6);
+    let st = states(1, 6, &cfg);
     let (canvas, reference) = (pictures(1, &cfg), pictures(1, &cfg));
     // 29 ops before the context: its positions cross from one progress bucket to the next.
-    let full = m.hidden(&canvas, Some(&reference), &inputs, &[29]).unwrap();
+    let full = m.hidden(&canvas, Some(&reference), &inputs, Some(&st), &[29]).unwrap();
 
     let mut cache = KvCache::default();
-    let mut h =
-        m.prefill(&canvas, Some(&reference), &inputs.narrow(1, 0, 3).unwrap(), 29, &mut cache).unwrap();
+    let (first, firsts) = (inputs.narrow(1, 0, 3).unwrap(), st.narrow(1, 0, 3).unwrap());
+    let mut h = m.prefill(&canvas, Some(&reference), &first, Some(&firsts), 29, &mut cache).unwrap();
     let close = |a: &Tensor, b: &Tensor| {
         (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
     };
     assert!(close(&h, &full.i((.., 2, ..)).unwrap()) < 1e-4);
     for pos in 3..6 {
-        h = m.step(&inputs.narrow(1, pos, 1).unwrap(), pos, &mut cache).unwrap();
+        let state = st.narrow(1, pos, 1).unwrap();
+        h = m.step(&inputs.narrow(1, pos, 1).unwrap(), Some(&state), pos, &mut cache).unwrap();
         assert!(close(&h, &full.i((.., pos, ..)).unwrap()) < 1e-4, "position {pos}");
     }
     assert_eq!(cache.len(), cfg.prefix_len() + 6);
@@ -122,12 +138,14 @@ fn training_steps_lower_the_loss_on_a_batch() {
     let (targets, mask) = random_tokens(&mut rng, 4, 8);
     let (inputs, _) = random_tokens(&mut rng, 4, 8);
     let canvas = pictures(4, &cfg);
-    let g = glimpses(4, 8, &cfg);
+    let (g, st) = (glimpses(4, 8, &cfg), states(4, 8, &cfg));
     let mut opt =
         candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 3e-3, ..Default::default() })
             .unwrap();
     let done = [0; 4];
-    let loss = |m: &StrokeTransformer| m.loss(&canvas, None, &inputs, &done, &targets, &g, &mask).unwrap();
+    let loss = |m: &StrokeTransformer| {
+        m.loss(&canvas, None, &inputs, Some(&st), &done, &targets, &g, &mask).unwrap()
+    };
     let first = loss(&m).to_scalar::<f32>().unwrap();
     for _ in 0..30 {
         opt.backward_step(&loss(&m)).unwrap();
@@ -147,9 +165,9 @@ fn weights_round_trip_through_safetensors() {
     let loaded = StrokeTransformer::new(vb, &cfg).unwrap();
     let mut rng = Rng::new(4);
     let (inputs, _) = random_tokens(&mut rng, 1, 4);
-    let canvas = pictures(1, &cfg);
-    let a = m.hidden(&canvas, None, &inputs, &[0]).unwrap();
-    let b = loaded.hidden(&canvas, None, &inputs, &[0]).unwrap();
+    let (canvas, st) = (pictures(1, &cfg), states(1, 4, &cfg));
+    let a = m.hidden(&canvas, None, &inputs, Some(&st), &[0]).unwrap();
+    let b = loaded.hidden(&canvas, None, &inputs, Some(&st), &[0]).unwrap();
     assert_eq!(a.to_vec3::<f32>().unwrap(), b.to_vec3::<f32>().unwrap());
 }
 
@@ -169,9 +187,10 @@ fn the_fields_after_the_place_read_the_glimpse_and_those_before_do_not() {
     let mut rng = Rng::new(5);
     let (targets, _) = random_tokens(&mut rng, 1, 3);
     let (inputs, _) = random_tokens(&mut rng, 1, 3);
-    let hidden = m.hidden(&pictures(1, &cfg), None, &inputs, &[0]).unwrap();
-    let a = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
-    let b = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg)).unwrap();
+    let hidden = m.hidden(&pictures(1, &cfg), None, &inputs, Some(&states(1, 3, &cfg)), &[0]).unwrap();
+    let st = states(1, 3, &cfg);
+    let a = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg), Some(&st)).unwrap();
+    let b = m.field_logits(&hidden, &targets, &glimpses(1, 3, &cfg), Some(&st)).unwrap();
     let differ = |i: usize| {
         (&a[i] - &b[i]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-6
     };
@@ -189,9 +208,9 @@ fn how_far_into_the_picture_it_is_tells_once_learned_and_not_before() {
     let (varmap, m) = model(&cfg);
     let mut rng = Rng::new(6);
     let (inputs, _) = random_tokens(&mut rng, 1, 1);
-    let canvas = pictures(1, &cfg);
+    let (canvas, st) = (pictures(1, &cfg), states(1, 1, &cfg));
     let differ = |m: &StrokeTransformer, a: usize, b: usize| {
-        let hidden = |done| m.hidden(&canvas, None, &inputs, &[done]).unwrap();
+        let hidden = |done| m.hidden(&canvas, None, &inputs, Some(&st), &[done]).unwrap();
         (hidden(a) - hidden(b)).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-6
     };
     // Untrained (zeros), a model fine-tuned from one that never saw progress paints as it did.
@@ -219,4 +238,99 @@ fn a_config_file_without_progress_is_a_model_that_does_not_see_it() {
     let varmap = VarMap::new();
     StrokeTransformer::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &cfg).unwrap();
     assert!(varmap.data().lock().unwrap().keys().all(|k| !k.starts_with("progress_emb")));
+}
+
+#[test]
+fn the_canvas_at_each_op_tells_once_learned_and_a_model_without_it_loads_as_before() {
+    let cfg = Config::tiny();
+    let (varmap, m) = model(&cfg);
+    let mut rng = Rng::new(7);
+    let (inputs, _) = random_tokens(&mut rng, 1, 3);
+    let canvas = pictures(1, &cfg);
+    let (a, b) = (states(1, 3, &cfg), states(1, 3, &cfg));
+    let differ = |m: &StrokeTransformer| {
+        let hidden = |st: &Tensor| m.hidden(&canvas, None, &inputs, Some(st), &[0]).unwrap();
+        (hidden(&a) - hidden(&b)).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+            > 1e-6
+    };
+    // Untrained (zeros), a model fine-tuned from one that never saw the state paints as it did.
+    assert!(!differ(&m));
+    learn(&varmap, "state_proj.weight");
+    assert!(differ(&m));
+    let err = m.hidden(&canvas, None, &inputs, None, &[0]).unwrap_err().to_string();
+    assert!(err.contains("no states given"), "{err}");
+
+    // The shipped model's config file has no `state`: it loads without one and needs none.
+    let mut json = serde_json::to_value(Config::small()).unwrap();
+    json.as_object_mut().unwrap().remove("state");
+    let old: Config = serde_json::from_value(json).unwrap();
+    assert_eq!(old.state, 0);
+    let (varmap, _) = model(&Config { state: 0, pointer: 0, ..Config::tiny() });
+    assert!(varmap.data().lock().unwrap().keys().all(|k| !k.starts_with("state_proj")));
+}
+
+/// Batches where the next op starts in the one cell of the state map whose
+/// reference holds ink the canvas lacks: kind, x and y count, nothing else.
+fn ink_in_one_cell(rng: &mut Rng, b: usize, cfg: &Config) -> (Tensor, Tensor, Tensor, Vec<usize>) {
+    let g = cfg.state;
+    let (mut states, mut targets, mut mask, mut cells) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..b {
+        let cell = rng.index(g * g);
+        cells.push(cell);
+        // A white canvas, and the reference's ink (reference − canvas = −1, shifted by ½).
+        let mut state = vec![1.0f32; 3 * g * g];
+        state.extend((0..3).flat_map(|_| (0..g * g).map(|i| if i == cell { -0.5 } else { 0.5 })));
+        states.extend(state);
+        let mut tok = OpToken::default();
+        tok.set(Field::Kind, kind::BRUSH);
+        let bin = |c: usize| (c * 256 / g + 128 / g) as u16;
+        tok.set(Field::X, bin(cell % g));
+        tok.set(Field::Y, bin(cell / g));
+        targets.extend(tok.0.iter().map(|&v| u32::from(v)));
+        mask.extend(
+            ALL_FIELDS
+                .iter()
+                .map(|&f| if matches!(f, Field::Kind | Field::X | Field::Y) { 1f32 } else { 0.0 }),
+        );
+    }
+    let dev = Device::Cpu;
+    (
+        Tensor::from_vec(states, (b, 1, cfg.state_len()), &dev).unwrap(),
+        Tensor::from_vec(targets, (b, 1, FIELDS), &dev).unwrap(),
+        Tensor::from_vec(mask, (b, 1, FIELDS), &dev).unwrap(),
+        cells,
+    )
+}
+
+#[test]
+fn the_place_prior_learns_to_start_where_the_state_map_shows_ink_still_to_paint() {
+    let cfg = Config::tiny();
+    let (varmap, m) = model(&cfg);
+    let mut rng = Rng::new(8);
+    let inputs = Tensor::zeros((16, 1, FIELDS), DType::U32, &Device::Cpu).unwrap();
+    let canvas = Tensor::ones((16, 3, cfg.image_side, cfg.image_side), DType::F32, &Device::Cpu).unwrap();
+    let g = glimpses(16, 1, &cfg);
+    let mut opt =
+        candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 1e-2, ..Default::default() })
+            .unwrap();
+    for _ in 0..150 {
+        let (states, targets, mask, _) = ink_in_one_cell(&mut rng, 16, &cfg);
+        let loss = m.loss(&canvas, None, &inputs, Some(&states), &[0; 16], &targets, &g, &mask).unwrap();
+        opt.backward_step(&loss).unwrap();
+    }
+    // On new maps, the most likely x and y fall in the inked cell.
+    let (states, targets, _, cells) = ink_in_one_cell(&mut rng, 16, &cfg);
+    let hidden = m.hidden(&canvas, None, &inputs, Some(&states), &[0; 16]).unwrap();
+    let logits = m.field_logits(&hidden, &targets, &g, Some(&states)).unwrap();
+    let argmax = |f: Field| {
+        logits[f as usize].argmax(D::Minus1).unwrap().flatten_all().unwrap().to_vec1::<u32>().unwrap()
+    };
+    let (xs, ys) = (argmax(Field::X), argmax(Field::Y));
+    let cell_of = |bin: u32| bin as usize * cfg.state / 256;
+    let right = cells
+        .iter()
+        .zip(xs.iter().zip(&ys))
+        .filter(|(c, (x, y))| cell_of(**y) * cfg.state + cell_of(**x) == **c)
+        .count();
+    assert!(right >= 14, "{right} of 16 placed in the inked cell");
 }

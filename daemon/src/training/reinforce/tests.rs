@@ -20,9 +20,11 @@ fn tiny(seed: u64) -> (VarMap, StrokeTransformer, StrokeTransformer) {
     let mut vars: Vec<_> =
         varmap.data().lock().unwrap().iter().map(|(n, v)| (n.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, var) in vars {
+    for (name, var) in vars {
         let values = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        if values.iter().all(|&v| v == values[0]) {
+        // Grown parameters start at zeros and are learned: they are drawn too.
+        let grown = crate::model::stroke_transformer::GROWN.iter().any(|g| name.starts_with(g));
+        if values.iter().all(|&v| v == values[0]) && !grown {
             continue;
         }
         let redrawn: Vec<f32> = values.iter().map(|_| 0.02 * rng.normal()).collect();

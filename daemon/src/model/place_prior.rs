@@ -1,0 +1,140 @@
+//! The place prior: where the next op starts, as attention from the op's hidden
+//! state over the cells of its state map (the canvas as it stands at `state`²,
+//! and in copy mode what the reference still holds beyond it; see
+//! [`crate::model::inputs::state`]).
+//!
+//! The trunk sees the pictures in a few coarse patches, so on its own it places
+//! a stroke only roughly — as often on a stroke already written as on one still
+//! to write. Here each cell is described by its 3 × 3 neighbourhood of the state
+//! map and by its position, and the hidden state asks for the cell it wants. The
+//! distribution over cells is added, as log-probabilities, to the x head's
+//! logits (the column's share) and to the y head's (the row's, given the column
+//! of the x chosen), so the heads keep their fine bins and the prior says which
+//! cell. The query starts at zero: a model grown with it places as before.
+//!
+//! Every op here has a backward pass (a convolution, a matmul, log-sum-exp from
+//! basic ops).
+
+use candle_core::{D, Device, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder, linear};
+
+use crate::model::gelu::gelu;
+use crate::tokenizer::Field;
+
+pub struct PlacePrior {
+    /// A cell's 3 × 3 neighbourhood of the state map → its features.
+    cells: Linear,
+    cell_pos: Tensor,
+    key: Linear,
+    query: Linear,
+    /// Cells per side of the state map.
+    side: usize,
+    width: usize,
+}
+
+impl PlacePrior {
+    /// A prior over `side`² cells, keys and queries `width` wide, read from hidden states `d` wide.
+    pub fn new(vb: VarBuilder, d: usize, side: usize, width: usize) -> Result<PlacePrior> {
+        let channels = crate::model::inputs::state_len(side) / (side * side);
+        Ok(PlacePrior {
+            cells: linear(9 * channels, width, vb.pp("cells"))?,
+            cell_pos: vb.get_with_hints(
+                (side * side, width),
+                "cell_pos",
+                candle_nn::Init::Randn { mean: 0.0, stdev: 0.02 },
+            )?,
+            key: linear(width, width, vb.pp("key"))?,
+            query: candle_nn::Linear::new(
+                vb.pp("query").get_with_hints((width, d), "weight", candle_nn::Init::Const(0.0))?,
+                None,
+            ),
+            side,
+            width,
+        })
+    }
+
+    /// Log-probabilities of the next op's cell, `[N, side, side]` (row, column), for hidden
+    /// states `[N, d]` and the state inputs at their positions `[N, state_len]`.
+    pub fn forward(&self, hidden: &Tensor, states: &Tensor) -> Result<Tensor> {
+        let (n, g, k) = (hidden.dim(0)?, self.side, self.width);
+        let maps = (states.reshape((n, (), g, g))? - 0.5)?;
+        let c = maps.dim(1)?;
+        // The 3 × 3 neighbourhood of every cell (zeros past the edges) as 9 shifted copies:
+        // a convolution by narrow and cat, whose backward pass is as fast as its forward.
+        let padded = maps.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+        let mut shifted = Vec::with_capacity(9);
+        for dy in 0..3 {
+            for dx in 0..3 {
+                shifted.push(padded.narrow(2, dy, g)?.narrow(3, dx, g)?);
+            }
+        }
+        let neighbourhoods = Tensor::cat(&shifted, 1)?.reshape((n, 9 * c, g * g))?.transpose(1, 2)?;
+        let cells = self.cells.forward(&neighbourhoods.contiguous()?)?;
+        let keys = self.key.forward(&gelu(&cells.broadcast_add(&self.cell_pos)?)?)?;
+        let query = self.query.forward(hidden)?.unsqueeze(2)?;
+        let logits = (keys.matmul(&query)?.squeeze(2)? / (k as f64).sqrt())?;
+        candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
+    }
+}
+
+/// The cell (along one axis) of each of a place field's bins, on a `side`-cell map.
+fn cell_of_bins(side: usize, device: &Device) -> Result<Tensor> {
+    let bins = usize::from(Field::X.vocab());
+    let cells: Vec<u32> = (0..bins).map(|b| ((2 * b + 1) * side / (2 * bins)) as u32).collect();
+    Tensor::from_vec(cells, bins, device)
+}
+
+/// What the prior adds to the x head's logits: each bin gets its column's log-probability.
+/// `joint`: `[N, side, side]` from [`PlacePrior::forward`] → `[N, bins]`.
+pub fn x_bias(joint: &Tensor) -> Result<Tensor> {
+    let side = joint.dim(1)?;
+    let columns = joint.log_sum_exp(1)?;
+    columns.index_select(&cell_of_bins(side, joint.device())?, 1)
+}
+
+/// What the prior adds to the y head's logits once x is chosen (`x_bins`: `[N]`, u32): each
+/// bin gets its row's log-probability within x's column → `[N, bins]`.
+pub fn y_bias(joint: &Tensor, x_bins: &Tensor) -> Result<Tensor> {
+    let (n, side) = (joint.dim(0)?, joint.dim(1)?);
+    let column = cell_of_bins(side, joint.device())?.index_select(x_bins, 0)?;
+    let rows =
+        joint.gather(&column.reshape((n, 1, 1))?.repeat((1, side, 1))?.contiguous()?, 2)?.squeeze(2)?;
+    let given = rows.broadcast_sub(&rows.log_sum_exp(1)?.unsqueeze(1)?)?;
+    given.index_select(&cell_of_bins(side, joint.device())?, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A joint with all its mass on one cell (row 1, column 2 of 4), the rest nearly none.
+    fn one_cell() -> Tensor {
+        let mut v = vec![-30.0f32; 16];
+        v[4 + 2] = 0.0;
+        Tensor::from_vec(v, (1, 4, 4), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn the_bins_of_the_chosen_cell_get_its_probability() {
+        let x = x_bias(&one_cell()).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+        // Column 2 of 4 holds bins 128..192 of 256.
+        assert!(x[128..192].iter().all(|&l| l.abs() < 1e-4), "{:?}", &x[120..136]);
+        assert!(x[..128].iter().chain(&x[192..]).all(|&l| l < -20.0));
+        let x_bin = Tensor::new(&[150u32], &Device::Cpu).unwrap();
+        let y = y_bias(&one_cell(), &x_bin).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+        assert!(y[64..128].iter().all(|&l| l.abs() < 1e-4), "row 1 given column 2");
+        assert!(y[..64].iter().chain(&y[128..]).all(|&l| l < -20.0));
+    }
+
+    #[test]
+    fn a_prior_that_has_learned_nothing_adds_the_same_to_every_bin() {
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
+        let prior = PlacePrior::new(vb, 8, 4, 6).unwrap();
+        let hidden = Tensor::randn(0f32, 1f32, (3, 8), &Device::Cpu).unwrap();
+        let states = Tensor::rand(0f32, 1f32, (3, crate::model::inputs::state_len(4)), &Device::Cpu).unwrap();
+        let joint = prior.forward(&hidden, &states).unwrap();
+        let x = x_bias(&joint).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(x.iter().all(|&l| (l - x[0]).abs() < 1e-5), "uniform: the heads alone decide");
+    }
+}
