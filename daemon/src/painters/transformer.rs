@@ -76,6 +76,9 @@ pub(crate) struct TransformerRun {
     reference_state: Option<Vec<f32>>,
     /// The state input given at the current position (`None` when the model has none).
     state: Option<Vec<f32>>,
+    /// The place prior at the current position, once asked for: search samples many
+    /// candidates from one position, and the prior costs more than the rest of a draw.
+    joint: Option<Vec<f32>>,
     cache: KvCache,
     /// Hidden state that predicts the next op.
     hidden: Tensor,
@@ -247,6 +250,7 @@ impl TransformerRun {
             reference_canvas,
             reference_state,
             state: states.pop(),
+            joint: None,
             cache,
             hidden,
             position: context.len(),
@@ -296,24 +300,29 @@ impl TransformerRun {
         let mut cond = self.hidden.zeros_like()?;
         let mut token = OpToken::default();
         let mut glimpse = Vec::new();
-        let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
-        let joint = self.model.place_prior(&self.hidden, state.as_ref())?;
+        let side = self.model.config().state;
+        if self.joint.is_none() {
+            let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
+            self.joint = match self.model.place_prior(&self.hidden, state.as_ref())? {
+                Some(j) => Some(j.flatten_all()?.to_vec1::<f32>()?),
+                None => None,
+            };
+        }
+        let joint = self.joint.clone();
         for (i, &field) in ALL_FIELDS.iter().enumerate() {
             let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
             let value = if used {
-                let mut logits = self.model.head(i, &self.hidden, &cond)?;
+                let mut logits = self.model.head(i, &self.hidden, &cond)?.squeeze(0)?.to_vec1::<f32>()?;
                 let prior = match (&joint, field) {
-                    (Some(joint), Field::X) => Some(place_prior::x_bias(joint)?),
+                    (Some(joint), Field::X) => Some(place_prior::bias_values(joint, side, None)),
                     (Some(joint), Field::Y) => {
-                        let x = Tensor::new(&[u32::from(token.get(Field::X))], &dev)?;
-                        Some(place_prior::y_bias(joint, &x)?)
+                        Some(place_prior::bias_values(joint, side, Some(token.get(Field::X))))
                     }
                     _ => None,
                 };
                 if let Some(prior) = prior {
-                    logits = (logits + prior)?;
+                    logits.iter_mut().zip(prior).for_each(|(l, p)| *l += p);
                 }
-                let mut logits = logits.squeeze(0)?.to_vec1::<f32>()?;
                 if field == Field::Kind {
                     for (k, l) in logits.iter_mut().enumerate() {
                         if k == kind::START as usize || !self.allowed[k] {
@@ -350,6 +359,7 @@ impl TransformerRun {
     pub(crate) fn advance(&mut self, token: &OpToken) -> candle_core::Result<()> {
         let cfg = self.model.config().clone();
         self.state = state_of(cfg.state, self.engine.canvas(), self.reference_state.as_deref());
+        self.joint = None;
         let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
         if self.position >= cfg.max_ops {
             // The context is full: start again from the canvas as it is now, after the
