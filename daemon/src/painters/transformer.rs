@@ -220,7 +220,12 @@ impl TransformerRun {
                         next.next();
                         states.push(state(engine.canvas()));
                     }
-                    engine.apply(op);
+                    // A magic-brush dab without its pixels would be painted by the brush again
+                    // (a fifth of a second) for a 16² view: left out of the views between; the
+                    // last one, the canvas as it stands, has it.
+                    if !matches!(&op.kind, Some(pb::op::Kind::MagicBrush(m)) if m.result.is_none()) {
+                        engine.apply(op);
+                    }
                 }
                 // Stopped early, some are missing: the run will not be used, any state will do.
                 states.resize(recent.len(), states[0].clone());
