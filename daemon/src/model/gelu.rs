@@ -19,6 +19,11 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// GELU of one value, as the kernel computes it.
+pub(crate) fn value(x: f32) -> f32 {
+    x * phi(x).0
+}
+
 /// erf(x), Abramowitz & Stegun 7.1.26.
 fn erf(x: f32) -> f32 {
     let a = x.abs();
@@ -44,7 +49,7 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = values(s, l, "gelu: x")?.iter().map(|&x| x * phi(x).0).collect();
+        let out = values(s, l, "gelu: x")?.iter().map(|&x| value(x)).collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 

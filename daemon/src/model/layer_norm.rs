@@ -36,7 +36,7 @@ struct Fused {
 }
 
 /// Mean and 1 / standard deviation of one row.
-fn moments(row: &[f32], eps: f32) -> (f32, f32) {
+pub(crate) fn moments(row: &[f32], eps: f32) -> (f32, f32) {
     let d = row.len() as f32;
     let mean = row.iter().sum::<f32>() / d;
     let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d;

@@ -19,6 +19,7 @@ use candle_core::{D, Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
 
 use crate::model::gelu::gelu;
+use crate::model::plain;
 use crate::tokenizer::Field;
 
 pub struct PlacePrior {
@@ -75,6 +76,60 @@ impl PlacePrior {
         let query = self.query.forward(hidden)?.unsqueeze(2)?;
         let logits = (keys.matmul(&query)?.squeeze(2)? / (k as f64).sqrt())?;
         candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
+    }
+}
+
+impl PlacePrior {
+    /// [`Self::forward`] for one hidden state `[d]` and its state input, in plain numbers
+    /// (CPU weights; see [`crate::model::plain`]): `side`² log-probabilities, row by row.
+    /// The keys are never formed: `q · (K g + b) = (Kᵀ q) · g + q · b`.
+    pub fn values(&self, hidden: &[f32], state: &[f32]) -> Result<Vec<f32>> {
+        let (g, k) = (self.side, self.width);
+        let cells = g * g;
+        let c = state.len() / cells;
+        if c * cells != state.len() {
+            candle_core::bail!("a state input of {} values is not whole maps of {g}²", state.len())
+        }
+        let features = 9 * c;
+        // Each cell's features start at its bias and position, then gather its neighbourhood
+        // (feature `s · c + channel` for neighbour s = 3 dy + dx, as `forward` concatenates).
+        let weights = plain::read(self.cells.weight(), |w| plain::transpose(w, k, features))?;
+        let bias = match self.cells.bias() {
+            Some(b) => plain::read(b, <[f32]>::to_vec)?,
+            None => vec![0.0; k],
+        };
+        let mut h = plain::read(&self.cell_pos, <[f32]>::to_vec)?;
+        for (cell, row) in h.chunks_exact_mut(k).enumerate() {
+            plain::add_scaled(row, 1.0, &bias);
+            let (cy, cx) = (cell / g, cell % g);
+            for s in 0..9 {
+                let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
+                if y >= g || x >= g {
+                    continue;
+                }
+                for ch in 0..c {
+                    // Without a reference, half the channels are all zeros (nothing to paint).
+                    let v = state[ch * cells + y * g + x] - 0.5;
+                    if v == 0.0 {
+                        continue;
+                    }
+                    plain::add_scaled(row, v, &weights[(s * c + ch) * k..(s * c + ch + 1) * k]);
+                }
+            }
+            row.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
+        }
+        let query = plain::read(self.query.weight(), |w| plain::linear(hidden, w, None))?;
+        let key_weight = plain::read(self.key.weight(), |w| plain::transpose(w, k, k))?;
+        let asked = plain::linear(&query, &key_weight, None);
+        let offset = match self.key.bias() {
+            Some(b) => plain::read(b, |b| plain::dot(&query, b))?,
+            None => 0.0,
+        };
+        let scale = 1.0 / (k as f32).sqrt();
+        let mut logits: Vec<f32> =
+            h.chunks_exact(k).map(|row| (plain::dot(&asked, row) + offset) * scale).collect();
+        plain::log_softmax(&mut logits);
+        Ok(logits)
     }
 }
 

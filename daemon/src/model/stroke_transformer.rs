@@ -34,6 +34,7 @@ use candle_nn::{Embedding, VarBuilder, embedding, linear_no_bias};
 use crate::model::bias;
 use crate::model::gelu::gelu;
 use crate::model::place_prior::{self, PlacePrior};
+use crate::model::plain;
 use serde::{Deserialize, Serialize};
 
 use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, PLACE_END};
@@ -208,6 +209,16 @@ fn no_bias(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
     Ok(Linear { inner: linear_no_bias(d_in, d_out, vb)?, bias: None })
 }
 
+impl Linear {
+    /// `forward` of one row, in plain numbers (CPU weights).
+    fn values(&self, x: &[f32]) -> Result<Vec<f32>> {
+        plain::read(self.inner.weight(), |w| match &self.bias {
+            Some(b) => plain::read(b, |b| plain::linear(x, w, Some(b))),
+            None => Ok(plain::linear(x, w, None)),
+        })?
+    }
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.inner.forward(x)?;
@@ -219,17 +230,53 @@ impl Module for Linear {
 }
 
 /// Keys and values of the positions seen so far, per layer.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerCache>>,
     /// Ops of the picture painted before the context's START.
     done: usize,
+}
+
+/// One layer's keys and values `[B, heads, capacity, head_dim]`, the first `len` positions
+/// filled. A step writes its position in place (the buffer grows by doubling), where
+/// concatenating copied the whole cache at every op.
+struct LayerCache {
+    k: Tensor,
+    v: Tensor,
+    len: usize,
+}
+
+impl LayerCache {
+    /// Appends `k`, `v` `[B, heads, L, head_dim]`; returns all keys and values so far.
+    fn append(slot: &mut Option<LayerCache>, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        let Some(c) = slot else {
+            // The first call (a prefill, or a training window) keeps its own tensors: in
+            // training they carry the gradient, and nothing ever writes into them.
+            let len = k.dim(2)?;
+            *slot = Some(LayerCache { k: k.clone(), v: v.clone(), len });
+            return Ok((k, v));
+        };
+        let (l, end) = (k.dim(2)?, c.len + k.dim(2)?);
+        if end > c.k.dim(2)? {
+            let grow = |old: &Tensor| -> Result<Tensor> {
+                let (b, h, _, hd) = old.dims4()?;
+                let bigger = Tensor::zeros((b, h, (2 * end).max(16), hd), old.dtype(), old.device())?;
+                bigger.slice_set(&old.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+                Ok(bigger)
+            };
+            (c.k, c.v) = (grow(&c.k)?, grow(&c.v)?);
+        }
+        c.k.slice_set(&k, 2, c.len)?;
+        c.v.slice_set(&v, 2, c.len)?;
+        c.len += l;
+        Ok((c.k.narrow(2, 0, end)?, c.v.narrow(2, 0, end)?))
+    }
 }
 
 impl KvCache {
     /// Positions cached so far.
     pub fn len(&self) -> usize {
-        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |c| c.len)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -258,16 +305,12 @@ impl Attention {
     }
 
     /// `x`: [B, L, d] new positions; `cache`: keys/values of earlier positions.
-    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, cache: &mut Option<LayerCache>) -> Result<Tensor> {
         let (b, l, d) = x.dims3()?;
         let hd = d / self.n_heads;
         let qkv = self.qkv.forward(x)?.reshape((b, l, 3, self.n_heads, hd))?.permute((2, 0, 3, 1, 4))?;
         let (q, k, v) = (qkv.i(0)?.contiguous()?, qkv.i(1)?.contiguous()?, qkv.i(2)?.contiguous()?);
-        let (k, v) = match cache.take() {
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-            None => (k, v),
-        };
-        *cache = Some((k.clone(), v.clone()));
+        let (k, v) = LayerCache::append(cache, k, v)?;
         let total = k.dim(2)?;
         let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
         let scores = if l > 1 {
@@ -306,7 +349,7 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, cache: &mut Option<LayerCache>) -> Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, cache)?)?;
         let h = self.fc2.forward(&gelu(&self.fc1.forward(&self.ln2.forward(&x)?)?)?)?;
         x + h
@@ -463,7 +506,7 @@ impl StrokeTransformer {
     }
 
     fn run_blocks(&self, mut x: Tensor, cache: &mut KvCache) -> Result<Tensor> {
-        cache.layers.resize(self.blocks.len(), None);
+        cache.layers.resize_with(self.blocks.len(), || None);
         for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             x = block.forward(&x, layer_cache)?;
         }
@@ -627,6 +670,75 @@ impl StrokeTransformer {
     /// Conditioning embedding of value `v` of field `i` (not the last): [1, d].
     pub fn condition(&self, i: usize, v: u32, device: &Device) -> Result<Tensor> {
         self.cond_emb[i].forward(&Tensor::new(&[v], device)?)
+    }
+
+    // What sampling reads at batch 1, as plain numbers: on the CPU computed by
+    // [`plain`] straight from the weights (see there why), elsewhere by the tensor
+    // layers above. Tested equal to them.
+
+    fn on_cpu(&self) -> bool {
+        self.head_ln.weight.device().is_cpu()
+    }
+
+    fn row(&self, x: &[f32]) -> Result<Tensor> {
+        Tensor::from_slice(x, (1, x.len()), self.head_ln.weight.device())
+    }
+
+    /// Logits of field `i` for `x`, the hidden state plus the conditioning so far ([d]).
+    pub fn head_values(&self, i: usize, x: &[f32]) -> Result<Vec<f32>> {
+        if !self.on_cpu() {
+            return self.heads[i].forward(&self.head_ln.forward(&self.row(x)?)?)?.squeeze(0)?.to_vec1();
+        }
+        let ln = &self.head_ln;
+        let normed =
+            plain::read(&ln.weight, |w| plain::read(&ln.bias, |b| plain::layer_norm(x, w, b, 1e-5)))??;
+        self.heads[i].values(&normed)
+    }
+
+    /// Adds the conditioning embedding of value `v` of field `i` (not the last) to `cond` ([d]).
+    pub fn add_condition(&self, i: usize, v: u32, cond: &mut [f32]) -> Result<()> {
+        let table = self.cond_emb[i].embeddings();
+        let d = cond.len();
+        let range = v as usize * d..(v as usize + 1) * d;
+        if !self.on_cpu() {
+            let row = table.get(v as usize)?.to_vec1::<f32>()?;
+            plain::add_scaled(cond, 1.0, &row);
+            return Ok(());
+        }
+        plain::read(table, |t| match t.get(range) {
+            Some(row) => {
+                plain::add_scaled(cond, 1.0, row);
+                Ok(())
+            }
+            None => Err(candle_core::Error::Msg(format!("field {i} has no value {v}"))),
+        })?
+    }
+
+    /// Adds the glimpse's conditioning embedding ([`Self::glimpse_condition`]) to `cond`.
+    pub fn add_glimpse_condition(&self, glimpse: &[f32], cond: &mut [f32]) -> Result<()> {
+        let e = if self.on_cpu() {
+            let centred: Vec<f32> = glimpse.iter().map(|g| g - 0.5).collect();
+            let mut h = self.glimpse_in.values(&centred)?;
+            h.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
+            self.glimpse_out.values(&h)?
+        } else {
+            self.glimpse_condition(&self.row(glimpse)?)?.squeeze(0)?.to_vec1()?
+        };
+        plain::add_scaled(cond, 1.0, &e);
+        Ok(())
+    }
+
+    /// The place prior's log-probabilities over cells (`state`² values, row by row) for one
+    /// hidden state and the state input at its position; `None` for a model without one.
+    pub fn place_prior_values(&self, hidden: &[f32], state: Option<&[f32]>) -> Result<Option<Vec<f32>>> {
+        let Some(prior) = &self.place_prior else { return Ok(None) };
+        let Some(state) = state else {
+            candle_core::bail!("this model's place prior reads the states: none given")
+        };
+        if self.on_cpu() {
+            return prior.values(hidden, state).map(Some);
+        }
+        prior.forward(&self.row(hidden)?, &self.row(state)?)?.flatten_all()?.to_vec1().map(Some)
     }
 }
 

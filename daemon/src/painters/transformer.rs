@@ -301,23 +301,21 @@ impl TransformerRun {
 
     /// Samples the next op's token and says what the model glimpsed at its place.
     pub(crate) fn sample_token_and_glimpse(&mut self) -> candle_core::Result<(OpToken, Vec<f32>)> {
-        let dev = crate::device::current();
-        let mut cond = self.hidden.zeros_like()?;
+        // Plain numbers, not tensors, from here: see `crate::model::plain`.
+        let hidden = self.hidden.flatten_all()?.to_vec1::<f32>()?;
+        let mut cond = vec![0.0f32; hidden.len()];
         let mut token = OpToken::default();
         let mut glimpse = Vec::new();
         let side = self.model.config().state;
         if self.joint.is_none() {
-            let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
-            self.joint = match self.model.place_prior(&self.hidden, state.as_ref())? {
-                Some(j) => Some(j.flatten_all()?.to_vec1::<f32>()?),
-                None => None,
-            };
+            self.joint = self.model.place_prior_values(&hidden, self.state.as_deref())?;
         }
         let joint = self.joint.clone();
         for (i, &field) in ALL_FIELDS.iter().enumerate() {
             let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
             let value = if used {
-                let mut logits = self.model.head(i, &self.hidden, &cond)?.squeeze(0)?.to_vec1::<f32>()?;
+                let x: Vec<f32> = hidden.iter().zip(&cond).map(|(h, c)| h + c).collect();
+                let mut logits = self.model.head_values(i, &x)?;
                 let prior = match (&joint, field) {
                     (Some(joint), Field::X) => Some(place_prior::bias_values(joint, side, None)),
                     (Some(joint), Field::Y) => {
@@ -345,12 +343,11 @@ impl TransformerRun {
             };
             token.set(field, value);
             if i + 1 < FIELDS {
-                cond = (cond + self.model.condition(i, u32::from(value), &dev)?)?;
+                self.model.add_condition(i, u32::from(value), &mut cond)?;
             }
             if i == PLACE_END {
                 glimpse = self.glimpse(&token);
-                let g = Tensor::from_vec(glimpse.clone(), (1, glimpse.len()), &dev)?;
-                cond = (cond + self.model.glimpse_condition(&g)?)?;
+                self.model.add_glimpse_condition(&glimpse, &mut cond)?;
             }
         }
         Ok((token, glimpse))

@@ -334,3 +334,56 @@ fn the_place_prior_learns_to_start_where_the_state_map_shows_ink_still_to_paint(
         .count();
     assert!(right >= 14, "{right} of 16 placed in the inked cell");
 }
+
+#[test]
+fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
+    let cfg = Config::tiny();
+    let (varmap, m) = model(&cfg);
+    learn(&varmap, "place_prior.query.weight");
+    let mut rng = Rng::new(5);
+    let (inputs, _) = random_tokens(&mut rng, 1, 1);
+    let (hidden, targets, glimpse) =
+        (Tensor::randn(0f32, 1f32, (1, 1, cfg.d_model), &Device::Cpu).unwrap(), inputs, glimpses(1, 1, &cfg));
+    let state = states(1, 1, &cfg);
+    let logits = m.field_logits(&hidden, &targets, &glimpse, Some(&state)).unwrap();
+    let close = |a: &[f32], b: &Tensor| {
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max)
+    };
+    let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+
+    // The place prior, then every head read as sampling reads it: the hidden state, plus the
+    // fields before it, plus the glimpse after the place; the prior added to x and y.
+    let (h, st) = (values(&hidden), values(&state));
+    let joint = m.place_prior_values(&h, Some(&st)).unwrap().unwrap();
+    let expected = m.place_prior(&hidden.reshape((1, cfg.d_model)).unwrap(), Some(&state)).unwrap().unwrap();
+    assert!(close(&joint, &expected) < 1e-5, "place prior");
+    let token = values(&targets.to_dtype(DType::F32).unwrap());
+    let mut cond = vec![0.0f32; cfg.d_model];
+    for (i, field) in ALL_FIELDS.iter().enumerate() {
+        let x: Vec<f32> = h.iter().zip(&cond).map(|(h, c)| h + c).collect();
+        let mut got = m.head_values(i, &x).unwrap();
+        let prior = match field {
+            Field::X => Some(place_prior::bias_values(&joint, cfg.state, None)),
+            Field::Y => {
+                Some(place_prior::bias_values(&joint, cfg.state, Some(token[Field::X as usize] as u16)))
+            }
+            _ => None,
+        };
+        if let Some(prior) = prior {
+            got.iter_mut().zip(prior).for_each(|(l, p)| *l += p);
+        }
+        assert!(close(&got, &logits[i]) < 1e-4, "field {field:?}");
+        if i + 1 < FIELDS {
+            m.add_condition(i, token[i] as u32, &mut cond).unwrap();
+        }
+        if i == PLACE_END {
+            m.add_glimpse_condition(&values(&glimpse), &mut cond).unwrap();
+        }
+    }
+    assert!(
+        m.add_condition(0, u32::from(kind::COUNT), &mut cond).is_err(),
+        "a value past the field's vocabulary"
+    );
+}
