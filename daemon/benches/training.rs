@@ -259,7 +259,7 @@ fn torch(python: &str, dir: &Path, steps: usize, threads: usize) -> Run {
 /// The shape the PyTorch side mirrors: the small size without progress, the state map and the
 /// place prior (the trunk and heads that every model has).
 fn mirrored_shape() -> Config {
-    Config { progress: 0, state: 0, pointer: 0, ..Config::small() }
+    Config { progress: 0, state: 0, pointer: 0, shape: 0, ..Config::small() }
 }
 
 /// In a process of its own (its thread count is fixed at start): the loss of the first batch,

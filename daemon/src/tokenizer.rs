@@ -96,6 +96,13 @@ const DELTA_BINS: u16 = 65;
 const PRESSURE_LEVELS: u16 = 8;
 const TOLERANCE_LEVELS: u16 = 8;
 
+/// A step's value `q` as a share of the canvas's longer side (signed square-root scale).
+pub fn delta_share(q: u16) -> f32 {
+    let half = f32::from(DELTA_BINS / 2);
+    let t = (f32::from(q) - half) / half;
+    t * t.abs()
+}
+
 /// The op kinds a token can be. 0 is the start-of-history position.
 pub mod kind {
     pub const START: u16 = 0;
@@ -273,9 +280,13 @@ impl Tokenizer {
     }
 
     fn delta_of(&self, q: u16) -> f32 {
-        let half = f32::from(DELTA_BINS / 2);
-        let t = (f32::from(q) - half) / half;
-        t * t.abs() * self.scale()
+        delta_share(q) * self.scale()
+    }
+
+    /// The canvas's longer side over its width and over its height: what a step's share
+    /// of the longer side is in shares of each axis.
+    pub fn aspects(&self) -> (f32, f32) {
+        (self.scale() / self.width, self.scale() / self.height)
     }
 
     /// Where a token's op starts (a stroke's first point, a fill's seed), in canvas pixels.

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, default_value = "small")]
     size: String,
     /// With --init, a model made before them: grow what the small size has since (the
-    /// canvas seen at every op, the place prior) from zeros, so that it starts out
+    /// canvas seen at every op, the place and shape priors) from zeros, so that it starts out
     /// painting as the model did.
     #[arg(long, requires = "init")]
     grow: bool,
@@ -81,6 +81,7 @@ pub fn run(args: Args) -> CliResult {
             Config {
                 state: config.state.max(small.state),
                 pointer: config.pointer.max(small.pointer),
+                shape: config.shape.max(small.shape),
                 ..config
             }
         }

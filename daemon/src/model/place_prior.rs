@@ -12,6 +12,12 @@
 //! of the x chosen), so the heads keep their fine bins and the prior says which
 //! cell. The query starts at zero: a model grown with it places as before.
 //!
+//! The *shape prior* is the same attention anchored at the cell where a stroke
+//! starts (each cell also embeds its offset from there), asked by the heads' input
+//! at the first step: which cell that step reaches, a third of the way along the
+//! stroke. Without it a stroke started at the right place still came out short or
+//! went the wrong way: the glimpse sees a quarter of the canvas at most.
+//!
 //! Every op here has a backward pass (a convolution, a matmul, log-sum-exp from
 //! basic ops).
 
@@ -20,7 +26,7 @@ use candle_nn::{Linear, VarBuilder, linear};
 
 use crate::model::gelu::gelu;
 use crate::model::plain;
-use crate::tokenizer::Field;
+use crate::tokenizer::{Field, delta_share};
 
 pub struct PlacePrior {
     /// A cell's 3 × 3 neighbourhood of the state map → its features.
@@ -28,6 +34,9 @@ pub struct PlacePrior {
     cell_pos: Tensor,
     key: Linear,
     query: Linear,
+    /// Anchored priors only (the shape prior, below): an embedding of each cell's offset
+    /// from the anchor cell, `[(2 side − 1)², width]`, added to the cell's features.
+    offsets: Option<Tensor>,
     /// Cells per side of the state map.
     side: usize,
     width: usize,
@@ -36,6 +45,24 @@ pub struct PlacePrior {
 impl PlacePrior {
     /// A prior over `side`² cells, keys and queries `width` wide, read from hidden states `d` wide.
     pub fn new(vb: VarBuilder, d: usize, side: usize, width: usize) -> Result<PlacePrior> {
+        Self::build(vb, d, side, width, false)
+    }
+
+    /// A prior anchored at a cell, whose cells also know their offset from it: the shape
+    /// prior (where a stroke goes from its start; see [`step_bias_values`]).
+    pub fn anchored(vb: VarBuilder, d: usize, side: usize, width: usize) -> Result<PlacePrior> {
+        Self::build(vb, d, side, width, true)
+    }
+
+    fn build(vb: VarBuilder, d: usize, side: usize, width: usize, anchored: bool) -> Result<PlacePrior> {
+        let offsets = match anchored {
+            true => Some(vb.get_with_hints(
+                ((2 * side - 1).pow(2), width),
+                "offsets",
+                candle_nn::Init::Randn { mean: 0.0, stdev: 0.02 },
+            )?),
+            false => None,
+        };
         let channels = crate::model::inputs::state_len(side) / (side * side);
         Ok(PlacePrior {
             cells: linear(9 * channels, width, vb.pp("cells"))?,
@@ -49,14 +76,32 @@ impl PlacePrior {
                 vb.pp("query").get_with_hints((width, d), "weight", candle_nn::Init::Const(0.0))?,
                 None,
             ),
+            offsets,
             side,
             width,
         })
     }
 
+    /// Row of [`Self::offsets`] for cell `c` seen from `anchor`.
+    fn offset_row(&self, anchor: usize, c: usize) -> usize {
+        let g = self.side;
+        (c / g + g - 1 - anchor / g) * (2 * g - 1) + (c % g + g - 1 - anchor % g)
+    }
+
+    /// Whether it is anchored: then `forward` and `values` need the anchor cells.
+    fn check_anchors(&self, given: bool) -> Result<()> {
+        match (self.offsets.is_some(), given) {
+            (true, false) => candle_core::bail!("an anchored prior needs its anchor cells"),
+            (false, true) => candle_core::bail!("this prior is not anchored"),
+            _ => Ok(()),
+        }
+    }
+
     /// Log-probabilities of the next op's cell, `[N, side, side]` (row, column), for hidden
-    /// states `[N, d]` and the state inputs at their positions `[N, state_len]`.
-    pub fn forward(&self, hidden: &Tensor, states: &Tensor) -> Result<Tensor> {
+    /// states `[N, d]` and the state inputs at their positions `[N, state_len]` (and, when
+    /// anchored, each row's anchor cell, `row · side + column`).
+    pub fn forward(&self, hidden: &Tensor, states: &Tensor, anchors: Option<&[usize]>) -> Result<Tensor> {
+        self.check_anchors(anchors.is_some())?;
         let (n, g, k) = (hidden.dim(0)?, self.side, self.width);
         let maps = (states.reshape((n, (), g, g))? - 0.5)?;
         let c = maps.dim(1)?;
@@ -72,7 +117,14 @@ impl PlacePrior {
         }
         let neighbourhoods = Tensor::cat(&shifted, 1)?.reshape((n, 9 * c, g * g))?.transpose(1, 2)?;
         let cells = self.cells.forward(&neighbourhoods.contiguous()?)?;
-        let keys = self.key.forward(&gelu(&cells.broadcast_add(&self.cell_pos)?)?)?;
+        let mut features = cells.broadcast_add(&self.cell_pos)?;
+        if let (Some(offsets), Some(anchors)) = (&self.offsets, anchors) {
+            let rows: Vec<u32> =
+                anchors.iter().flat_map(|&a| (0..g * g).map(move |c| self.offset_row(a, c) as u32)).collect();
+            let rows = Tensor::from_vec(rows, n * g * g, hidden.device())?;
+            features = (features + offsets.index_select(&rows, 0)?.reshape((n, g * g, k))?)?;
+        }
+        let keys = self.key.forward(&gelu(&features)?)?;
         let query = self.query.forward(hidden)?.unsqueeze(2)?;
         let logits = (keys.matmul(&query)?.squeeze(2)? / (k as f64).sqrt())?;
         candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
@@ -83,7 +135,8 @@ impl PlacePrior {
     /// [`Self::forward`] for one hidden state `[d]` and its state input, in plain numbers
     /// (CPU weights; see [`crate::model::plain`]): `side`² log-probabilities, row by row.
     /// The keys are never formed: `q · (K g + b) = (Kᵀ q) · g + q · b`.
-    pub fn values(&self, hidden: &[f32], state: &[f32]) -> Result<Vec<f32>> {
+    pub fn values(&self, hidden: &[f32], state: &[f32], anchor: Option<usize>) -> Result<Vec<f32>> {
+        self.check_anchors(anchor.is_some())?;
         let (g, k) = (self.side, self.width);
         let cells = g * g;
         let c = state.len() / cells;
@@ -99,6 +152,14 @@ impl PlacePrior {
             None => vec![0.0; k],
         };
         let mut h = plain::read(&self.cell_pos, <[f32]>::to_vec)?;
+        if let (Some(offsets), Some(anchor)) = (&self.offsets, anchor) {
+            plain::read(offsets, |o| {
+                for (cell, row) in h.chunks_exact_mut(k).enumerate() {
+                    let r = self.offset_row(anchor, cell);
+                    plain::add_scaled(row, 1.0, &o[r * k..(r + 1) * k]);
+                }
+            })?;
+        }
         for (cell, row) in h.chunks_exact_mut(k).enumerate() {
             plain::add_scaled(row, 1.0, &bias);
             let (cy, cx) = (cell / g, cell % g);
@@ -135,9 +196,9 @@ impl PlacePrior {
 
 /// The cell (along one axis) of each of a place field's bins, on a `side`-cell map.
 fn cell_of_bins(side: usize, device: &Device) -> Result<Tensor> {
-    let bins = usize::from(Field::X.vocab());
-    let cells: Vec<u32> = (0..bins).map(|b| ((2 * b + 1) * side / (2 * bins)) as u32).collect();
-    Tensor::from_vec(cells, bins, device)
+    let cells: Vec<u32> = (0..Field::X.vocab()).map(|b| cell_of_bin(b, side) as u32).collect();
+    let n = cells.len();
+    Tensor::from_vec(cells, n, device)
 }
 
 /// What the prior adds to the x head's logits: each bin gets its column's log-probability.
@@ -159,27 +220,87 @@ pub fn y_bias(joint: &Tensor, x_bins: &Tensor) -> Result<Tensor> {
     given.index_select(&cell_of_bins(side, joint.device())?, 1)
 }
 
+/// The cell (along one axis) of place bin `b` on a `side`-cell map, as [`cell_of_bins`].
+pub fn cell_of_bin(b: u16, side: usize) -> usize {
+    (2 * usize::from(b) + 1) * side / (2 * usize::from(Field::X.vocab()))
+}
+
+fn log_sum_exp(v: impl Iterator<Item = f32>) -> f32 {
+    let v: Vec<f32> = v.collect();
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + v.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
+}
+
+/// A joint's log-probabilities per cell along one axis: the columns' when `column` is
+/// `None`, else the rows' within that column.
+fn per_cell(joint: &[f32], side: usize, column: Option<usize>) -> Vec<f32> {
+    match column {
+        None => (0..side).map(|c| log_sum_exp((0..side).map(|r| joint[r * side + c]))).collect(),
+        Some(c) => {
+            let total = log_sum_exp((0..side).map(|r| joint[r * side + c]));
+            (0..side).map(|r| joint[r * side + c] - total).collect()
+        }
+    }
+}
+
 /// What the prior adds to one op's place logits while sampling, from its joint as plain
 /// numbers (`side`² log-probabilities, row by row): [`x_bias`] when `x_bin` is `None`, else
 /// [`y_bias`] given it. The same numbers as the tensor versions (a test checks), at a few
 /// microseconds instead of the dozens of tensor calls that cost more than the rest of an op.
 pub fn bias_values(joint: &[f32], side: usize, x_bin: Option<u16>) -> Vec<f32> {
-    let bins = usize::from(Field::X.vocab());
-    let cell = |b: usize| (2 * b + 1) * side / (2 * bins);
-    let log_sum_exp = |v: &mut dyn Iterator<Item = f32>| {
-        let v: Vec<f32> = v.collect();
-        let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        max + v.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
-    };
-    let per_cell: Vec<f32> = match x_bin {
-        None => (0..side).map(|c| log_sum_exp(&mut (0..side).map(|r| joint[r * side + c]))).collect(),
-        Some(x) => {
-            let c = cell(usize::from(x));
-            let total = log_sum_exp(&mut (0..side).map(|r| joint[r * side + c]));
-            (0..side).map(|r| joint[r * side + c] - total).collect()
+    let per_cell = per_cell(joint, side, x_bin.map(|x| cell_of_bin(x, side)));
+    (0..Field::X.vocab()).map(|b| per_cell[cell_of_bin(b, side)]).collect()
+}
+
+// The shape prior: the same attention, anchored at the cell where a stroke starts, says
+// which cell its first step reaches (a third of the way along it, as strokes are
+// tokenized). Its log-probabilities are added to the first step's logits: each step value
+// gets the log-probability of the cell it reaches. (Not split among the values that reach
+// the same cell: then a prior that has learned nothing, every cell alike, adds the same to
+// every value, and a model grown with it paints as before.) Training canvases are square;
+// on others `aspect` (the longer side over this axis's extent) scales the steps as the
+// tokenizer does.
+
+/// The cell (along one axis) that each first-step value reaches from place bin `from`.
+pub fn step_cells(from: u16, side: usize, aspect: f32) -> Vec<usize> {
+    let bins = f32::from(Field::X.vocab());
+    (0..Field::Dx1.vocab())
+        .map(|q| {
+            let share = (f32::from(from) + 0.5) / bins + delta_share(q) * aspect;
+            ((share * side as f32).floor().max(0.0) as usize).min(side - 1)
+        })
+        .collect()
+}
+
+/// What the shape prior adds to the first step's logits while sampling, from its joint as
+/// plain numbers: to dx from the start's x bin `from` (`column` `None`), or to dy from the
+/// start's y bin given the column that dx reached.
+pub fn step_bias_values(
+    joint: &[f32],
+    side: usize,
+    from: u16,
+    aspect: f32,
+    column: Option<usize>,
+) -> Vec<f32> {
+    let per_cell = per_cell(joint, side, column);
+    step_cells(from, side, aspect).into_iter().map(|c| per_cell[c]).collect()
+}
+
+/// [`step_bias_values`] for training: `joint` `[N, side, side]`, `from` each row's start bin
+/// along the axis, `columns` (for dy) the column each row's dx reached → `[N, step values]`.
+pub fn step_bias(joint: &Tensor, from: &[u16], columns: Option<&[usize]>) -> Result<Tensor> {
+    let (n, side, dev) = (joint.dim(0)?, joint.dim(1)?, joint.device());
+    let per_cell = match columns {
+        None => joint.log_sum_exp(1)?,
+        Some(columns) => {
+            let columns: Vec<u32> = columns.iter().map(|&c| c as u32).collect();
+            let index = Tensor::from_vec(columns, (n, 1, 1), dev)?.repeat((1, side, 1))?;
+            let rows = joint.gather(&index.contiguous()?, 2)?.squeeze(2)?;
+            rows.broadcast_sub(&rows.log_sum_exp(1)?.unsqueeze(1)?)?
         }
     };
-    (0..bins).map(|b| per_cell[cell(b)]).collect()
+    let index: Vec<u32> = from.iter().flat_map(|&f| step_cells(f, side, 1.0)).map(|c| c as u32).collect();
+    per_cell.gather(&Tensor::from_vec(index, (n, usize::from(Field::Dx1.vocab())), dev)?, 1)
 }
 
 #[cfg(test)]
@@ -231,7 +352,7 @@ mod tests {
         let prior = PlacePrior::new(vb, 8, 4, 6).unwrap();
         let hidden = Tensor::randn(0f32, 1f32, (3, 8), &Device::Cpu).unwrap();
         let states = Tensor::rand(0f32, 1f32, (3, crate::model::inputs::state_len(4)), &Device::Cpu).unwrap();
-        let joint = prior.forward(&hidden, &states).unwrap();
+        let joint = prior.forward(&hidden, &states, None).unwrap();
         let x = x_bias(&joint).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(x.iter().all(|&l| (l - x[0]).abs() < 1e-5), "uniform: the heads alone decide");
     }

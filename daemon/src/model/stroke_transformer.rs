@@ -41,7 +41,7 @@ use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, PLACE_END};
 
 /// Parameters a model fine-tuned from an older one may lack: they start at their initial
 /// values (zeros: the model starts out painting as the older one did).
-pub const GROWN: &[&str] = &["progress_emb.", "state_proj.", "place_prior."];
+pub const GROWN: &[&str] = &["progress_emb.", "state_proj.", "place_prior.", "shape_prior."];
 
 /// Progress buckets of the default size: ops by fours up to 64, … , by 64s up to 1,984.
 pub const PROGRESS_BUCKETS: usize = 80;
@@ -74,6 +74,10 @@ pub struct Config {
     /// 0: none.
     #[serde(default)]
     pub pointer: usize,
+    /// Width of the shape prior's keys (where a stroke's first step goes from its start, the
+    /// place prior anchored there; needs a `state`). 0: none.
+    #[serde(default)]
+    pub shape: usize,
 }
 
 impl Config {
@@ -91,6 +95,7 @@ impl Config {
             progress: 0,
             state: 4,
             pointer: 8,
+            shape: 8,
         }
     }
 
@@ -108,6 +113,7 @@ impl Config {
             progress: PROGRESS_BUCKETS,
             state: 16,
             pointer: 64,
+            shape: 64,
         }
     }
 
@@ -159,8 +165,8 @@ impl Config {
         if self.patch == 0 || self.image_side % self.patch != 0 {
             return Err(format!("image_side {} is not a multiple of patch {}", self.image_side, self.patch));
         }
-        if self.pointer > 0 && self.state == 0 {
-            return Err("the place prior (pointer) needs the state map (state > 0)".into());
+        if (self.pointer > 0 || self.shape > 0) && self.state == 0 {
+            return Err("the place and shape priors (pointer, shape) need the state map (state > 0)".into());
         }
         if self.glimpse == 0 {
             return Err("glimpse must be at least 1 cell".into());
@@ -365,6 +371,7 @@ pub struct StrokeTransformer {
     /// The canvas as it stands at each op position (`None` when `state` is 0).
     state_proj: Option<Linear>,
     place_prior: Option<PlacePrior>,
+    shape_prior: Option<PlacePrior>,
     patch_proj: Linear,
     patch_pos: Embedding,
     /// 0: canvas, 1: reference, 2: no reference.
@@ -415,6 +422,10 @@ impl StrokeTransformer {
             place_prior: match cfg.pointer {
                 0 => None,
                 width => Some(PlacePrior::new(vb.pp("place_prior"), d, cfg.state, width)?),
+            },
+            shape_prior: match cfg.shape {
+                0 => None,
+                width => Some(PlacePrior::anchored(vb.pp("shape_prior"), d, cfg.state, width)?),
             },
             patch_proj: linear(3 * cfg.patch * cfg.patch, d, vb.pp("patch_proj"))?,
             patch_pos: embedding(cfg.patches(), d, vb.pp("patch_pos"))?,
@@ -551,22 +562,52 @@ impl StrokeTransformer {
     ) -> Result<Vec<Tensor>> {
         let (b, t, d) = hidden.dims3()?;
         let joint = self.place_prior(&hidden.reshape((b * t, d))?, states)?;
+        let column = |f: Field| -> Result<Vec<u16>> {
+            Ok(targets
+                .i((.., .., f as usize))?
+                .flatten_all()?
+                .to_vec1::<u32>()?
+                .iter()
+                .map(|&v| v as u16)
+                .collect())
+        };
+        let side = self.cfg.state;
+        let mut shape = None;
         let mut cond = hidden.zeros_like()?;
         let mut out = Vec::with_capacity(FIELDS);
         for (i, field) in ALL_FIELDS.iter().enumerate() {
-            let mut logits = self.heads[i].forward(&self.head_ln.forward(&(hidden + &cond)?)?)?;
-            if let Some(joint) = &joint {
-                let bias = match field {
-                    Field::X => Some(place_prior::x_bias(joint)?),
-                    Field::Y => {
-                        let x = targets.i((.., .., Field::X as usize))?.flatten_all()?;
-                        Some(place_prior::y_bias(joint, &x)?)
-                    }
-                    _ => None,
-                };
-                if let Some(bias) = bias {
-                    logits = (logits + bias.reshape((b, t, ()))?)?;
+            let x = (hidden + &cond)?;
+            let mut logits = self.heads[i].forward(&self.head_ln.forward(&x)?)?;
+            if *field == Field::Dx1 && self.shape_prior.is_some() {
+                let (xs, ys) = (column(Field::X)?, column(Field::Y)?);
+                let anchors: Vec<usize> = xs
+                    .iter()
+                    .zip(&ys)
+                    .map(|(&x, &y)| {
+                        place_prior::cell_of_bin(y, side) * side + place_prior::cell_of_bin(x, side)
+                    })
+                    .collect();
+                shape = self.shape_prior(&x.reshape((b * t, d))?, states, &anchors)?.map(|j| (j, xs, ys));
+            }
+            let bias = match (field, &joint, &shape) {
+                (Field::X, Some(joint), _) => Some(place_prior::x_bias(joint)?),
+                (Field::Y, Some(joint), _) => {
+                    let x = targets.i((.., .., Field::X as usize))?.flatten_all()?;
+                    Some(place_prior::y_bias(joint, &x)?)
                 }
+                (Field::Dx1, _, Some((joint, xs, _))) => Some(place_prior::step_bias(joint, xs, None)?),
+                (Field::Dy1, _, Some((joint, xs, ys))) => {
+                    let reached: Vec<usize> = xs
+                        .iter()
+                        .zip(column(Field::Dx1)?)
+                        .map(|(&x, dx)| place_prior::step_cells(x, side, 1.0)[usize::from(dx)])
+                        .collect();
+                    Some(place_prior::step_bias(joint, ys, Some(&reached))?)
+                }
+                _ => None,
+            };
+            if let Some(bias) = bias {
+                logits = (logits + bias.reshape((b, t, ()))?)?;
             }
             out.push(logits);
             if let Some(emb) = self.cond_emb.get(i) {
@@ -579,6 +620,23 @@ impl StrokeTransformer {
         Ok(out)
     }
 
+    /// The shape prior's log-probabilities over the cells a stroke's first step reaches
+    /// [N, G, G], for the heads' inputs at the first step [N, d], the states at their
+    /// positions and each row's start cell; `None` for a model without one.
+    pub fn shape_prior(
+        &self,
+        x: &Tensor,
+        states: Option<&Tensor>,
+        anchors: &[usize],
+    ) -> Result<Option<Tensor>> {
+        let Some(prior) = &self.shape_prior else { return Ok(None) };
+        let Some(states) = states else {
+            candle_core::bail!("this model's shape prior reads the states: none given")
+        };
+        let n = x.dim(0)?;
+        prior.forward(x, &states.reshape((n, ()))?, Some(anchors)).map(Some)
+    }
+
     /// The place prior's log-probabilities over cells [N, G, G] for hidden states [N, d] and
     /// the states at their positions ([.., state_len], N rows); `None` for a model without one.
     pub fn place_prior(&self, hidden: &Tensor, states: Option<&Tensor>) -> Result<Option<Tensor>> {
@@ -587,7 +645,7 @@ impl StrokeTransformer {
             candle_core::bail!("this model's place prior reads the states: none given")
         };
         let n = hidden.dim(0)?;
-        prior.forward(hidden, &states.reshape((n, ()))?).map(Some)
+        prior.forward(hidden, &states.reshape((n, ()))?, None).map(Some)
     }
 
     /// The glimpse's conditioning embedding: [.., glimpse_len] → [.., d].
@@ -736,9 +794,27 @@ impl StrokeTransformer {
             candle_core::bail!("this model's place prior reads the states: none given")
         };
         if self.on_cpu() {
-            return prior.values(hidden, state).map(Some);
+            return prior.values(hidden, state, None).map(Some);
         }
-        prior.forward(&self.row(hidden)?, &self.row(state)?)?.flatten_all()?.to_vec1().map(Some)
+        prior.forward(&self.row(hidden)?, &self.row(state)?, None)?.flatten_all()?.to_vec1().map(Some)
+    }
+
+    /// The shape prior's log-probabilities over cells for the heads' input `x` at the first
+    /// step, the state input and the start's cell; `None` for a model without one.
+    pub fn shape_prior_values(
+        &self,
+        x: &[f32],
+        state: Option<&[f32]>,
+        anchor: usize,
+    ) -> Result<Option<Vec<f32>>> {
+        let Some(prior) = &self.shape_prior else { return Ok(None) };
+        let Some(state) = state else {
+            candle_core::bail!("this model's shape prior reads the states: none given")
+        };
+        if self.on_cpu() {
+            return prior.values(x, state, Some(anchor)).map(Some);
+        }
+        prior.forward(&self.row(x)?, &self.row(state)?, Some(&[anchor]))?.flatten_all()?.to_vec1().map(Some)
     }
 }
 

@@ -311,15 +311,29 @@ impl TransformerRun {
             self.joint = self.model.place_prior_values(&hidden, self.state.as_deref())?;
         }
         let joint = self.joint.clone();
+        let (aspect_x, aspect_y) = self.tokenizer.aspects();
+        let mut shape = None;
         for (i, &field) in ALL_FIELDS.iter().enumerate() {
             let used = i == 0 || OpToken::used(token.get(Field::Kind)).contains(&field);
             let value = if used {
                 let x: Vec<f32> = hidden.iter().zip(&cond).map(|(h, c)| h + c).collect();
                 let mut logits = self.model.head_values(i, &x)?;
-                let prior = match (&joint, field) {
-                    (Some(joint), Field::X) => Some(place_prior::bias_values(joint, side, None)),
-                    (Some(joint), Field::Y) => {
-                        Some(place_prior::bias_values(joint, side, Some(token.get(Field::X))))
+                let (start_x, start_y) = (token.get(Field::X), token.get(Field::Y));
+                if field == Field::Dx1 {
+                    let anchor = place_prior::cell_of_bin(start_y, side) * side
+                        + place_prior::cell_of_bin(start_x, side);
+                    shape = self.model.shape_prior_values(&x, self.state.as_deref(), anchor)?;
+                }
+                let prior = match (field, &joint, &shape) {
+                    (Field::X, Some(joint), _) => Some(place_prior::bias_values(joint, side, None)),
+                    (Field::Y, Some(joint), _) => Some(place_prior::bias_values(joint, side, Some(start_x))),
+                    (Field::Dx1, _, Some(shape)) => {
+                        Some(place_prior::step_bias_values(shape, side, start_x, aspect_x, None))
+                    }
+                    (Field::Dy1, _, Some(shape)) => {
+                        let reached = place_prior::step_cells(start_x, side, aspect_x)
+                            [usize::from(token.get(Field::Dx1))];
+                        Some(place_prior::step_bias_values(shape, side, start_y, aspect_y, Some(reached)))
                     }
                     _ => None,
                 };

@@ -57,8 +57,9 @@ fn glimpses(b: usize, t: usize, cfg: &Config) -> Tensor {
 fn every_parameter_receives_a_gradient() {
     let cfg = tiny_with_progress();
     let (varmap, m) = model(&cfg);
-    // The place prior's query starts at zeros, and while it is zero its keys learn nothing.
+    // The priors' queries start at zeros, and while they are zero their keys learn nothing.
     learn(&varmap, "place_prior.query.weight");
+    learn(&varmap, "shape_prior.query.weight");
     let mut rng = Rng::new(1);
     let (targets, mask) = random_tokens(&mut rng, 2, 5);
     let (inputs, _) = random_tokens(&mut rng, 2, 5);
@@ -265,8 +266,21 @@ fn the_canvas_at_each_op_tells_once_learned_and_a_model_without_it_loads_as_befo
     json.as_object_mut().unwrap().remove("state");
     let old: Config = serde_json::from_value(json).unwrap();
     assert_eq!(old.state, 0);
-    let (varmap, _) = model(&Config { state: 0, pointer: 0, ..Config::tiny() });
+    let (varmap, _) = model(&Config { state: 0, pointer: 0, shape: 0, ..Config::tiny() });
     assert!(varmap.data().lock().unwrap().keys().all(|k| !k.starts_with("state_proj")));
+}
+
+/// The state input of a white canvas whose reference holds ink in one cell of `g`²
+/// (reference − canvas = −1, shifted by ½).
+fn ink_state(g: usize, cell: usize) -> Vec<f32> {
+    let mut state = vec![1.0f32; 3 * g * g];
+    state.extend((0..3).flat_map(|_| (0..g * g).map(|i| if i == cell { -0.5 } else { 0.5 })));
+    state
+}
+
+/// The place bin in the middle of cell `c` of `g` along one axis.
+fn middle_bin(c: usize, g: usize) -> u16 {
+    (c * 256 / g + 128 / g) as u16
 }
 
 /// Batches where the next op starts in the one cell of the state map whose
@@ -277,15 +291,11 @@ fn ink_in_one_cell(rng: &mut Rng, b: usize, cfg: &Config) -> (Tensor, Tensor, Te
     for _ in 0..b {
         let cell = rng.index(g * g);
         cells.push(cell);
-        // A white canvas, and the reference's ink (reference − canvas = −1, shifted by ½).
-        let mut state = vec![1.0f32; 3 * g * g];
-        state.extend((0..3).flat_map(|_| (0..g * g).map(|i| if i == cell { -0.5 } else { 0.5 })));
-        states.extend(state);
+        states.extend(ink_state(g, cell));
         let mut tok = OpToken::default();
         tok.set(Field::Kind, kind::BRUSH);
-        let bin = |c: usize| (c * 256 / g + 128 / g) as u16;
-        tok.set(Field::X, bin(cell % g));
-        tok.set(Field::Y, bin(cell / g));
+        tok.set(Field::X, middle_bin(cell % g, g));
+        tok.set(Field::Y, middle_bin(cell / g, g));
         targets.extend(tok.0.iter().map(|&v| u32::from(v)));
         mask.extend(
             ALL_FIELDS
@@ -302,37 +312,115 @@ fn ink_in_one_cell(rng: &mut Rng, b: usize, cfg: &Config) -> (Tensor, Tensor, Te
     )
 }
 
-#[test]
-fn the_place_prior_learns_to_start_where_the_state_map_shows_ink_still_to_paint() {
-    let cfg = Config::tiny();
-    let (varmap, m) = model(&cfg);
-    let mut rng = Rng::new(8);
+/// One op's batch: the state inputs, targets and mask, and the inked cell of each row.
+type Batch = (Tensor, Tensor, Tensor, Vec<usize>);
+
+/// Trains a fresh model of `cfg` for 150 steps on batches of 16 single ops drawn by `batch`
+/// (a white canvas, no reference), then gives the most likely value of each field on a new
+/// batch, with that batch.
+fn learn_from(
+    cfg: &Config,
+    seed: u64,
+    batch: fn(&mut Rng, usize, &Config) -> Batch,
+) -> (Vec<Vec<u32>>, Batch) {
+    let (varmap, m) = model(cfg);
+    let mut rng = Rng::new(seed);
     let inputs = Tensor::zeros((16, 1, FIELDS), DType::U32, &Device::Cpu).unwrap();
     let canvas = Tensor::ones((16, 3, cfg.image_side, cfg.image_side), DType::F32, &Device::Cpu).unwrap();
-    let g = glimpses(16, 1, &cfg);
+    let g = glimpses(16, 1, cfg);
     let mut opt =
         candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 1e-2, ..Default::default() })
             .unwrap();
     for _ in 0..150 {
-        let (states, targets, mask, _) = ink_in_one_cell(&mut rng, 16, &cfg);
+        let (states, targets, mask, _) = batch(&mut rng, 16, cfg);
         let loss = m.loss(&canvas, None, &inputs, Some(&states), &[0; 16], &targets, &g, &mask).unwrap();
         opt.backward_step(&loss).unwrap();
     }
+    let new = batch(&mut rng, 16, cfg);
+    let hidden = m.hidden(&canvas, None, &inputs, Some(&new.0), &[0; 16]).unwrap();
+    let logits = m.field_logits(&hidden, &new.1, &g, Some(&new.0)).unwrap();
+    let argmax = logits
+        .iter()
+        .map(|l| l.argmax(D::Minus1).unwrap().flatten_all().unwrap().to_vec1::<u32>().unwrap())
+        .collect();
+    (argmax, new)
+}
+
+#[test]
+fn the_place_prior_learns_to_start_where_the_state_map_shows_ink_still_to_paint() {
+    let cfg = Config::tiny();
     // On new maps, the most likely x and y fall in the inked cell.
-    let (states, targets, _, cells) = ink_in_one_cell(&mut rng, 16, &cfg);
-    let hidden = m.hidden(&canvas, None, &inputs, Some(&states), &[0; 16]).unwrap();
-    let logits = m.field_logits(&hidden, &targets, &g, Some(&states)).unwrap();
-    let argmax = |f: Field| {
-        logits[f as usize].argmax(D::Minus1).unwrap().flatten_all().unwrap().to_vec1::<u32>().unwrap()
-    };
+    let (argmax, (_, _, _, cells)) = learn_from(&cfg, 8, ink_in_one_cell);
+    let argmax = |f: Field| &argmax[f as usize];
     let (xs, ys) = (argmax(Field::X), argmax(Field::Y));
     let cell_of = |bin: u32| bin as usize * cfg.state / 256;
     let right = cells
         .iter()
-        .zip(xs.iter().zip(&ys))
+        .zip(xs.iter().zip(ys.iter()))
         .filter(|(c, (x, y))| cell_of(**y) * cfg.state + cell_of(**x) == **c)
         .count();
     assert!(right >= 14, "{right} of 16 placed in the inked cell");
+}
+
+/// Batches of strokes that start at a random cell, with the reference's ink still to paint
+/// in one cell near it: the first step goes to the middle of that cell. Kind, place and the
+/// first step count.
+fn ink_near_the_start(rng: &mut Rng, b: usize, cfg: &Config) -> (Tensor, Tensor, Tensor, Vec<usize>) {
+    let g = cfg.state;
+    let (mut states, mut targets, mut mask, mut cells) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let step = |from: usize, to: usize| {
+        let d = (to as f32 - from as f32) / g as f32;
+        (d.signum() * d.abs().sqrt() * 32.0 + 32.0).round() as u16
+    };
+    for _ in 0..b {
+        let (sy, sx) = (1 + rng.index(g - 2), 1 + rng.index(g - 2));
+        let (ty, tx) = loop {
+            let (ty, tx) = (sy + rng.index(3) - 1, sx + rng.index(3) - 1);
+            if (ty, tx) != (sy, sx) {
+                break (ty, tx);
+            }
+        };
+        let cell = ty * g + tx;
+        cells.push(cell);
+        states.extend(ink_state(g, cell));
+        let mut tok = OpToken::default();
+        tok.set(Field::Kind, kind::BRUSH);
+        tok.set(Field::X, middle_bin(sx, g));
+        tok.set(Field::Y, middle_bin(sy, g));
+        tok.set(Field::Dx1, step(sx, tx));
+        tok.set(Field::Dy1, step(sy, ty));
+        assert_eq!(place_prior::step_cells(middle_bin(sx, g), g, 1.0)[usize::from(step(sx, tx))], tx);
+        targets.extend(tok.0.iter().map(|&v| u32::from(v)));
+        let counts = |f: Field| matches!(f, Field::Kind | Field::X | Field::Y | Field::Dx1 | Field::Dy1);
+        mask.extend(ALL_FIELDS.iter().map(|&f| if counts(f) { 1f32 } else { 0.0 }));
+    }
+    let dev = Device::Cpu;
+    (
+        Tensor::from_vec(states, (b, 1, cfg.state_len()), &dev).unwrap(),
+        Tensor::from_vec(targets, (b, 1, FIELDS), &dev).unwrap(),
+        Tensor::from_vec(mask, (b, 1, FIELDS), &dev).unwrap(),
+        cells,
+    )
+}
+
+#[test]
+fn the_shape_prior_learns_to_send_the_first_step_to_the_ink_beside_the_start() {
+    let cfg = Config { state: 8, ..Config::tiny() };
+    // On new maps, the most likely first step (dx, then dy given the true dx) reaches the
+    // inked cell.
+    let (argmax, (_, targets, _, cells)) = learn_from(&cfg, 9, ink_near_the_start);
+    let argmax = |f: Field| &argmax[f as usize];
+    let (dxs, dys) = (argmax(Field::Dx1), argmax(Field::Dy1));
+    let starts = targets.squeeze(1).unwrap().to_vec2::<u32>().unwrap();
+    let right = (0..16)
+        .filter(|&i| {
+            let (sx, sy) = (starts[i][Field::X as usize] as u16, starts[i][Field::Y as usize] as u16);
+            let x = place_prior::step_cells(sx, cfg.state, 1.0)[dxs[i] as usize];
+            let y = place_prior::step_cells(sy, cfg.state, 1.0)[dys[i] as usize];
+            y * cfg.state + x == cells[i]
+        })
+        .count();
+    assert!(right >= 14, "{right} of 16 first steps reach the inked cell");
 }
 
 #[test]
@@ -340,6 +428,7 @@ fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
     let cfg = Config::tiny();
     let (varmap, m) = model(&cfg);
     learn(&varmap, "place_prior.query.weight");
+    learn(&varmap, "shape_prior.query.weight");
     let mut rng = Rng::new(5);
     let (inputs, _) = random_tokens(&mut rng, 1, 1);
     let (hidden, targets, glimpse) =
@@ -354,20 +443,30 @@ fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
     let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
 
     // The place prior, then every head read as sampling reads it: the hidden state, plus the
-    // fields before it, plus the glimpse after the place; the prior added to x and y.
+    // fields before it, plus the glimpse after the place; the place prior added to x and y,
+    // the shape prior (anchored at the start's cell) to the first step.
     let (h, st) = (values(&hidden), values(&state));
     let joint = m.place_prior_values(&h, Some(&st)).unwrap().unwrap();
     let expected = m.place_prior(&hidden.reshape((1, cfg.d_model)).unwrap(), Some(&state)).unwrap().unwrap();
     assert!(close(&joint, &expected) < 1e-5, "place prior");
     let token = values(&targets.to_dtype(DType::F32).unwrap());
     let mut cond = vec![0.0f32; cfg.d_model];
+    let (g, sx, sy) = (cfg.state, token[Field::X as usize] as u16, token[Field::Y as usize] as u16);
+    let mut shape = Vec::new();
     for (i, field) in ALL_FIELDS.iter().enumerate() {
         let x: Vec<f32> = h.iter().zip(&cond).map(|(h, c)| h + c).collect();
         let mut got = m.head_values(i, &x).unwrap();
+        if *field == Field::Dx1 {
+            let anchor = place_prior::cell_of_bin(sy, g) * g + place_prior::cell_of_bin(sx, g);
+            shape = m.shape_prior_values(&x, Some(&st), anchor).unwrap().unwrap();
+        }
         let prior = match field {
-            Field::X => Some(place_prior::bias_values(&joint, cfg.state, None)),
-            Field::Y => {
-                Some(place_prior::bias_values(&joint, cfg.state, Some(token[Field::X as usize] as u16)))
+            Field::X => Some(place_prior::bias_values(&joint, g, None)),
+            Field::Y => Some(place_prior::bias_values(&joint, g, Some(sx))),
+            Field::Dx1 => Some(place_prior::step_bias_values(&shape, g, sx, 1.0, None)),
+            Field::Dy1 => {
+                let reached = place_prior::step_cells(sx, g, 1.0)[token[Field::Dx1 as usize] as usize];
+                Some(place_prior::step_bias_values(&shape, g, sy, 1.0, Some(reached)))
             }
             _ => None,
         };
@@ -386,4 +485,30 @@ fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
         m.add_condition(0, u32::from(kind::COUNT), &mut cond).is_err(),
         "a value past the field's vocabulary"
     );
+}
+
+#[test]
+fn priors_that_have_learned_nothing_leave_every_field_as_the_heads_alone_give_it() {
+    // One set of weights for both models: the one with the priors (queries at zeros, as
+    // grown) and the one without.
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let with = StrokeTransformer::new(vb.clone(), &Config::tiny()).unwrap();
+    let without = StrokeTransformer::new(vb, &Config { pointer: 0, shape: 0, ..Config::tiny() }).unwrap();
+    let cfg = Config::tiny();
+    let mut rng = Rng::new(3);
+    let (targets, _) = random_tokens(&mut rng, 2, 4);
+    let (hidden, g, st) = (
+        Tensor::randn(0f32, 1f32, (2, 4, cfg.d_model), &Device::Cpu).unwrap(),
+        glimpses(2, 4, &cfg),
+        states(2, 4, &cfg),
+    );
+    let a = with.field_logits(&hidden, &targets, &g, Some(&st)).unwrap();
+    let b = without.field_logits(&hidden, &targets, &g, Some(&st)).unwrap();
+    for (i, field) in ALL_FIELDS.iter().enumerate() {
+        let p = |l: &Tensor| candle_nn::ops::log_softmax(l, D::Minus1).unwrap();
+        let gap =
+            (p(&a[i]) - p(&b[i])).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(gap < 1e-4, "{field:?} moved by {gap}");
+    }
 }
