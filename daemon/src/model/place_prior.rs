@@ -357,3 +357,44 @@ mod tests {
         assert!(x.iter().all(|&l| (l - x[0]).abs() < 1e-5), "uniform: the heads alone decide");
     }
 }
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use crate::ops::pb;
+    use crate::tokenizer::{OpToken, Tokenizer, kind};
+
+    #[test]
+    fn a_first_step_value_reaches_the_cell_its_decoded_point_lies_in() {
+        // On a square canvas and a wide one, along each axis, for starts across it and every
+        // step value: the stroke's second point, as the tokenizer decodes it, lies in the cell
+        // `step_cells` says (clamped to the map, as points past the edge are).
+        for (w, h) in [(128u32, 128u32), (300, 120)] {
+            let tokenizer = Tokenizer::new(&pb::Header { width: w, height: h, ..Default::default() });
+            let (aspect_x, aspect_y) = tokenizer.aspects();
+            for (place, step, aspect, extent) in
+                [(Field::X, Field::Dx1, aspect_x, w), (Field::Y, Field::Dy1, aspect_y, h)]
+            {
+                for from in [0u16, 37, 128, 201, 255] {
+                    let cells = step_cells(from, 16, aspect);
+                    for q in 0..step.vocab() {
+                        let mut t = OpToken::default();
+                        t.set(Field::Kind, kind::BRUSH);
+                        t.set(place, from);
+                        t.set(step, q);
+                        let Some(pb::op::Kind::Stroke(s)) = tokenizer.decode(&t).kind else { panic!() };
+                        let p = &s.points[1];
+                        let v = if place == Field::X { p.x } else { p.y } / extent as f32;
+                        let cell = ((v * 16.0).floor().max(0.0) as usize).min(15);
+                        let on_an_edge = usize::from((v * 16.0).fract().abs() < 1e-3);
+                        assert!(
+                            cell.abs_diff(cells[usize::from(q)]) <= on_an_edge,
+                            "{w}×{h}, {place:?} {from}, step {q}: point at {v} is in cell {cell}, not {}",
+                            cells[usize::from(q)]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
