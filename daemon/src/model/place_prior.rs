@@ -225,10 +225,14 @@ pub fn cell_of_bin(b: u16, side: usize) -> usize {
     (2 * usize::from(b) + 1) * side / (2 * usize::from(Field::X.vocab()))
 }
 
+/// The cell, `row · side + column`, of the place bins `(x, y)`: where the shape prior is
+/// anchored.
+pub fn anchor(x: u16, y: u16, side: usize) -> usize {
+    cell_of_bin(y, side) * side + cell_of_bin(x, side)
+}
+
 fn log_sum_exp(v: impl Iterator<Item = f32>) -> f32 {
-    let v: Vec<f32> = v.collect();
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    max + v.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
+    plain::log_sum_exp(&v.collect::<Vec<f32>>())
 }
 
 /// A joint's log-probabilities per cell along one axis: the columns' when `column` is

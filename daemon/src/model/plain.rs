@@ -64,9 +64,14 @@ pub fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32) -> Vec<f32>
     x.iter().zip(weight).zip(bias).map(|((x, w), b)| (x - mean) * inv * w + b).collect()
 }
 
+/// `ln Σ exp(x)`, shifted by the largest value so that it does not overflow.
+pub fn log_sum_exp(x: &[f32]) -> f32 {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + x.iter().map(|v| (v - max).exp()).sum::<f32>().ln()
+}
+
 /// Log-softmax of one row.
 pub fn log_softmax(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let total = max + x.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
+    let total = log_sum_exp(x);
     x.iter_mut().for_each(|v| *v -= total);
 }

@@ -580,13 +580,8 @@ impl StrokeTransformer {
             let mut logits = self.heads[i].forward(&self.head_ln.forward(&x)?)?;
             if *field == Field::Dx1 && self.shape_prior.is_some() {
                 let (xs, ys) = (column(Field::X)?, column(Field::Y)?);
-                let anchors: Vec<usize> = xs
-                    .iter()
-                    .zip(&ys)
-                    .map(|(&x, &y)| {
-                        place_prior::cell_of_bin(y, side) * side + place_prior::cell_of_bin(x, side)
-                    })
-                    .collect();
+                let anchors: Vec<usize> =
+                    xs.iter().zip(&ys).map(|(&x, &y)| place_prior::anchor(x, y, side)).collect();
                 shape = self.shape_prior(&x.reshape((b * t, d))?, states, &anchors)?.map(|j| (j, xs, ys));
             }
             let bias = match (field, &joint, &shape) {
@@ -718,16 +713,6 @@ impl StrokeTransformer {
     ) -> Result<Tensor> {
         let x = self.embed_ops(token, state, position, &[cache.done])?;
         self.run_blocks(x, cache)?.i((.., 0, ..))
-    }
-
-    /// Logits of field `i` for hidden state [1, d] plus the conditioning so far.
-    pub fn head(&self, i: usize, hidden: &Tensor, cond: &Tensor) -> Result<Tensor> {
-        self.heads[i].forward(&self.head_ln.forward(&(hidden + cond)?)?)
-    }
-
-    /// Conditioning embedding of value `v` of field `i` (not the last): [1, d].
-    pub fn condition(&self, i: usize, v: u32, device: &Device) -> Result<Tensor> {
-        self.cond_emb[i].forward(&Tensor::new(&[v], device)?)
     }
 
     // What sampling reads at batch 1, as plain numbers: on the CPU computed by

@@ -320,8 +320,7 @@ impl TransformerRun {
                 let mut logits = self.model.head_values(i, &x)?;
                 let (start_x, start_y) = (token.get(Field::X), token.get(Field::Y));
                 if field == Field::Dx1 {
-                    let anchor = place_prior::cell_of_bin(start_y, side) * side
-                        + place_prior::cell_of_bin(start_x, side);
+                    let anchor = place_prior::anchor(start_x, start_y, side);
                     shape = self.model.shape_prior_values(&x, self.state.as_deref(), anchor)?;
                 }
                 let prior = match (field, &joint, &shape) {

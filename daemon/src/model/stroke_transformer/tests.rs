@@ -457,7 +457,7 @@ fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
         let x: Vec<f32> = h.iter().zip(&cond).map(|(h, c)| h + c).collect();
         let mut got = m.head_values(i, &x).unwrap();
         if *field == Field::Dx1 {
-            let anchor = place_prior::cell_of_bin(sy, g) * g + place_prior::cell_of_bin(sx, g);
+            let anchor = place_prior::anchor(sx, sy, g);
             shape = m.shape_prior_values(&x, Some(&st), anchor).unwrap().unwrap();
         }
         let prior = match field {
