@@ -19,6 +19,7 @@ fn main() {
     apprentice::tuning::allocator();
     // SAFETY: no other thread runs yet.
     unsafe { apprentice::tuning::threads(None) };
+    let device = apprentice::device::from_args(std::env::args()).unwrap();
     let full = std::env::args().any(|a| a == "--bench");
     let reps = if full { 10 } else { 1 };
     let canvas = apprentice::training::scenes::scene(1024, 1024, 7);
@@ -30,7 +31,10 @@ fn main() {
         1024,
         1024,
     );
-    println!("magic brush, built-in model, 1024x1024 canvas, {reps} repetitions each");
+    println!(
+        "magic brush, built-in model, 1024x1024 canvas, {reps} repetitions each, on {}",
+        apprentice::device::name(&device)
+    );
     println!("{:<34} {:>6} {:>8} {:>12}", "what", "steps", "texture", "ms per dab");
     for (what, mask) in [("64 px dab (radius 32)", &dab_mask), ("region (radius 128 sweep)", &region)] {
         for (steps, texture) in [(DEFAULT_STEPS, 0.0), (DEFAULT_STEPS, 1.0), (1, 0.0), (1, 1.0)] {
@@ -83,7 +87,7 @@ fn tiny_sd(canvas: &apprentice::engine::Canvas, mask: &SoftMask, dir: &std::path
     use apprentice::diffusion::sd;
     let models = dir.join("models");
     sd::tiny::write(&sd::folder(&models, "tiny"), true).unwrap();
-    let model = sd::load(&models, "tiny", &candle_core::Device::Cpu).unwrap();
+    let model = sd::load(&models, "tiny", &apprentice::device::current()).unwrap();
     let time = |steps| {
         let dab = sd::SdDab { strength: 1.0, seed: 1, steps };
         model.paint(canvas, mask, "a red barn", &dab, &mut |_, _| true).unwrap(); // warm-up

@@ -34,11 +34,15 @@ fn main() {
     apprentice::tuning::allocator();
     // SAFETY: no other thread runs yet.
     unsafe { apprentice::tuning::threads(None) };
+    let device = apprentice::device::from_args(std::env::args()).unwrap();
     let full = std::env::args().any(|a| a == "--bench");
     let ops = if full { 1000 } else { 20 };
     let side = 256;
     let reference = apprentice::training::scenes::scene(side, side, 7);
-    println!("painters, batch 1, {side}x{side} canvas, {ops} ops each");
+    println!(
+        "painters, batch 1, {side}x{side} canvas, {ops} ops each, models on {}",
+        apprentice::device::name(&device)
+    );
     println!("{:<12} {:>10} {:>12}", "painter", "ops/s", "ms per op");
     for p in painters::all() {
         let start = Instant::now();

@@ -56,6 +56,17 @@ impl DeviceArg {
     }
 }
 
+/// Sets the process's device from a `--device DEVICE` among `args`, the CPU when there is
+/// none: the benches take it (`cargo bench -p apprentice --bench brush -- --device cuda`).
+pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Device, String> {
+    let mut args = args.into_iter();
+    let choice = match args.by_ref().find(|a| a == "--device") {
+        Some(_) => args.next().ok_or("--device needs a value (auto, cpu, cuda, cuda:N or metal)")?.parse()?,
+        None => Choice::Cpu,
+    };
+    DeviceArg { device: choice }.apply()
+}
+
 /// The device for `choice`, or why this build or machine cannot give it.
 pub fn select(choice: Choice) -> Result<Device, String> {
     match choice {
@@ -143,6 +154,11 @@ mod tests {
             assert!(select(Choice::Auto).unwrap().is_cpu());
         }
         assert_eq!(name(&Device::Cpu), "cpu");
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(from_args(args(&["bench", "--bench"])).unwrap().is_cpu());
+        assert!(from_args(args(&["bench", "--device", "cpu"])).unwrap().is_cpu());
+        assert!(from_args(args(&["bench", "--device"])).unwrap_err().contains("needs a value"));
+        assert!(from_args(args(&["bench", "--device", "gpu"])).unwrap_err().contains("\"gpu\""));
     }
 
     #[test]

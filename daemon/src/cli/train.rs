@@ -28,6 +28,10 @@ pub struct Args {
     /// painting as the model did.
     #[arg(long, requires = "init")]
     grow: bool,
+    /// With --grow, train only what the model grew: the rest stays exactly as in --init, so
+    /// the model paints as before wherever the new parts say nothing.
+    #[arg(long, requires = "grow")]
+    only_grown: bool,
     /// Start from this model (its size and weights) instead of random weights: fine-tuning.
     #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
     init: Option<PathBuf>,
@@ -108,6 +112,7 @@ pub fn run(args: Args) -> CliResult {
         eval_every: args.eval_every.max(1),
         resume: args.resume,
         init: args.init,
+        only_grown: args.only_grown,
         held_out: None,
         warmup: 100,
         stop: None,

@@ -10,6 +10,7 @@ pub mod reinforce;
 pub mod scenes;
 pub mod split;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -48,6 +49,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Start from these weights (of `config`) instead of random ones: fine-tuning.
     pub init: Option<PathBuf>,
+    /// Fine-tuning, train only the parameters `init` lacks (those the model grew since it was
+    /// made); the rest stays exactly as `init` has it.
+    pub only_grown: bool,
     /// The histories (by name) held out to check the model; `None`: the usual split, by a
     /// hash of the names.
     pub held_out: Option<Vec<String>>,
@@ -398,6 +402,14 @@ fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     Ok(())
 }
 
+/// The parameters of `varmap` that `init` lacks: those the model grew since `init` was made.
+fn grown_since(varmap: &VarMap, init: &Path) -> Result<HashSet<String>, String> {
+    let tensors = candle_core::safetensors::load(init, &Device::Cpu)
+        .map_err(|e| format!("cannot start from {}: {e}", init.display()))?;
+    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    Ok(data.keys().filter(|name| !tensors.contains_key(*name)).cloned().collect())
+}
+
 /// How much faster than the rest a fine-tuned model's grown embeddings learn.
 const GROWN_LR: f64 = 100.0;
 /// The grown parameters that learn at [`GROWN_LR`]: embeddings, each row of which a step moves
@@ -485,12 +497,22 @@ pub fn train(
     let model = StrokeTransformer::new(vb, &o.config)?;
     let mut state: TrainState =
         starting_point(&mut varmap, &o.out, o.resume, o.init.as_deref()).map_err(Input)?;
+    let grown = match &o.init {
+        Some(init) => grown_since(&varmap, init).map_err(Input)?,
+        None => HashSet::new(),
+    };
+    if o.only_grown && grown.is_empty() {
+        return Err(Input(
+            "--only-grown: the model started from already has every parameter: nothing would train".into(),
+        ));
+    }
     // Fine-tuning, embeddings the model grew start at zeros while the rest starts trained:
     // they learn faster, or a short run would barely move them.
-    let grown = |name: &str| o.init.is_some() && GROWN_FAST.iter().any(|g| name.starts_with(g));
-    let vars = |want: bool| -> Vec<candle_core::Var> {
+    let fast = |name: &str| grown.contains(name) && GROWN_FAST.iter().any(|g| name.starts_with(g));
+    let trains = |name: &str| !o.only_grown || grown.contains(name);
+    let vars = |want_fast: bool| -> Vec<candle_core::Var> {
         let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        data.iter().filter(|(n, _)| grown(n) == want).map(|(_, v)| v.clone()).collect()
+        data.iter().filter(|(n, _)| trains(n) && fast(n) == want_fast).map(|(_, v)| v.clone()).collect()
     };
     let mut opt = adamw_of(vars(false), o.lr)?;
     let mut opt_grown = adamw_of(vars(true), grown_lr(o.lr))?;
@@ -591,6 +613,69 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("base.safetensors") && err.contains("blocks.2."), "{err}");
+    }
+
+    #[test]
+    fn training_only_what_grew_leaves_every_other_weight_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        for name in ["scene-a.jsonl", "scene-b.jsonl"] {
+            std::fs::copy(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/still-life.jsonl"),
+                data.join(name),
+            )
+            .unwrap();
+        }
+        // A model made before the shape prior, fine-tuned into one that has it.
+        let base = dir.path().join("base.safetensors");
+        let old = VarMap::new();
+        let before = Config { shape: 0, ..Config::tiny() };
+        StrokeTransformer::new(VarBuilder::from_varmap(&old, DType::F32, &Device::Cpu), &before).unwrap();
+        old.save(&base).unwrap();
+        let options = |only_grown: bool, init: &Path| TrainOptions {
+            data: data.clone(),
+            out: dir.path().join("out.safetensors"),
+            config: Config::tiny(),
+            steps: 3,
+            batch: 2,
+            window: 8,
+            cuts: 1,
+            lr: 1e-2,
+            seed: 1,
+            reference_rate: 0.5,
+            copy_character_share: None,
+            eval_every: 3,
+            resume: false,
+            init: Some(init.to_owned()),
+            only_grown,
+            held_out: Some(vec!["scene-b.jsonl".into()]),
+            warmup: 1,
+            stop: None,
+        };
+        train(&options(true, &base), |_| {}, |_, _, _| {}).unwrap();
+        let tuned = candle_core::safetensors::load(dir.path().join("out.safetensors"), &Device::Cpu).unwrap();
+        let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let old = old.data().lock().unwrap();
+        for (name, var) in old.iter() {
+            assert_eq!(values(var.as_tensor()), values(&tuned[name]), "{name} stays as it was");
+        }
+        let grew: Vec<_> = tuned.keys().filter(|n| !old.contains_key(*n)).collect();
+        assert!(!grew.is_empty() && grew.iter().all(|n| n.starts_with("shape_prior.")), "{grew:?}");
+        // Its query starts at zeros (a prior that says nothing) and has learned to say something.
+        assert!(values(&tuned["shape_prior.query.weight"]).iter().any(|v| *v != 0.0), "the prior learned");
+
+        // From a model that lacks nothing, nothing would train: said, not run.
+        let full = dir.path().join("out.safetensors");
+        let err = match train(
+            &TrainOptions { out: dir.path().join("again.safetensors"), ..options(true, &full) },
+            |_| {},
+            |_, _, _| {},
+        ) {
+            Err(RunError::Input(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert!(err.contains("--only-grown") && err.contains("nothing would train"), "{err}");
     }
 
     #[test]

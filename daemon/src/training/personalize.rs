@@ -177,6 +177,7 @@ pub fn personalize(
         eval_every: CHECKPOINT_EVERY.min(plan.steps.max(1)),
         resume: resumed,
         init: Some(dir.join("base.safetensors")),
+        only_grown: false,
         held_out: Some(held.clone()),
         // From a trained model: a short warm-up, so that even a short run learns.
         warmup: (plan.steps / 10).clamp(1, 100),
