@@ -6,7 +6,9 @@
 # BIN_DIR holds `apprentice` and the `painters` and `brush` benches built with
 # `--features cuda` (`daemon/scripts/build-cuda.sh --bins --benches`, then copy
 # target/release/apprentice and target/release/deps/{painters,brush}-HASH under those names),
-# OUT_DIR receives the outputs. It runs the
+# OUT_DIR receives the outputs. The next-stroke comparison and the training need the real data:
+# GPU_CHECK_DATA (gpu/data.tar.xz) is an .xz tarball of hanzi-writer-data/ and skimage-photos/
+# as `daemon/scripts/fetch-data.sh` makes them (the characters' `medians` alone will do). It runs the
 # same jobs with `--device cpu` and `--device cuda` and compares them (continuation at
 # temperature 0 op by op, the magic brush pixel by pixel, next-stroke accuracy), then the
 # benches on the GPU, then trains the stroke transformer on the GPU for TRAIN_SECONDS
@@ -80,7 +82,7 @@ print(f"cpu vs {sys.argv[2]}: max diff {np.abs(a - b).max():.4f}, PSNR {psnr:.1f
 EOF
 
 mkdir -p /tmp/gpu-data
-tar -xJf gpu/data.tar.xz -C /tmp/gpu-data 2>/dev/null
+tar -xJf "${GPU_CHECK_DATA:-gpu/data.tar.xz}" -C /tmp/gpu-data 2>/dev/null
 if [ -d /tmp/gpu-data/hanzi-writer-data ]; then
     section "next-stroke accuracy, 150 held-out characters, temperature 0: cpu against cuda"
     for d in cpu "$gpu"; do
