@@ -44,7 +44,7 @@ if [ ! -x "$root/bin/nvcc" ]; then
         --platform manylinux_2_5_x86_64 --platform manylinux1_x86_64 \
         "nvidia-cuda-nvcc==$cuda.*" "nvidia-cuda-runtime==$cuda.*" "nvidia-cuda-nvrtc==$cuda.*" \
         "nvidia-cuda-cccl==$cuda.*" "nvidia-nvvm==$cuda.*" "nvidia-cuda-crt==$cuda.*" \
-        "nvidia-cublas==$major.*" "nvidia-curand"
+        "nvidia-cublas==$cuda.*" "nvidia-curand"
     for wheel in "$toolkit"/wheels/*.whl; do
         python3 -m zipfile -e "$wheel" "$toolkit"
     done
