@@ -3,26 +3,32 @@
 #
 #   daemon/scripts/gpu-check.sh BIN_DIR OUT_DIR [TRAIN_SECONDS]
 #
-# BIN_DIR holds `apprentice` and the `painters` and `brush` benches built with
-# `--features cuda` (`daemon/scripts/build-cuda.sh --bins --benches`, then copy
-# target/release/apprentice and target/release/deps/{painters,brush}-HASH under those names),
-# OUT_DIR receives the outputs. The next-stroke comparison and the training need the real data:
-# GPU_CHECK_DATA (gpu/data.tar.xz) is an .xz tarball of hanzi-writer-data/ and skimage-photos/
-# as `daemon/scripts/fetch-data.sh` makes them (the characters' `medians` alone will do). It runs the
-# same jobs with `--device cpu` and `--device cuda` and compares them (continuation at
-# temperature 0 op by op, the magic brush pixel by pixel, next-stroke accuracy), then the
-# benches on the GPU, then trains the stroke transformer on the GPU for TRAIN_SECONDS
-# (0: skip), keeping the last four checkpoints (every EVAL_EVERY steps, 500). OUT_DIR gets at most eight
-# files: the magic brush's and search's pictures, the checkpoints and their config. The CUDA libraries are looked for in
-# LD_LIBRARY_PATH, then anywhere under /usr and /opt (a CUDA toolkit or PyTorch's wheels).
+# It runs the same jobs with `--device cpu` and `--device cuda` and compares them (a
+# continuation at temperature 0 op by op, the magic brush pixel by pixel, next-stroke
+# accuracy), runs the benches on the GPU, then trains the stroke transformer on the GPU for
+# TRAIN_SECONDS (0, the default: no training; TRAIN_UNTIL, seconds since the epoch, sets an
+# end instead), keeping the last four checkpoints (one every EVAL_EVERY steps, 500).
+#
+# BIN_DIR: `apprentice` and the `painters` and `brush` benches built with `--features cuda`
+#   (`daemon/scripts/build-cuda.sh --bins --benches`, then target/release/apprentice and
+#   target/release/deps/{painters,brush}-HASH copied under those names).
+# OUT_DIR: at most eight files come back there: the magic brush's and search's pictures, the
+#   checkpoints and their config.
+# GPU_CHECK_DATA (gpu/data.tar.xz): an .xz tarball of hanzi-writer-data/ and skimage-photos/ as
+#   `daemon/scripts/fetch-data.sh` makes them (the characters' `medians` alone will do), for
+#   the next-stroke comparison and the training; without it they are left out.
+# GPU_CHECK_DEVICE=cpu: a dry run of this script on a machine without a GPU.
+# The CUDA libraries are looked for in LD_LIBRARY_PATH, then under /usr and /opt (a CUDA
+# toolkit, or PyTorch's wheels).
 set -uo pipefail
 bin=$(realpath "$1")
 out=$(realpath "$2")
 train_seconds=${3:-0}
 cd "$(dirname "$0")/../.."
 app=$bin/apprentice
-gpu=${GPU_CHECK_DEVICE:-cuda}   # cpu: a dry run of this script on a machine without a GPU
+gpu=${GPU_CHECK_DEVICE:-cuda}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 for lib in libcublas.so.13 libcuda.so.1; do
     if ! ldconfig -p | grep -q "$lib" && ! ls ${LD_LIBRARY_PATH//:/ } 2>/dev/null | grep -q "$lib"; then
@@ -81,12 +87,12 @@ print(f"cpu vs {sys.argv[2]}: max diff {np.abs(a - b).max():.4f}, PSNR {psnr:.1f
       f"changed from the input: cpu {(np.abs(a - src).max(-1) > 0).mean():.3f}, {sys.argv[2]} {(np.abs(b - src).max(-1) > 0).mean():.3f} of pixels")
 EOF
 
-mkdir -p /tmp/gpu-data
-tar -xJf "${GPU_CHECK_DATA:-gpu/data.tar.xz}" -C /tmp/gpu-data 2>/dev/null
-if [ -d /tmp/gpu-data/hanzi-writer-data ]; then
+mkdir -p $work/data
+tar -xJf "${GPU_CHECK_DATA:-gpu/data.tar.xz}" -C $work/data 2>/dev/null
+if [ -d $work/data/hanzi-writer-data ]; then
     section "next-stroke accuracy, 150 held-out characters, temperature 0: cpu against cuda"
     for d in cpu "$gpu"; do
-        timed 'grep "^|\|accuracy"' "$app" eval --hanzi /tmp/gpu-data/hanzi-writer-data --characters 150 \
+        timed 'grep "^|\|accuracy"' "$app" eval --hanzi $work/data/hanzi-writer-data --characters 150 \
             --pictures 0 --continuation 0 --temperature 0 --device "$d"
     done
 fi
@@ -99,15 +105,15 @@ fi
 
 # TRAIN_UNTIL (seconds since the epoch) trains until then instead: a lease's end.
 until=${TRAIN_UNTIL:-$(( $(date +%s) + train_seconds ))}
-if [ "$until" -gt "$(date +%s)" ] && [ -d /tmp/gpu-data/hanzi-writer-data ]; then
+if [ "$until" -gt "$(date +%s)" ] && [ -d $work/data/hanzi-writer-data ]; then
     section "training the stroke transformer on $gpu for $(( until - $(date +%s) )) s"
     photos=()
-    [ -d /tmp/gpu-data/skimage-photos ] && photos=(--photos /tmp/gpu-data/skimage-photos)
-    timed "tail -3" "$app" data --out /tmp/gpu-train --scenes 400 --hanzi /tmp/gpu-data/hanzi-writer-data \
+    [ -d $work/data/skimage-photos ] && photos=(--photos $work/data/skimage-photos)
+    timed "tail -3" "$app" data --out $work/train --scenes 400 --hanzi $work/data/hanzi-writer-data \
         --augment 3 "${photos[@]}" --size 128 --ops 300 --seed 1
-    model=/tmp/gpu-model/m.safetensors
-    mkdir -p /tmp/gpu-model
-    timeout $(( until - $(date +%s) )) "$app" train --data /tmp/gpu-train --init daemon/models/default.safetensors --grow \
+    model=$work/model/m.safetensors
+    mkdir -p $work/model
+    timeout $(( until - $(date +%s) )) "$app" train --data $work/train --init daemon/models/default.safetensors --grow \
         --out $model --steps 100000 --batch 32 --window 32 --reference-rate 0.5 --copy-character-share 0.5 \
         --lr 3e-4 --seed 5 --eval-every "${EVAL_EVERY:-500}" --device "$gpu" 2>&1 | grep -v "^$" &
     trainer=$!
@@ -115,11 +121,11 @@ if [ "$until" -gt "$(date +%s)" ] && [ -d /tmp/gpu-data/hanzi-writer-data ]; the
     last=0
     while kill -0 $trainer 2>/dev/null; do
         sleep 3
-        step=$(python3 -c "import json; print(json.load(open('/tmp/gpu-model/m.train.json'))['step'])" 2>/dev/null || echo 0)
+        step=$(python3 -c "import json; print(json.load(open('$work/model/m.train.json'))['step'])" 2>/dev/null || echo 0)
         if [ "$step" != "$last" ]; then
-            cp $model "$out/step$step.safetensors" && cp /tmp/gpu-model/m.json "$out/"
+            cp $model "$out/step$step.safetensors" && cp $work/model/m.json "$out/"
             ls "$out"/step*.safetensors | sort -V | head -n -4 | xargs -r rm
-            echo "   checkpoint at step $step: $(tr -d ' \n' < /tmp/gpu-model/m.train.json)"
+            echo "   checkpoint at step $step: $(tr -d ' \n' < $work/model/m.train.json)"
             last=$step
         fi
     done

@@ -633,7 +633,7 @@ mod tests {
         let before = Config { shape: 0, ..Config::tiny() };
         StrokeTransformer::new(VarBuilder::from_varmap(&old, DType::F32, &Device::Cpu), &before).unwrap();
         old.save(&base).unwrap();
-        let options = |only_grown: bool, init: &Path| TrainOptions {
+        let options = |init: &Path| TrainOptions {
             data: data.clone(),
             out: dir.path().join("out.safetensors"),
             config: Config::tiny(),
@@ -648,12 +648,12 @@ mod tests {
             eval_every: 3,
             resume: false,
             init: Some(init.to_owned()),
-            only_grown,
+            only_grown: true,
             held_out: Some(vec!["scene-b.jsonl".into()]),
             warmup: 1,
             stop: None,
         };
-        train(&options(true, &base), |_| {}, |_, _, _| {}).unwrap();
+        train(&options(&base), |_| {}, |_, _, _| {}).unwrap();
         let tuned = candle_core::safetensors::load(dir.path().join("out.safetensors"), &Device::Cpu).unwrap();
         let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let old = old.data().lock().unwrap();
@@ -668,7 +668,7 @@ mod tests {
         // From a model that lacks nothing, nothing would train: said, not run.
         let full = dir.path().join("out.safetensors");
         let err = match train(
-            &TrainOptions { out: dir.path().join("again.safetensors"), ..options(true, &full) },
+            &TrainOptions { out: dir.path().join("again.safetensors"), ..options(&full) },
             |_| {},
             |_, _, _| {},
         ) {
