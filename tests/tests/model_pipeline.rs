@@ -168,7 +168,9 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     let run = apprentice(&args);
     assert!(run.status.success(), "{}", stderr(&run));
     for i in 0..2 {
-        let h = apprentice::ops::history::read_path(&data.join(format!("scene-0000{i}.binpb"))).unwrap();
+        // Named as search's, so that `train` can tell them from the teacher's in one folder.
+        let h =
+            apprentice::ops::history::read_path(&data.join(format!("search-scene-0000{i}.binpb"))).unwrap();
         assert_eq!(h.ops.len(), 12);
     }
     let run = apprentice(&["data", "--out", s(&tmp.path().join("x")), "--painter", "nobody"]);
@@ -187,6 +189,9 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     };
     let run = train(&["--out", s(&init), "--size", "tiny"]);
     assert!(run.status.success(), "{}", stderr(&run));
+    // With no teacher's pictures beside them, search's serve both kinds of batches.
+    assert!(stderr(&run).contains("search: "), "{}", stderr(&run));
+    assert!(stderr(&run).contains("100 % of free batches, 100 % of copy batches"), "{}", stderr(&run));
     // At learning rate 0 a fine-tuned model is its starting model: same held-out loss to the digit.
     let tuned = tmp.path().join("tuned.safetensors");
     let run = train(&["--out", s(&tuned), "--init", s(&init), "--lr", "0"]);

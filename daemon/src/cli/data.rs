@@ -15,7 +15,9 @@ use crate::training::{hanzi, photos, scenes};
 /// recorded from the editors (a painter's own habits).
 ///
 /// Writes DIR/scene-00000.binpb, DIR/photo-NAME-000.binpb, DIR/hanzi-04E00.binpb,
-/// DIR/session-ID.binpb, … (the same inputs and seed give the same files). The
+/// DIR/session-ID.binpb, … (the same inputs and seed give the same files); pictures
+/// painted by search are DIR/search-scene-00000.binpb, DIR/search-photo-NAME-000.binpb
+/// (`train` distils them in copy mode; they can share a folder with the teacher's). The
 /// photographs and the characters are fetched by daemon/scripts/fetch-data.sh.
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,7 +61,7 @@ pub struct Args {
     #[arg(long, default_value_t = 300)]
     ops: u32,
     /// Who paints the scenes and photographs: the teacher, or `search` with the
-    /// model in use (to distil search into the next model).
+    /// model in use (to distil search into the next model; its files start `search-`).
     #[arg(long, default_value = "teacher")]
     painter: String,
     /// The model `--painter search` paints with [default: the built-in one].
@@ -115,6 +117,15 @@ fn write(h: &pb::History, path: &Path) -> CliResult {
     super::write_history(h, path)
 }
 
+/// What a picture's file name starts with: nothing for the teacher's, `search-` for search's
+/// (its own source in `train`'s mixture: it teaches copying).
+fn prefix(args: &Args) -> String {
+    match crate::painters::by_name(&args.painter, true).map(|p| p.name()) {
+        Some("teacher") | None => String::new(),
+        Some(name) => format!("{name}-"),
+    }
+}
+
 /// The painter's history of `picture`, written to `path`.
 fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: &Path) -> CliResult {
     let options = JobOptions {
@@ -135,7 +146,8 @@ fn write_scenes(args: &Args, count: u32) -> Result<usize, CliError> {
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i));
         let picture = scenes::scene(side, side, seed);
         let img = image::RgbaImage::from_raw(args.size, args.size, picture.to_rgba8()).expect("size matches");
-        paint(&img, &format!("scene {seed}"), seed, args, &args.out.join(format!("scene-{i:05}.binpb")))?;
+        let path = args.out.join(format!("{}scene-{i:05}.binpb", prefix(args)));
+        paint(&img, &format!("scene {seed}"), seed, args, &path)?;
         bar.set_position(u64::from(i + 1));
     }
     bar.finish_and_clear();
@@ -162,7 +174,7 @@ fn write_photos(args: &Args, pictures: &[(String, image::RgbaImage)]) -> Result<
     for (stem, picture) in pictures {
         for j in 0..args.crops {
             let crop = photos::crop(picture, args.size, &mut rng);
-            let path = args.out.join(format!("photo-{stem}-{j:03}.binpb"));
+            let path = args.out.join(format!("{}photo-{stem}-{j:03}.binpb", prefix(args)));
             paint(&crop, &format!("photo {stem}, crop {j}"), rng.next_u64(), args, &path)?;
             bar.inc(1);
         }

@@ -10,7 +10,7 @@ use crate::ops::{pb, timeline};
 use crate::tokenizer::{FIELDS, OpToken, Tokenizer};
 
 /// One training window, padded to the window length (padding has mask 0).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Window {
     /// `3 × side × side`.
     pub canvas: Vec<f32>,

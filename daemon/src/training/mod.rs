@@ -109,18 +109,45 @@ pub fn source_of(name: &str) -> &str {
 /// ink on white) must not become what Continue does to a picture.
 const FREE_CHARACTER_SHARE: f32 = 0.1;
 
-/// The sampling share of each source (in `sources`' order): the characters get
-/// `character_share` and the other sources share the rest equally; with no
+/// Histories painted by search (`data --painter search`, named `search-scene-…`,
+/// `search-photo-…`) copy a picture by trying ops against it: the copy-mode
+/// batches learn from them in place of the teacher's pictures (distilling
+/// search), while the batches without a reference keep learning a painter's
+/// process from the teacher, block-in to detail.
+pub const SEARCH: &str = "search";
+
+/// Whether windows of `source` go into batches with (or without) a reference,
+/// among `sources`: search histories stand in for the teacher's pictures in
+/// copy mode, and serve free mode only where there are no other pictures.
+fn serves(source: &str, with_reference: bool, sources: &[&str]) -> bool {
+    let has = |s: &str| sources.contains(&s);
+    match source {
+        SEARCH => with_reference || !(has("scene") || has("photo") || has("session")),
+        "scene" | "photo" => !(with_reference && has(SEARCH)),
+        _ => true,
+    }
+}
+
+/// The sampling share of each source (in `sources`' order) in batches with or
+/// without a reference: the characters get `character_share` and the other
+/// sources that serve the batch (see [`serves`]) share the rest equally; with no
 /// share given, or when the characters are all there is or absent, every
-/// source gets an equal share.
-pub fn mixture(sources: &[&str], character_share: Option<f32>) -> Vec<f32> {
-    let n = sources.len() as f32;
-    let characters = sources.iter().filter(|s| **s == "hanzi").count() as f32;
-    let Some(share) = character_share.filter(|_| characters > 0.0 && characters < n) else {
-        return vec![1.0 / n; sources.len()];
-    };
-    let others = n - characters;
-    sources.iter().map(|s| if *s == "hanzi" { share / characters } else { (1.0 - share) / others }).collect()
+/// serving source gets an equal share.
+pub fn mixture(sources: &[&str], character_share: Option<f32>, with_reference: bool) -> Vec<f32> {
+    let serving: Vec<bool> = sources.iter().map(|s| serves(s, with_reference, sources)).collect();
+    let n = serving.iter().filter(|&&y| y).count() as f32;
+    let characters = sources.iter().zip(&serving).filter(|(s, y)| **y && **s == "hanzi").count() as f32;
+    let share = character_share.filter(|_| characters > 0.0 && characters < n);
+    sources
+        .iter()
+        .zip(&serving)
+        .map(|(s, &y)| match (y, share) {
+            (false, _) => 0.0,
+            (true, None) => 1.0 / n,
+            (true, Some(share)) if *s == "hanzi" => share / characters,
+            (true, Some(share)) => (1.0 - share) / (n - characters),
+        })
+        .collect()
 }
 
 /// Training windows grouped by source, sampled by [`mixture`].
@@ -186,7 +213,8 @@ impl Mixture {
     }
 
     fn shares(&self, names: &[&str], with_reference: bool) -> Vec<f32> {
-        mixture(names, if with_reference { self.copy_character_share } else { Some(FREE_CHARACTER_SHARE) })
+        let share = if with_reference { self.copy_character_share } else { Some(FREE_CHARACTER_SHARE) };
+        mixture(names, share, with_reference)
     }
 
     /// `n` windows drawn by the mixture for batches with or without a reference.
@@ -197,7 +225,9 @@ impl Mixture {
             .map(|_| {
                 let mut r = rng.unit();
                 let mut i = 0;
-                while i + 1 < shares.len() && (r >= shares[i] || self.sources[i].1.is_empty()) {
+                // Past the last source with a share (rounding), stay on it.
+                let last = shares.iter().rposition(|&s| s > 0.0).unwrap_or(shares.len() - 1);
+                while i < last && (r >= shares[i] || self.sources[i].1.is_empty()) {
                     r -= shares[i];
                     i += 1;
                 }
@@ -568,14 +598,35 @@ mod tests {
     #[test]
     fn the_mixture_keeps_the_characters_to_their_share_whatever_their_number() {
         let sources = ["hanzi", "photo", "scene"];
-        assert_eq!(mixture(&sources, None), vec![1.0 / 3.0; 3]);
-        assert_eq!(mixture(&sources, Some(0.1)), vec![0.1, 0.45, 0.45]);
-        assert_eq!(mixture(&sources, Some(0.7)), vec![0.7, 0.15, 0.15]);
-        // Characters alone (or none): nothing to balance against.
-        assert_eq!(mixture(&["hanzi"], Some(0.1)), vec![1.0]);
-        assert_eq!(mixture(&["scene", "session"], Some(0.1)), vec![0.5, 0.5]);
+        for with_reference in [false, true] {
+            assert_eq!(mixture(&sources, None, with_reference), vec![1.0 / 3.0; 3]);
+            assert_eq!(mixture(&sources, Some(0.1), with_reference), vec![0.1, 0.45, 0.45]);
+            assert_eq!(mixture(&sources, Some(0.7), with_reference), vec![0.7, 0.15, 0.15]);
+            // Characters alone (or none): nothing to balance against.
+            assert_eq!(mixture(&["hanzi"], Some(0.1), with_reference), vec![1.0]);
+            assert_eq!(mixture(&["scene", "session"], Some(0.1), with_reference), vec![0.5, 0.5]);
+        }
         assert_eq!(source_of("hanzi-04E00-a1.binpb"), "hanzi");
         assert_eq!(source_of("photo-chelsea-003.binpb"), "photo");
+        assert_eq!(source_of("search-photo-chelsea-003.binpb"), SEARCH);
+    }
+
+    #[test]
+    fn search_histories_teach_copying_in_place_of_the_teachers_pictures() {
+        let sources = ["hanzi", "photo", "scene", SEARCH];
+        // Copy mode: the characters' share, the rest all search.
+        assert_eq!(mixture(&sources, Some(0.5), true), vec![0.5, 0.0, 0.0, 0.5]);
+        // Free mode: the teacher's pictures, never search's.
+        assert_eq!(mixture(&sources, Some(0.1), false), vec![0.1, 0.45, 0.45, 0.0]);
+        // Search with no other pictures serves both.
+        assert_eq!(mixture(&["hanzi", SEARCH], Some(0.1), false), vec![0.1, 0.9]);
+        // A zero share is never drawn, even at the end of the list.
+        // (The windows are told apart by their `done`.)
+        let w = |name: &str, done| (name.to_owned(), vec![Window { done, ..Window::default() }]);
+        let m = Mixture { sources: vec![w("scene", 1), w(SEARCH, 2)], copy_character_share: None };
+        let mut rng = Rng::new(3);
+        assert!(m.draw(200, false, &mut rng).iter().all(|w| w.done == 1));
+        assert!(m.draw(200, true, &mut rng).iter().all(|w| w.done == 2));
     }
 
     #[test]
