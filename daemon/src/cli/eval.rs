@@ -445,7 +445,7 @@ fn continuation_rows(args: &Args, model: &std::sync::Arc<StrokeTransformer>) -> 
                 })
                 .collect();
             let s = continuation::summarize(&outcomes);
-            println!("| {name} | {:.0} % | {:.3} | {:.3} | {:.3} |", 100.0 * cut, s.mean, s.median, s.colour);
+            println!("| {name} | {:.0} % | {:.3} | {:.3} | {:.4} |", 100.0 * cut, s.mean, s.median, s.colour);
         }
         if let Some(why) = &sd_skipped {
             println!(
