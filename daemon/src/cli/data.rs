@@ -7,7 +7,7 @@ use super::{CliError, CliResult, progress_bar};
 use crate::jobs::{self, JobOptions};
 use crate::ops::pb;
 use crate::painters::rng::Rng;
-use crate::training::{hanzi, photos, scenes};
+use crate::training::{SEARCH, hanzi, photos, scenes};
 
 /// Make training histories from any of four sources: the teacher painting
 /// procedural scenes and crops of photographs coarse to fine, Chinese
@@ -94,9 +94,11 @@ pub fn run(args: Args) -> CliResult {
     let start = Instant::now();
     let mut written = 0;
     let default_scenes = if characters.is_none() && photos.is_none() && sessions.is_none() { 200 } else { 0 };
-    written += write_scenes(&args, args.scenes.unwrap_or(default_scenes))?;
+    // Search's pictures are a source of their own in `train`'s mixture (they teach copying).
+    let prefix = if painter.name() == SEARCH { format!("{SEARCH}-") } else { String::new() };
+    written += write_scenes(&args, args.scenes.unwrap_or(default_scenes), &prefix)?;
     if let Some(pictures) = photos {
-        written += write_photos(&args, &pictures)?;
+        written += write_photos(&args, &pictures, &prefix)?;
     }
     if let Some(characters) = characters {
         written += write_characters(&args, &characters)?;
@@ -117,15 +119,6 @@ fn write(h: &pb::History, path: &Path) -> CliResult {
     super::write_history(h, path)
 }
 
-/// What a picture's file name starts with: nothing for the teacher's, `search-` for search's
-/// (its own source in `train`'s mixture: it teaches copying).
-fn prefix(args: &Args) -> String {
-    match crate::painters::by_name(&args.painter, true).map(|p| p.name()) {
-        Some("teacher") | None => String::new(),
-        Some(name) => format!("{name}-"),
-    }
-}
-
 /// The painter's history of `picture`, written to `path`.
 fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: &Path) -> CliResult {
     let options = JobOptions {
@@ -139,14 +132,14 @@ fn paint(picture: &image::RgbaImage, title: &str, seed: u64, args: &Args, path: 
     write(&h, path)
 }
 
-fn write_scenes(args: &Args, count: u32) -> Result<usize, CliError> {
+fn write_scenes(args: &Args, count: u32, prefix: &str) -> Result<usize, CliError> {
     let bar = progress_bar(u64::from(count), "scenes");
     let side = args.size as usize;
     for i in 0..count {
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i));
         let picture = scenes::scene(side, side, seed);
         let img = image::RgbaImage::from_raw(args.size, args.size, picture.to_rgba8()).expect("size matches");
-        let path = args.out.join(format!("{}scene-{i:05}.binpb", prefix(args)));
+        let path = args.out.join(format!("{prefix}scene-{i:05}.binpb"));
         paint(&img, &format!("scene {seed}"), seed, args, &path)?;
         bar.set_position(u64::from(i + 1));
     }
@@ -166,7 +159,11 @@ fn load_photos(dir: &Path) -> Result<Vec<(String, image::RgbaImage)>, CliError> 
         .collect()
 }
 
-fn write_photos(args: &Args, pictures: &[(String, image::RgbaImage)]) -> Result<usize, CliError> {
+fn write_photos(
+    args: &Args,
+    pictures: &[(String, image::RgbaImage)],
+    prefix: &str,
+) -> Result<usize, CliError> {
     let bar = progress_bar(pictures.len() as u64 * u64::from(args.crops), "crops");
     // One stream of random numbers over the photographs in name order: the same
     // folder and seed give the same crops.
@@ -174,7 +171,7 @@ fn write_photos(args: &Args, pictures: &[(String, image::RgbaImage)]) -> Result<
     for (stem, picture) in pictures {
         for j in 0..args.crops {
             let crop = photos::crop(picture, args.size, &mut rng);
-            let path = args.out.join(format!("{}photo-{stem}-{j:03}.binpb", prefix(args)));
+            let path = args.out.join(format!("{prefix}photo-{stem}-{j:03}.binpb"));
             paint(&crop, &format!("photo {stem}, crop {j}"), rng.next_u64(), args, &path)?;
             bar.inc(1);
         }

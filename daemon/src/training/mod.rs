@@ -221,12 +221,12 @@ impl Mixture {
     pub fn draw(&self, n: usize, with_reference: bool, rng: &mut Rng) -> Vec<&Window> {
         let names: Vec<&str> = self.sources.iter().map(|(s, _)| s.as_str()).collect();
         let shares = self.shares(&names, with_reference);
+        // Past the last source with a share (rounding), stay on it.
+        let last = shares.iter().rposition(|&s| s > 0.0).unwrap_or(shares.len() - 1);
         (0..n)
             .map(|_| {
                 let mut r = rng.unit();
                 let mut i = 0;
-                // Past the last source with a share (rounding), stay on it.
-                let last = shares.iter().rposition(|&s| s > 0.0).unwrap_or(shares.len() - 1);
                 while i < last && (r >= shares[i] || self.sources[i].1.is_empty()) {
                     r -= shares[i];
                     i += 1;

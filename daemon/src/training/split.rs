@@ -15,7 +15,7 @@ pub const HELD_OUT_ONE_IN: u64 = 10;
 fn split_key(name: &str) -> &str {
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     // A picture painted by search (`search-photo-NAME-007`) goes with the teacher's painting of it.
-    let stem = stem.strip_prefix("search-").unwrap_or(stem);
+    let stem = stem.strip_prefix(super::SEARCH).and_then(|s| s.strip_prefix('-')).unwrap_or(stem);
     match stem.rsplit_once('-') {
         Some((photo, crop)) if stem.starts_with("photo-") && crop.bytes().all(|b| b.is_ascii_digit()) => {
             photo
