@@ -203,6 +203,20 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     };
     assert_eq!(loss(&init), loss(&tuned));
     assert!(loss(&init).contains("held-out next-op loss"));
+    // The priors' context grown on a model made without it starts at zeros: the same model.
+    let plain = tmp.path().join("plain.safetensors");
+    let run = train(&["--out", s(&plain), "--size", "tiny", "--context", "0"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let grown = tmp.path().join("grown.safetensors");
+    let run = train(&["--out", s(&grown), "--init", s(&plain), "--context", "1", "--lr", "0"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(loss(&plain), loss(&grown));
+    let config = std::fs::read_to_string(tmp.path().join("grown.json")).unwrap();
+    assert!(config.contains("\"context\": 1"), "{config}");
+    // Tiny's 4² view pools 2 × 2 twice at most.
+    let run = train(&["--out", s(&grown), "--init", s(&plain), "--context", "3"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--context 3") && stderr(&run).contains("pooled"), "{}", stderr(&run));
 
     // The starting model is never overwritten, however its path is spelled.
     let respelled = tmp.path().join(".").join("init.safetensors");

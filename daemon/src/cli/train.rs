@@ -24,8 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "small")]
     size: String,
     /// With --init, a model made before them: grow what the small size has since (the
-    /// canvas seen at every op, the place and shape priors) from zeros, so that it starts out
-    /// painting as the model did.
+    /// canvas seen at every op, the place and shape priors, their context) from zeros, so
+    /// that it starts out painting as the model did.
     #[arg(long, requires = "init")]
     grow: bool,
     /// With --grow, train only what the model grew: the rest stays exactly as in --init, so
@@ -35,6 +35,11 @@ pub struct Args {
     /// Start from this model (its size and weights) instead of random weights: fine-tuning.
     #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
     init: Option<PathBuf>,
+    /// Coarser scales of the canvas view the place and shape priors' cells read around them
+    /// (0: none) [default: the size's, or --init's; with --init, scales it lacks are grown
+    /// from zeros, so that it starts out painting as before].
+    #[arg(long, value_name = "SCALES")]
+    context: Option<usize>,
     #[arg(long, default_value_t = 2000)]
     steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -86,10 +91,19 @@ pub fn run(args: Args) -> CliResult {
                 state: config.state.max(small.state),
                 pointer: config.pointer.max(small.pointer),
                 shape: config.shape.max(small.shape),
+                context: config.context.max(small.context),
                 ..config
             }
         }
         false => config,
+    };
+    let config = match args.context {
+        Some(context) => {
+            let config = Config { context, ..config };
+            config.check().map_err(|e| CliError::input(format!("--context {context}: {e}")))?;
+            config
+        }
+        None => config,
     };
     if args.window + 1 > config.max_ops {
         return Err(CliError::input(format!("--window: at most {} for this model size", config.max_ops - 1)));

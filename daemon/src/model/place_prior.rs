@@ -18,6 +18,13 @@
 //! stroke. Without it a stroke started at the right place still came out short or
 //! went the wrong way: the glimpse sees a quarter of the canvas at most.
 //!
+//! A cell's 3 × 3 neighbourhood is 24 px of a 128² canvas: enough to see a stroke's end,
+//! not what lies around it — whether ink still to paint lies above it, whether the stroke
+//! crosses another. So each cell also reads *context*: the same neighbourhood on the map
+//! pooled 2 × 2, 4 × 4, … (one linear per coarser scale, shared by the cells under one
+//! coarse cell), added to its features before their non-linearity. Those linears start at
+//! zero: a model grown with them places as before.
+//!
 //! Every op here has a backward pass (a convolution, a matmul, log-sum-exp from
 //! basic ops).
 
@@ -31,6 +38,9 @@ use crate::tokenizer::{Field, delta_share};
 pub struct PlacePrior {
     /// A cell's 3 × 3 neighbourhood of the state map → its features.
     cells: Linear,
+    /// Per coarser scale (the map pooled 2 × 2, then 4 × 4, …): the 3 × 3 neighbourhood of
+    /// the coarse cell a cell lies in → what is added to its features.
+    context: Vec<Linear>,
     cell_pos: Tensor,
     key: Linear,
     query: Linear,
@@ -43,18 +53,35 @@ pub struct PlacePrior {
 }
 
 impl PlacePrior {
-    /// A prior over `side`² cells, keys and queries `width` wide, read from hidden states `d` wide.
-    pub fn new(vb: VarBuilder, d: usize, side: usize, width: usize) -> Result<PlacePrior> {
-        Self::build(vb, d, side, width, false)
+    /// A prior over `side`² cells, keys and queries `width` wide, read from hidden states `d`
+    /// wide, its cells reading `context` coarser scales around them.
+    pub fn new(vb: VarBuilder, d: usize, side: usize, width: usize, context: usize) -> Result<PlacePrior> {
+        Self::build(vb, d, side, width, context, false)
     }
 
     /// A prior anchored at a cell, whose cells also know their offset from it: the shape
     /// prior (where a stroke goes from its start; see [`step_bias_values`]).
-    pub fn anchored(vb: VarBuilder, d: usize, side: usize, width: usize) -> Result<PlacePrior> {
-        Self::build(vb, d, side, width, true)
+    pub fn anchored(
+        vb: VarBuilder,
+        d: usize,
+        side: usize,
+        width: usize,
+        context: usize,
+    ) -> Result<PlacePrior> {
+        Self::build(vb, d, side, width, context, true)
     }
 
-    fn build(vb: VarBuilder, d: usize, side: usize, width: usize, anchored: bool) -> Result<PlacePrior> {
+    fn build(
+        vb: VarBuilder,
+        d: usize,
+        side: usize,
+        width: usize,
+        context: usize,
+        anchored: bool,
+    ) -> Result<PlacePrior> {
+        if side % (1 << context) != 0 {
+            candle_core::bail!("a {side}² map cannot be pooled 2 × 2 {context} times");
+        }
         let offsets = match anchored {
             true => Some(vb.get_with_hints(
                 ((2 * side - 1).pow(2), width),
@@ -64,8 +91,16 @@ impl PlacePrior {
             false => None,
         };
         let channels = crate::model::inputs::state_len(side) / (side * side);
+        // Zeros at first: a model grown with context places as it did without.
+        let zeros = |name: String| -> Result<Linear> {
+            let vb = vb.pp(name);
+            let weight = vb.get_with_hints((width, 9 * channels), "weight", candle_nn::Init::Const(0.0))?;
+            let bias = vb.get_with_hints(width, "bias", candle_nn::Init::Const(0.0))?;
+            Ok(Linear::new(weight, Some(bias)))
+        };
         Ok(PlacePrior {
             cells: linear(9 * channels, width, vb.pp("cells"))?,
+            context: (1..=context).map(|s| zeros(format!("context.{s}"))).collect::<Result<_>>()?,
             cell_pos: vb.get_with_hints(
                 (side * side, width),
                 "cell_pos",
@@ -105,19 +140,17 @@ impl PlacePrior {
         let (n, g, k) = (hidden.dim(0)?, self.side, self.width);
         let maps = (states.reshape((n, (), g, g))? - 0.5)?;
         let c = maps.dim(1)?;
-        // The 3 × 3 neighbourhood of every cell (zeros past the edges) as 9 shifted copies:
-        // a convolution by narrow and cat, whose backward pass is as fast as its forward
-        // (candle's conv2d is slow there).
-        let padded = maps.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
-        let mut shifted = Vec::with_capacity(9);
-        for dy in 0..3 {
-            for dx in 0..3 {
-                shifted.push(padded.narrow(2, dy, g)?.narrow(3, dx, g)?);
-            }
-        }
-        let neighbourhoods = Tensor::cat(&shifted, 1)?.reshape((n, 9 * c, g * g))?.transpose(1, 2)?;
-        let cells = self.cells.forward(&neighbourhoods.contiguous()?)?;
+        let cells = self.cells.forward(&neighbourhoods(&maps)?)?;
         let mut features = cells.broadcast_add(&self.cell_pos)?;
+        for (s, context) in self.context.iter().enumerate() {
+            let (f, gs) = (1 << (s + 1), g >> (s + 1));
+            let pooled = maps.reshape((n, c, gs, f, gs, f))?.mean(5)?.mean(3)?;
+            let coarse = context.forward(&neighbourhoods(&pooled)?)?;
+            let under: Vec<u32> =
+                (0..g * g).map(|cell| ((cell / g / f) * gs + cell % g / f) as u32).collect();
+            features =
+                (features + coarse.index_select(&Tensor::from_vec(under, g * g, hidden.device())?, 1)?)?;
+        }
         if let (Some(offsets), Some(anchors)) = (&self.offsets, anchors) {
             let rows: Vec<u32> =
                 anchors.iter().flat_map(|&a| (0..g * g).map(move |c| self.offset_row(a, c) as u32)).collect();
@@ -129,6 +162,63 @@ impl PlacePrior {
         let logits = (keys.matmul(&query)?.squeeze(2)? / (k as f64).sqrt())?;
         candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
     }
+}
+
+/// The 3 × 3 neighbourhood of every cell of `maps` `[N, C, G, G]` (zeros past the edges),
+/// `[N, G², 9 C]`, neighbour `s = 3 dy + dx` first: 9 shifted copies, a convolution by narrow
+/// and cat, whose backward pass is as fast as its forward (candle's conv2d is slow there).
+fn neighbourhoods(maps: &Tensor) -> Result<Tensor> {
+    let (n, c, g, _) = maps.dims4()?;
+    let padded = maps.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+    let mut shifted = Vec::with_capacity(9);
+    for dy in 0..3 {
+        for dx in 0..3 {
+            shifted.push(padded.narrow(2, dy, g)?.narrow(3, dx, g)?);
+        }
+    }
+    Tensor::cat(&shifted, 1)?.reshape((n, 9 * c, g * g))?.transpose(1, 2)?.contiguous()
+}
+
+/// Adds to each row of `out` (`g`² rows `k` wide) its cell's neighbourhood of `map` (`c`
+/// planes of `g`² values, centred) through `weights` (`9 c` rows `k` wide, transposed as
+/// [`plain::transpose`] makes them) and `bias`.
+fn add_neighbourhoods(out: &mut [f32], map: &[f32], g: usize, weights: &[f32], bias: &[f32]) {
+    let (cells, k) = (g * g, bias.len());
+    let c = map.len() / cells;
+    for (cell, row) in out.chunks_exact_mut(k).enumerate() {
+        plain::add_scaled(row, 1.0, bias);
+        let (cy, cx) = (cell / g, cell % g);
+        for s in 0..9 {
+            let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
+            if y >= g || x >= g {
+                continue;
+            }
+            for ch in 0..c {
+                // Without a reference, half the channels are all zeros (nothing to paint).
+                let v = map[ch * cells + y * g + x];
+                if v == 0.0 {
+                    continue;
+                }
+                plain::add_scaled(row, v, &weights[(s * c + ch) * k..(s * c + ch + 1) * k]);
+            }
+        }
+    }
+}
+
+/// `map` (`c` planes of `g`² values) averaged over `f` × `f` blocks.
+fn pool(map: &[f32], g: usize, f: usize) -> Vec<f32> {
+    let (gs, c) = (g / f, map.len() / (g * g));
+    let mut out = vec![0.0; c * gs * gs];
+    for ch in 0..c {
+        for y in 0..g {
+            for x in 0..g {
+                out[ch * gs * gs + (y / f) * gs + x / f] += map[ch * g * g + y * g + x];
+            }
+        }
+    }
+    let area = (f * f) as f32;
+    out.iter_mut().for_each(|v| *v /= area);
+    out
 }
 
 impl PlacePrior {
@@ -144,14 +234,31 @@ impl PlacePrior {
             candle_core::bail!("a state input of {} values is not whole maps of {g}²", state.len())
         }
         let features = 9 * c;
-        // Each cell's features start at its bias and position, then gather its neighbourhood
-        // (feature `s · c + channel` for neighbour s = 3 dy + dx, as `forward` concatenates).
-        let weights = plain::read(self.cells.weight(), |w| plain::transpose(w, k, features))?;
-        let bias = match self.cells.bias() {
-            Some(b) => plain::read(b, <[f32]>::to_vec)?,
-            None => vec![0.0; k],
+        // Each cell's features start at its position, then gather its neighbourhood
+        // (feature `s · c + channel` for neighbour s = 3 dy + dx, as `forward` concatenates)
+        // and those of the coarse cells it lies in.
+        let parts = |l: &Linear| -> Result<(Vec<f32>, Vec<f32>)> {
+            let weights = plain::read(l.weight(), |w| plain::transpose(w, k, features))?;
+            let bias = match l.bias() {
+                Some(b) => plain::read(b, <[f32]>::to_vec)?,
+                None => vec![0.0; k],
+            };
+            Ok((weights, bias))
         };
+        let map: Vec<f32> = state.iter().map(|v| v - 0.5).collect();
         let mut h = plain::read(&self.cell_pos, <[f32]>::to_vec)?;
+        let (weights, bias) = parts(&self.cells)?;
+        add_neighbourhoods(&mut h, &map, g, &weights, &bias);
+        for (s, context) in self.context.iter().enumerate() {
+            let (f, gs) = (1 << (s + 1), g >> (s + 1));
+            let mut coarse = vec![0.0; gs * gs * k];
+            let (weights, bias) = parts(context)?;
+            add_neighbourhoods(&mut coarse, &pool(&map, g, f), gs, &weights, &bias);
+            for (cell, row) in h.chunks_exact_mut(k).enumerate() {
+                let under = (cell / g / f) * gs + cell % g / f;
+                plain::add_scaled(row, 1.0, &coarse[under * k..(under + 1) * k]);
+            }
+        }
         if let (Some(offsets), Some(anchor)) = (&self.offsets, anchor) {
             plain::read(offsets, |o| {
                 for (cell, row) in h.chunks_exact_mut(k).enumerate() {
@@ -160,25 +267,7 @@ impl PlacePrior {
                 }
             })?;
         }
-        for (cell, row) in h.chunks_exact_mut(k).enumerate() {
-            plain::add_scaled(row, 1.0, &bias);
-            let (cy, cx) = (cell / g, cell % g);
-            for s in 0..9 {
-                let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
-                if y >= g || x >= g {
-                    continue;
-                }
-                for ch in 0..c {
-                    // Without a reference, half the channels are all zeros (nothing to paint).
-                    let v = state[ch * cells + y * g + x] - 0.5;
-                    if v == 0.0 {
-                        continue;
-                    }
-                    plain::add_scaled(row, v, &weights[(s * c + ch) * k..(s * c + ch + 1) * k]);
-                }
-            }
-            row.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
-        }
+        h.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
         let query = plain::read(self.query.weight(), |w| plain::linear(hidden, w, None))?;
         let key_weight = plain::read(self.key.weight(), |w| plain::transpose(w, k, k))?;
         let asked = plain::linear(&query, &key_weight, None);
@@ -353,12 +442,85 @@ mod tests {
     fn a_prior_that_has_learned_nothing_adds_the_same_to_every_bin() {
         let varmap = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
-        let prior = PlacePrior::new(vb, 8, 4, 6).unwrap();
+        let prior = PlacePrior::new(vb, 8, 4, 6, 1).unwrap();
         let hidden = Tensor::randn(0f32, 1f32, (3, 8), &Device::Cpu).unwrap();
         let states = Tensor::rand(0f32, 1f32, (3, crate::model::inputs::state_len(4)), &Device::Cpu).unwrap();
         let joint = prior.forward(&hidden, &states, None).unwrap();
         let x = x_bias(&joint).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(x.iter().all(|&l| (l - x[0]).abs() < 1e-5), "uniform: the heads alone decide");
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    fn set(varmap: &candle_nn::VarMap, name: &str, value: Tensor) {
+        varmap.data().lock().unwrap()[name].set(&value).unwrap();
+    }
+
+    /// The joint over 8² cells for one random hidden state and `state`, with and without context.
+    fn joints(varmap: &candle_nn::VarMap, state: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let vb = VarBuilder::from_varmap(varmap, candle_core::DType::F32, &Device::Cpu);
+        let with = PlacePrior::new(vb.clone(), 8, 8, 6, 2).unwrap();
+        let without = PlacePrior::new(vb, 8, 8, 6, 0).unwrap();
+        let hidden: Vec<f32> = (0..8).map(|i| (i as f32 * 0.7).sin()).collect();
+        (with.values(&hidden, state, None).unwrap(), without.values(&hidden, state, None).unwrap())
+    }
+
+    #[test]
+    fn context_grown_from_zeros_places_as_before_and_once_learned_sees_past_the_neighbourhood() {
+        let varmap = candle_nn::VarMap::new();
+        let state_len = crate::model::inputs::state_len(8);
+        // Made once to create the weights (query at zeros, context at zeros), then given a query.
+        joints(&varmap, &vec![0.5; state_len]);
+        set(&varmap, "query.weight", Tensor::randn(0f32, 1f32, (6, 8), &Device::Cpu).unwrap());
+        // Ink in the corner cell (0, 0) of the canvas map, two cells from cell (2, 2).
+        let mut inked = vec![1.0; state_len];
+        inked[0] = 0.0;
+        let blank = vec![1.0; state_len];
+        let (with, without) = joints(&varmap, &inked);
+        assert!(with.iter().zip(&without).all(|(a, b)| (a - b).abs() < 1e-6), "zeros: as before");
+        // Without context, (2, 2) cannot tell the inked corner from blank paper: against
+        // (2, 7), which cannot either, nothing moves.
+        let far = |j: &[f32]| j[2 * 8 + 2] - j[2 * 8 + 7];
+        assert!((far(&joints(&varmap, &inked).1) - far(&joints(&varmap, &blank).1)).abs() < 1e-5);
+        // Learned context: on the map pooled 2 × 2 the corner lies in the neighbourhood of
+        // (2, 2)'s coarse cell, not of (2, 7)'s, so the corner's ink now reaches (2, 2).
+        for s in 1..=2 {
+            let w = Tensor::randn(0f32, 1f32, (6, 9 * 6), &Device::Cpu).unwrap();
+            set(&varmap, &format!("context.{s}.weight"), w);
+        }
+        let moved = (far(&joints(&varmap, &inked).0) - far(&joints(&varmap, &blank).0)).abs();
+        assert!(moved > 1e-3, "{moved}");
+    }
+
+    #[test]
+    fn sampling_adds_the_same_context_as_training() {
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
+        let prior = PlacePrior::new(vb, 8, 8, 6, 2).unwrap();
+        for name in ["query.weight", "context.1.weight", "context.2.weight", "context.2.bias"] {
+            let shape = varmap.data().lock().unwrap()[name].shape().clone();
+            set(&varmap, name, Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap());
+        }
+        let hidden = Tensor::randn(0f32, 1f32, (2, 8), &Device::Cpu).unwrap();
+        let states = Tensor::rand(0f32, 1f32, (2, crate::model::inputs::state_len(8)), &Device::Cpu).unwrap();
+        let joint = prior.forward(&hidden, &states, None).unwrap();
+        for row in 0..2 {
+            let values = |t: &Tensor| t.get(row).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let got = prior.values(&values(&hidden), &values(&states), None).unwrap();
+            let gap = got.iter().zip(values(&joint)).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(gap < 1e-4, "row {row}: {gap}");
+        }
+    }
+
+    #[test]
+    fn a_map_that_does_not_pool_evenly_is_refused() {
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
+        let err = PlacePrior::new(vb, 8, 6, 6, 2).err().unwrap().to_string();
+        assert!(err.contains("cannot be pooled"), "{err}");
     }
 }
 

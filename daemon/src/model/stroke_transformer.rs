@@ -78,6 +78,10 @@ pub struct Config {
     /// place prior anchored there; needs a `state`). 0: none.
     #[serde(default)]
     pub shape: usize,
+    /// Coarser scales of the state map the priors' cells also read around them (the map
+    /// pooled 2 × 2, 4 × 4, …; see [`crate::model::place_prior`]). 0: none.
+    #[serde(default)]
+    pub context: usize,
 }
 
 impl Config {
@@ -96,6 +100,7 @@ impl Config {
             state: 4,
             pointer: 8,
             shape: 8,
+            context: 1,
         }
     }
 
@@ -114,6 +119,7 @@ impl Config {
             state: 16,
             pointer: 64,
             shape: 64,
+            context: 2,
         }
     }
 
@@ -167,6 +173,12 @@ impl Config {
         }
         if (self.pointer > 0 || self.shape > 0) && self.state == 0 {
             return Err("the place and shape priors (pointer, shape) need the state map (state > 0)".into());
+        }
+        if (self.pointer > 0 || self.shape > 0) && self.state % (1 << self.context) != 0 {
+            return Err(format!(
+                "context {}: the {}² state map cannot be pooled 2 × 2 that many times",
+                self.context, self.state
+            ));
         }
         if self.glimpse == 0 {
             return Err("glimpse must be at least 1 cell".into());
@@ -421,11 +433,11 @@ impl StrokeTransformer {
             },
             place_prior: match cfg.pointer {
                 0 => None,
-                width => Some(PlacePrior::new(vb.pp("place_prior"), d, cfg.state, width)?),
+                width => Some(PlacePrior::new(vb.pp("place_prior"), d, cfg.state, width, cfg.context)?),
             },
             shape_prior: match cfg.shape {
                 0 => None,
-                width => Some(PlacePrior::anchored(vb.pp("shape_prior"), d, cfg.state, width)?),
+                width => Some(PlacePrior::anchored(vb.pp("shape_prior"), d, cfg.state, width, cfg.context)?),
             },
             patch_proj: linear(3 * cfg.patch * cfg.patch, d, vb.pp("patch_proj"))?,
             patch_pos: embedding(cfg.patches(), d, vb.pp("patch_pos"))?,

@@ -429,6 +429,8 @@ fn sampling_reads_the_same_numbers_as_the_tensor_layers() {
     let (varmap, m) = model(&cfg);
     learn(&varmap, "place_prior.query.weight");
     learn(&varmap, "shape_prior.query.weight");
+    learn(&varmap, "place_prior.context.1.weight");
+    learn(&varmap, "shape_prior.context.1.weight");
     let mut rng = Rng::new(5);
     let (inputs, _) = random_tokens(&mut rng, 1, 1);
     let (hidden, targets, glimpse) =
