@@ -35,6 +35,11 @@ pub struct Args {
     /// Start from this model (its size and weights) instead of random weights: fine-tuning.
     #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
     init: Option<PathBuf>,
+    /// With --init: see the canvas at every op twice as fine (a 16² view becomes 32²), the
+    /// priors' cells reading one more context scale; carried over so that it starts out
+    /// painting as the model did.
+    #[arg(long, requires = "init")]
+    finer: bool,
     /// Coarser scales of the canvas view the place and shape priors' cells read around them
     /// (0: none) [default: the size's, or --init's; with --init, scales it lacks are grown
     /// from zeros, so that it starts out painting as before].
@@ -95,6 +100,10 @@ pub fn run(args: Args) -> CliResult {
                 ..config
             }
         }
+        false => config,
+    };
+    let config = match args.finer {
+        true => Config { state: 2 * config.state, context: config.context + 1, ..config },
         false => config,
     };
     let config = match args.context {

@@ -5,6 +5,7 @@
 pub mod bias;
 pub mod checkpoint;
 mod cpu;
+pub mod finer;
 pub mod gelu;
 pub mod inputs;
 pub mod layer_norm;

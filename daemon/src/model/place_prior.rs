@@ -157,9 +157,15 @@ impl PlacePrior {
             let rows = Tensor::from_vec(rows, n * g * g, hidden.device())?;
             features = (features + offsets.index_select(&rows, 0)?.reshape((n, g * g, k))?)?;
         }
-        let keys = self.key.forward(&gelu(&features)?)?;
-        let query = self.query.forward(hidden)?.unsqueeze(2)?;
-        let logits = (keys.matmul(&query)?.squeeze(2)? / (k as f64).sqrt())?;
+        // q · (K g + b) = (Kᵀ q) · g + q · b: the keys of every cell are never formed (on a
+        // finer view they cost more than the rest of the prior).
+        let query = self.query.forward(hidden)?;
+        let asked = query.matmul(self.key.weight())?.unsqueeze(2)?;
+        let mut logits = gelu(&features)?.matmul(&asked)?.squeeze(2)?;
+        if let Some(b) = self.key.bias() {
+            logits = logits.broadcast_add(&query.matmul(&b.unsqueeze(1)?)?)?;
+        }
+        let logits = (logits / (k as f64).sqrt())?;
         candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
     }
 }

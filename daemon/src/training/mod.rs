@@ -420,7 +420,12 @@ pub fn starting_point<T: serde::de::DeserializeOwned + Default>(
 /// model may have grown since ([`stroke_transformer::GROWN`]); it keeps its initial values.
 fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     let tensors = candle_core::safetensors::load(init, &Device::Cpu)?;
-    for (name, var) in varmap.data().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+    // A stroke transformer whose canvas view is twice as fine as `init`'s starts from its
+    // weights carried over ([`crate::model::finer`]).
+    let shapes = data.iter().map(|(name, var)| (name.clone(), var.shape().clone())).collect();
+    let tensors = crate::model::finer::carry(tensors, &shapes)?;
+    for (name, var) in data.iter() {
         match tensors.get(name) {
             Some(t) => {
                 var.set(&t.to_device(var.device())?).map_err(|e| e.context(format!("tensor {name}")))?
