@@ -217,6 +217,10 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     let run = train(&["--out", s(&grown), "--init", s(&plain), "--context", "3"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--context 3") && stderr(&run).contains("pooled"), "{}", stderr(&run));
+    // A finer view is carried over only where it can be exactly: not a shape prior's offsets.
+    let run = train(&["--out", s(&grown), "--init", s(&plain), "--finer"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("offsets"), "{}", stderr(&run));
 
     // The starting model is never overwritten, however its path is spelled.
     let respelled = tmp.path().join(".").join("init.safetensors");

@@ -103,6 +103,11 @@ pub fn run(args: Args) -> CliResult {
         false => config,
     };
     let config = match args.finer {
+        true if config.state == 0 => {
+            return Err(CliError::input(
+                "--finer: the model has no view of the canvas at every op to make finer (add --grow)",
+            ));
+        }
         true => Config { state: 2 * config.state, context: config.context + 1, ..config },
         false => config,
     };
