@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use candle_core::{Result, Shape, Tensor};
 
 /// Planes of the state input: the canvas and what the reference holds beyond it, RGB each.
-const PLANES: usize = 6;
+const PLANES: usize = crate::model::inputs::state_len(1);
 
 /// `tensors` of a model whose view is half as fine as `target`'s (the shapes of the model being
 /// made, by name), carried over to it; unchanged when the views are the same side.

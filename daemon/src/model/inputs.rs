@@ -64,7 +64,7 @@ fn averaged(canvas: &Canvas, side: usize, most: usize) -> Vec<f32> {
 
 /// Values of one op's state input at `side`² (0 for none): the canvas, then what the
 /// reference holds beyond it.
-pub fn state_len(side: usize) -> usize {
+pub const fn state_len(side: usize) -> usize {
     2 * 3 * side * side
 }
 

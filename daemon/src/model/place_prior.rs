@@ -146,8 +146,9 @@ impl PlacePrior {
             let (f, gs) = (1 << (s + 1), g >> (s + 1));
             let pooled = maps.reshape((n, c, gs, f, gs, f))?.mean(5)?.mean(3)?;
             let coarse = context.forward(&neighbourhoods(&pooled)?)?;
-            let under: Vec<u32> =
-                (0..g * g).map(|cell| ((cell / g / f) * gs + cell % g / f) as u32).collect();
+            // Each coarse cell's features added to the cells under it: gathered rather than
+            // broadcast, whose backward pass costs more here.
+            let under: Vec<u32> = (0..g * g).map(|cell| coarse_cell(cell, g, f) as u32).collect();
             features =
                 (features + coarse.index_select(&Tensor::from_vec(under, g * g, hidden.device())?, 1)?)?;
         }
@@ -211,6 +212,11 @@ fn add_neighbourhoods(out: &mut [f32], map: &[f32], g: usize, weights: &[f32], b
     }
 }
 
+/// The cell of a `g`² map pooled `f` × `f` that cell `cell` (`row · g + column`) lies in.
+fn coarse_cell(cell: usize, g: usize, f: usize) -> usize {
+    (cell / g / f) * (g / f) + cell % g / f
+}
+
 /// `map` (`c` planes of `g`² values) averaged over `f` × `f` blocks.
 fn pool(map: &[f32], g: usize, f: usize) -> Vec<f32> {
     let (gs, c) = (g / f, map.len() / (g * g));
@@ -261,7 +267,7 @@ impl PlacePrior {
             let (weights, bias) = parts(context)?;
             add_neighbourhoods(&mut coarse, &pool(&map, g, f), gs, &weights, &bias);
             for (cell, row) in h.chunks_exact_mut(k).enumerate() {
-                let under = (cell / g / f) * gs + cell % g / f;
+                let under = coarse_cell(cell, g, f);
                 plain::add_scaled(row, 1.0, &coarse[under * k..(under + 1) * k]);
             }
         }
