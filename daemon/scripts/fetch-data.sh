@@ -6,6 +6,9 @@
 #   CACHE/hanzi-writer-data/package/十.json, …  npm `hanzi-writer-data`: about 9,500
 #       Chinese characters, each its strokes in writing order (outlines and medians),
 #       from Make Me a Hanzi (Arphic Public License)
+#   CACHE/kanjivg/kanji/05341.svg, …            PyPI `kanjivg`: about 6,700 kanji (and
+#       kana), each its strokes in writing order as SVG paths, drawn from handwriting:
+#       a second source of stroke order (KanjiVG, © Ulrich Apel, CC BY-SA 3.0)
 #   CACHE/skimage-photos/astronaut.png, …       the PNG sample pictures inside
 #       scikit-image's wheel (skimage/data/; its three JPEGs are left out)
 #   CACHE/wallpaper-photos/mate-Aqua.png, …     26 photographs (and a few paintings) of
@@ -21,6 +24,8 @@ set -euo pipefail
 
 HANZI_VERSION=2.0.1
 HANZI_SHA256=72baf3d82b114e60d6e40ea05f24d2262a05cd39d544e2f322ba2fceb7beff15
+KANJIVG_VERSION=20260714
+KANJIVG_SHA256=5190e7ec4eb513dbe6865b2ed52c58287fc10ea514b9409e4cf66ce7db41644d
 SKIMAGE_VERSION=0.26.0
 # One platform's wheel, whatever the machine, so every machine gets the same file.
 SKIMAGE_WHEEL=scikit_image-0.26.0-cp312-cp312-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
@@ -55,6 +60,19 @@ if [ ! -d "$cache/hanzi-writer-data" ]; then
     mkdir "$cache/hanzi-writer-data.part"
     tar -xzf "$tarball" -C "$cache/hanzi-writer-data.part"
     mv "$cache/hanzi-writer-data.part" "$cache/hanzi-writer-data"
+fi
+
+if [ ! -d "$cache/kanjivg" ]; then
+    wheel="$cache/downloads/kanjivg-$KANJIVG_VERSION-py3-none-any.whl"
+    [ -f "$wheel" ] || python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        --only-binary=:all: "kanjivg==$KANJIVG_VERSION" -d "$cache/downloads"
+    check "$wheel" "$KANJIVG_SHA256"
+    rm -rf "$cache/kanjivg.part"
+    mkdir "$cache/kanjivg.part"
+    # The wheel is a zip of kanji/*.svg and its licence; nothing in it is run.
+    python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("kanji/")])' \
+        "$wheel" "$cache/kanjivg.part"
+    mv "$cache/kanjivg.part" "$cache/kanjivg"
 fi
 
 if [ ! -d "$cache/skimage-photos" ]; then
@@ -129,5 +147,6 @@ EOF
 fi
 
 echo "characters: $(find "$cache/hanzi-writer-data/package" -name '*.json' ! -name package.json | wc -l) character files in $cache/hanzi-writer-data"
+echo "kanji: $(find "$cache/kanjivg/kanji" -name '*.svg' | wc -l) stroke files in $cache/kanjivg"
 echo "photographs: $(find "$cache/skimage-photos" -name '*.png' | wc -l) PNGs in $cache/skimage-photos"
 echo "wallpapers: $(find "$cache/wallpaper-photos" -name '*.png' | wc -l) PNGs in $cache/wallpaper-photos"

@@ -1,8 +1,8 @@
 //! Real data through the command line, on small fixtures written here (the
 //! real packages are fetched by daemon/scripts/fetch-data.sh, never by tests):
-//! Chinese characters in hanzi-writer-data's format become stroke-order
-//! histories, held-out ones are kept for the next-stroke test of `eval`, and
-//! photographs become teacher histories.
+//! Chinese characters in hanzi-writer-data's format and kanji in KanjiVG's
+//! become stroke-order histories, held-out ones are kept for the next-stroke
+//! test of `eval`, and photographs become teacher histories.
 
 use std::path::{Path, PathBuf};
 
@@ -111,6 +111,71 @@ fn a_damaged_character_file_exits_2_naming_file_and_field_and_writes_nothing() {
         assert_eq!(run.status.code(), Some(2), "{args:?}");
         assert!(stderr(&run).contains("no character files"), "{}", stderr(&run));
     }
+}
+
+/// KanjiVG as its wheel unpacks: `DIR/kanji/05341.svg`, one path per stroke in a
+/// 109-unit box with y down, and variant forms beside (`05341-Kaisho.svg`).
+fn kanjivg(dir: &Path, characters: &[(char, &[&str])]) -> PathBuf {
+    let root = dir.join("kanjivg");
+    std::fs::create_dir_all(root.join("kanji")).unwrap();
+    for (ch, paths) in characters {
+        let code = format!("{:05x}", u32::from(*ch));
+        let paths: String = paths
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("<path id=\"kvg:{code}-s{}\" d=\"{d}\"/>\n", i + 1))
+            .collect();
+        let text = format!("<svg><g id=\"kvg:StrokePaths_{code}\">\n{paths}</g></svg>");
+        std::fs::write(root.join(format!("kanji/{code}.svg")), &text).unwrap();
+        std::fs::write(root.join(format!("kanji/{code}-Kaisho.svg")), "not read").unwrap();
+    }
+    root
+}
+
+#[test]
+fn kanjivg_files_become_histories_beside_hanzi_writer_ones_and_held_out_ones_only_meet_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let two: &[&str] = &["M30,40c10,0,40,0,50,0", "M15,80L95,80"];
+    let ten: &[&str] = &["M12,51c20,-1,50,-4,85,-5", "M52,12c1,1,2,4,2,6c0,10,0,60,0,80"];
+    let under: &[&str] = &["M14,25L95,24", "M53,24.5V100", "M60,45c5,3,10,6,15,10"];
+    let pkg = kanjivg(tmp.path(), &[('二', two), ('十', ten), ('下', under)]);
+    let data = tmp.path().join("data");
+    let run = apprentice(&["data", "--out", s(&data), "--hanzi", s(&pkg), "--size", "64", "--augment", "1"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    // Tagged, so that they can share a folder with hanzi-writer's 二 (hanzi-04E8C.binpb).
+    assert_eq!(names, ["hanzi-04E8C-kvg-a1.binpb", "hanzi-04E8C-kvg.binpb"], "only 二; 十 and 下 held out");
+    let two = apprentice::ops::history::read_path(&data.join("hanzi-04E8C-kvg.binpb")).unwrap();
+    let starts: Vec<(f32, f32)> = two
+        .ops
+        .iter()
+        .map(|op| match &op.kind {
+            Some(apprentice::ops::pb::op::Kind::Stroke(st)) => (st.points[0].x, st.points[0].y),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The 109-unit box fills the canvas as hanzi-writer's glyph box does: (30, 40) → (17.6, 23.5).
+    let expect = [(30.0 * 64.0 / 109.0, 40.0 * 64.0 / 109.0), (15.0 * 64.0 / 109.0, 80.0 * 64.0 / 109.0)];
+    for (got, want) in starts.iter().zip(expect) {
+        assert!((got.0 - want.0).abs() < 0.1 && (got.1 - want.1).abs() < 0.1, "{starts:?}");
+    }
+
+    let run = apprentice(&["eval", "--hanzi", s(&pkg), "--hanzi-size", "64", "--pictures", "0"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8(run.stdout).unwrap();
+    // 十 after 0 strokes, 下 after 0 and 1; the rule is wrong on 十 (its vertical starts higher).
+    assert!(table.contains("2 held-out characters, 3 positions"), "{table}");
+    assert!(table.contains("| rule: highest start, then leftmost | 66.7 % |"), "{table}");
+
+    // A damaged stroke is named, file and stroke, and nothing is written.
+    std::fs::write(pkg.join("kanji/04e8c.svg"), r#"<path id="kvg:04e8c-s1" d="M1,2 c3,4"/>"#).unwrap();
+    let out = tmp.path().join("data2");
+    let run = apprentice(&["data", "--out", s(&out), "--hanzi", s(&pkg)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("04e8c.svg: stroke 1 (kvg:04e8c-s1): c: 2 numbers"), "{}", stderr(&run));
+    assert!(!out.exists());
 }
 
 #[test]

@@ -27,7 +27,9 @@ pub struct Args {
     /// How many procedural scenes to paint [default: 200, or 0 when another source is given].
     #[arg(long)]
     scenes: Option<u32>,
-    /// Unpacked hanzi-writer-data package: write each character not held out.
+    /// Unpacked character package — hanzi-writer-data (`十.json`, …) or KanjiVG (`05341.svg`,
+    /// …; written as `hanzi-05341-kvg`, so both can share a folder): write each character not
+    /// held out.
     #[arg(long, value_name = "DIR")]
     hanzi: Option<PathBuf>,
     /// At most this many characters (a seeded choice) [default: all].
@@ -182,7 +184,12 @@ fn write_photos(
 
 /// The characters to write, read and checked: those not held out, all or
 /// `limit` of them chosen by `seed`, in code-point order.
-fn chosen_characters(dir: &Path, limit: Option<usize>, seed: u64) -> Result<Vec<hanzi::Character>, CliError> {
+/// Each with the tag its file names carry (`-kvg` for KanjiVG's).
+fn chosen_characters(
+    dir: &Path,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<Vec<(hanzi::Character, &'static str)>, CliError> {
     let all = hanzi::list(dir).map_err(CliError::input)?;
     let held = all.iter().filter(|(c, _)| hanzi::held_out(*c)).count();
     let mut files: Vec<(char, PathBuf)> = all.into_iter().filter(|(c, _)| !hanzi::held_out(*c)).collect();
@@ -192,19 +199,20 @@ fn chosen_characters(dir: &Path, limit: Option<usize>, seed: u64) -> Result<Vec<
         files.sort();
     }
     tracing::info!("{} characters to write; {held} held out for `apprentice eval --hanzi`", files.len());
-    files.iter().map(|(_, f)| hanzi::read(f).map_err(CliError::input)).collect()
+    let tag = |f: &Path| if hanzi::is_kanjivg(f) { "-kvg" } else { "" };
+    files.iter().map(|(_, f)| hanzi::read(f).map(|c| (c, tag(f))).map_err(CliError::input)).collect()
 }
 
-fn write_characters(args: &Args, characters: &[hanzi::Character]) -> Result<usize, CliError> {
+fn write_characters(args: &Args, characters: &[(hanzi::Character, &str)]) -> Result<usize, CliError> {
     let bar = progress_bar(characters.len() as u64, "characters");
-    for c in characters {
-        let path = args.out.join(format!("hanzi-{:05X}.binpb", u32::from(c.ch)));
+    for (c, tag) in characters {
+        let path = args.out.join(format!("hanzi-{:05X}{tag}.binpb", u32::from(c.ch)));
         write(&hanzi::history(c, args.size), &path)?;
         // Each character's copies from its own stream: a subset of characters makes the same copies.
         let mut rng = Rng::new(args.seed ^ u64::from(u32::from(c.ch)));
         for k in 1..=args.augment {
             let (copy, ink) = hanzi::augment(c, &mut rng);
-            let path = args.out.join(format!("hanzi-{:05X}-a{k}.binpb", u32::from(c.ch)));
+            let path = args.out.join(format!("hanzi-{:05X}{tag}-a{k}.binpb", u32::from(c.ch)));
             write(&hanzi::history_in(&copy, args.size, ink), &path)?;
         }
         bar.inc(1);

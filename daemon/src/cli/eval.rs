@@ -25,7 +25,8 @@ pub struct Args {
     /// Model to evaluate (default: the built-in one).
     #[arg(long, value_name = "FILE.safetensors")]
     model: Option<PathBuf>,
-    /// Unpacked hanzi-writer-data package: next-stroke accuracy on its held-out characters.
+    /// Unpacked character package (hanzi-writer-data or KanjiVG): next-stroke accuracy on its
+    /// held-out characters.
     #[arg(long, value_name = "DIR")]
     hanzi: Option<PathBuf>,
     /// Held-out characters to test (evenly spread over them).

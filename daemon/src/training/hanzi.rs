@@ -24,9 +24,9 @@ use crate::painters::rng::Rng;
 use crate::tokenizer::{CONTROL_POINTS, arc_samples};
 
 /// Side of the glyph box, in glyph units.
-const GLYPH_BOX: f32 = 1024.0;
+pub const GLYPH_BOX: f32 = 1024.0;
 /// The glyph's baseline transform: y on the canvas is `BASELINE - y`.
-const BASELINE: f32 = 900.0;
+pub const BASELINE: f32 = 900.0;
 /// Coordinates further than this outside the box are taken for corrupt data.
 const MAX_COORD: f64 = 4.0 * GLYPH_BOX as f64;
 /// Brush diameter as a share of the canvas side: about the width of the
@@ -93,8 +93,12 @@ pub fn parse(ch: char, text: &str) -> Result<Character, String> {
     Ok(Character { ch, medians })
 }
 
-/// The character a file stands for: its name without `.json`, one character long.
+/// The character a file stands for: hanzi-writer-data's `十.json` (the name
+/// without `.json`, one character long) or KanjiVG's `05341.svg`.
 fn character_of(path: &Path) -> Option<char> {
+    if path.extension()? == "svg" {
+        return super::kanjivg::character_of(path);
+    }
     if path.extension()? != "json" {
         return None;
     }
@@ -105,24 +109,32 @@ fn character_of(path: &Path) -> Option<char> {
 
 /// Reads one character file; errors name the file.
 pub fn read(path: &Path) -> Result<Character, String> {
-    let ch = character_of(path)
-        .ok_or_else(|| format!("{}: not a character file (expected a name like 十.json)", path.display()))?;
+    let ch = character_of(path).ok_or_else(|| {
+        format!("{}: not a character file (expected a name like 十.json or 05341.svg)", path.display())
+    })?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse(ch, &text).map_err(|e| format!("{}: {e}", path.display()))
+    let parsed = if is_kanjivg(path) { super::kanjivg::parse(ch, &text) } else { parse(ch, &text) };
+    parsed.map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The character files in an unpacked package (`DIR` or `DIR/package`, as
-/// `npm pack` unpacks), by code point.
+/// Whether a character file is KanjiVG's (else hanzi-writer-data's).
+pub fn is_kanjivg(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "svg")
+}
+
+/// The character files in an unpacked package, by code point: hanzi-writer-data
+/// (`DIR` or `DIR/package`, as `npm pack` unpacks) or KanjiVG (`DIR` or
+/// `DIR/kanji`, as its wheel unpacks).
 pub fn list(dir: &Path) -> Result<Vec<(char, PathBuf)>, String> {
-    let nested = dir.join("package");
-    let root = if nested.is_dir() { nested } else { dir.to_path_buf() };
+    let root = ["package", "kanji"].iter().map(|n| dir.join(n)).find(|d| d.is_dir());
+    let root = root.unwrap_or_else(|| dir.to_path_buf());
     let mut files: Vec<(char, PathBuf)> = super::files_in(&root, |p| character_of(p).is_some())?
         .into_iter()
         .filter_map(|p| character_of(&p).map(|c| (c, p)))
         .collect();
     if files.is_empty() {
         return Err(format!(
-            "{}: no character files (十.json, …) of hanzi-writer-data; fetch them with daemon/scripts/fetch-data.sh",
+            "{}: no character files (十.json, … of hanzi-writer-data or 05341.svg, … of KanjiVG); fetch them with daemon/scripts/fetch-data.sh",
             root.display()
         ));
     }

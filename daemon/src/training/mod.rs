@@ -4,6 +4,7 @@
 pub mod data;
 pub mod ema;
 pub mod hanzi;
+pub mod kanjivg;
 pub mod personalize;
 pub mod photos;
 pub mod reinforce;
