@@ -217,26 +217,6 @@ fn search_paints_training_data_and_training_can_start_from_a_model() {
     let run = train(&["--out", s(&grown), "--init", s(&plain), "--context", "3"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--context 3") && stderr(&run).contains("pooled"), "{}", stderr(&run));
-    // So does the glimpse's wider view, on a model whose glimpse has two views...
-    let narrow = tmp.path().join("narrow.safetensors");
-    let run = train(&["--out", s(&narrow), "--size", "tiny", "--glimpse-views", "2"]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    let run = train(&["--out", s(&grown), "--init", s(&narrow), "--glimpse-views", "3", "--lr", "0"]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    assert_eq!(loss(&narrow), loss(&grown));
-    let config = std::fs::read_to_string(tmp.path().join("grown.json")).unwrap();
-    assert!(config.contains("\"glimpse_views\": 3"), "{config}");
-    // ...but a view is never taken away, and there are three.
-    let run = train(&["--out", s(&narrow), "--init", s(&grown), "--glimpse-views", "2"]);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(stderr(&run).contains("only views added after"), "{}", stderr(&run));
-    let run = train(&["--out", s(&narrow), "--size", "tiny", "--glimpse-views", "4"]);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(
-        stderr(&run).contains("--glimpse-views 4: glimpse_views 4: a glimpse has 1 to 3 views"),
-        "{}",
-        stderr(&run)
-    );
     // A finer view is carried over only where it can be exactly: not a shape prior's offsets.
     let run = train(&["--out", s(&grown), "--init", s(&plain), "--finer"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));

@@ -24,8 +24,7 @@ pub struct Args {
     #[arg(long, default_value = "small")]
     size: String,
     /// With --init, a model made before them: grow what the small size has since (the
-    /// canvas seen at every op, the place and shape priors, their context, the glimpse's
-    /// wider view) from zeros, so
+    /// canvas seen at every op, the place and shape priors, their context) from zeros, so
     /// that it starts out painting as the model did.
     #[arg(long, requires = "init")]
     grow: bool,
@@ -46,11 +45,6 @@ pub struct Args {
     /// from zeros, so that it starts out painting as before].
     #[arg(long, value_name = "SCALES")]
     context: Option<usize>,
-    /// Views of the glimpse around the place the heads read (2: up to a quarter of the
-    /// canvas; 3: also the whole canvas's side) [default: the size's, or --init's; with
-    /// --init, a view it lacks is grown from zeros, so that it starts out painting as before].
-    #[arg(long, value_name = "VIEWS")]
-    glimpse_views: Option<usize>,
     #[arg(long, default_value_t = 2000)]
     steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -103,7 +97,6 @@ pub fn run(args: Args) -> CliResult {
                 pointer: config.pointer.max(small.pointer),
                 shape: config.shape.max(small.shape),
                 context: config.context.max(small.context),
-                glimpse_views: config.glimpse_views.max(small.glimpse_views),
                 ..config
             }
         }
@@ -122,14 +115,6 @@ pub fn run(args: Args) -> CliResult {
         Some(context) => {
             let config = Config { context, ..config };
             config.check().map_err(|e| CliError::input(format!("--context {context}: {e}")))?;
-            config
-        }
-        None => config,
-    };
-    let config = match args.glimpse_views {
-        Some(views) => {
-            let config = Config { glimpse_views: views, ..config };
-            config.check().map_err(|e| CliError::input(format!("--glimpse-views {views}: {e}")))?;
             config
         }
         None => config,

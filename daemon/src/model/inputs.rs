@@ -83,28 +83,25 @@ pub fn state(canvas: &[f32], reference: Option<&[f32]>) -> Vec<f32> {
     out
 }
 
-/// Sides of the glimpse's views, as shares of the canvas's longer side: the
-/// paint right under the brush, the neighbourhood around it, and the whole
-/// canvas's side centred there (where a stroke starting here can go: a
-/// character's stroke runs up to most of the canvas). Shares, not pixels, so
-/// that a model trained on small canvases sees the same on big ones. A model
-/// uses the first `glimpse_views` of them (older models: two).
-pub const GLIMPSE_SCALES: [f32; 3] = [1.0 / 16.0, 1.0 / 4.0, 1.0];
+/// Sides of the glimpse's two views, as shares of the canvas's longer side:
+/// the paint right under the brush, and the neighbourhood around it. Shares,
+/// not pixels, so that a model trained on small canvases sees the same on big ones.
+pub const GLIMPSE_SCALES: [f32; 2] = [1.0 / 16.0, 1.0 / 4.0];
 
-/// Values of one picture's glimpse at `cells`² per view, `views` views.
-pub fn glimpse_len(cells: usize, views: usize) -> usize {
-    views * 3 * cells * cells
+/// Values of one picture's glimpse at `cells`² per view.
+pub fn glimpse_len(cells: usize) -> usize {
+    GLIMPSE_SCALES.len() * 3 * cells * cells
 }
 
 /// What the painter sees around the place `(x, y)` (canvas pixels) before it
-/// chooses colour, size and shape: for each of the first `views` of [`GLIMPSE_SCALES`], the square
+/// chooses colour, size and shape: for each of [`GLIMPSE_SCALES`], the square
 /// around the place area-averaged to `cells × cells`, composited over white,
 /// as planar RGB in [0, 1]. Outside the canvas the nearest edge pixel stands in.
-pub fn glimpse(canvas: &Canvas, x: f32, y: f32, cells: usize, views: usize) -> Vec<f32> {
+pub fn glimpse(canvas: &Canvas, x: f32, y: f32, cells: usize) -> Vec<f32> {
     let (w, h) = (canvas.width(), canvas.height());
     let longer = w.max(h) as f32;
-    let mut out = Vec::with_capacity(glimpse_len(cells, views));
-    for &share in &GLIMPSE_SCALES[..views] {
+    let mut out = Vec::with_capacity(glimpse_len(cells));
+    for share in GLIMPSE_SCALES {
         let side = (share * longer).max(1.0);
         let cell = side / cells as f32;
         let (left, top) = (x - side / 2.0, y - side / 2.0);
@@ -274,13 +271,10 @@ mod tests {
             for cells in [1, 4, 5] {
                 // The same sums, added in another order inside the canvas.
                 let (fast, exact) =
-                    (glimpse(&scene, x, y, cells, 3), glimpse_by_definition(&scene, x, y, cells));
+                    (glimpse(&scene, x, y, cells), glimpse_by_definition(&scene, x, y, cells));
                 assert_eq!(fast.len(), exact.len());
-                // Fewer views are the first of them.
-                assert_eq!(glimpse(&scene, x, y, cells, 2), fast[..glimpse_len(cells, 2)]);
-                // (Float sums of a few thousand pixels, the whole canvas's view, in another order.)
                 for (f, e) in fast.iter().zip(&exact) {
-                    assert!((f - e).abs() < 5e-5, "{x} {y} {cells}: {f} against {e}");
+                    assert!((f - e).abs() < 1e-5, "{x} {y} {cells}: {f} against {e}");
                 }
             }
         }

@@ -13,4 +13,3 @@ pub mod place_prior;
 pub mod plain;
 pub mod registry;
 pub mod stroke_transformer;
-pub mod wider_glimpse;

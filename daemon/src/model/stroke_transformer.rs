@@ -61,11 +61,6 @@ pub struct Config {
     pub patch: usize,
     /// Cells per side of each view of the glimpse around the place being painted.
     pub glimpse: usize,
-    /// How many of the glimpse's views ([`crate::model::inputs::GLIMPSE_SCALES`]) the heads
-    /// read: 2 (models made before the third, the whole canvas's side; their config files
-    /// have no such field) or 3.
-    #[serde(default = "two_views")]
-    pub glimpse_views: usize,
     /// Buckets of "ops painted so far" (see [`Config::progress_bucket`]), so that the model
     /// knows how far into a picture it is — a painter blocks in early and details late. 0: it
     /// does not see it (models trained before it; their config files have no such field).
@@ -89,10 +84,6 @@ pub struct Config {
     pub context: usize,
 }
 
-fn two_views() -> usize {
-    2
-}
-
 impl Config {
     /// A few thousand parameters: for tests. Like the shipped model, it does not see progress.
     pub fn tiny() -> Config {
@@ -105,7 +96,6 @@ impl Config {
             image_side: 16,
             patch: 8,
             glimpse: 4,
-            glimpse_views: 3,
             progress: 0,
             state: 4,
             pointer: 8,
@@ -125,7 +115,6 @@ impl Config {
             image_side: 64,
             patch: 16,
             glimpse: 8,
-            glimpse_views: 3,
             progress: PROGRESS_BUCKETS,
             state: 16,
             pointer: 64,
@@ -167,7 +156,7 @@ impl Config {
     /// Values of one glimpse: the canvas's views, the reference's (zeros
     /// without one), and 1 or 0 for whether there is a reference.
     pub fn glimpse_len(&self) -> usize {
-        2 * crate::model::inputs::glimpse_len(self.glimpse, self.glimpse_views) + 1
+        2 * crate::model::inputs::glimpse_len(self.glimpse) + 1
     }
 
     /// Values of one op's state input (0 without one).
@@ -193,10 +182,6 @@ impl Config {
         }
         if self.glimpse == 0 {
             return Err("glimpse must be at least 1 cell".into());
-        }
-        let most = crate::model::inputs::GLIMPSE_SCALES.len();
-        if !(1..=most).contains(&self.glimpse_views) {
-            return Err(format!("glimpse_views {}: a glimpse has 1 to {most} views", self.glimpse_views));
         }
         if self.max_ops < 2 {
             return Err("max_ops must be at least 2".into());

@@ -281,15 +281,15 @@ impl TransformerRun {
 
     /// The model's glimpse input at the place of `token` (its x and y decoded).
     pub(crate) fn glimpse(&self, token: &OpToken) -> Vec<f32> {
-        let (cells, views) = (self.model.config().glimpse, self.model.config().glimpse_views);
+        let cells = self.model.config().glimpse;
         let (x, y) = self.tokenizer.place(token);
-        let mut g = inputs::glimpse(self.engine.canvas(), x, y, cells, views);
+        let mut g = inputs::glimpse(self.engine.canvas(), x, y, cells);
         match &self.reference_canvas {
             Some(r) => {
-                g.extend(inputs::glimpse(r, x, y, cells, views));
+                g.extend(inputs::glimpse(r, x, y, cells));
                 g.push(1.0);
             }
-            None => g.extend(std::iter::repeat_n(0.0, inputs::glimpse_len(cells, views) + 1)),
+            None => g.extend(std::iter::repeat_n(0.0, inputs::glimpse_len(cells) + 1)),
         }
         g
     }

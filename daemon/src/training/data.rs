@@ -50,7 +50,7 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
     let mut engine = Engine::new(&header);
     let glimpse = |canvas: &crate::engine::Canvas, t: &OpToken| {
         let (x, y) = tokenizer.place(t);
-        inputs::glimpse(canvas, x, y, cfg.glimpse, cfg.glimpse_views)
+        inputs::glimpse(canvas, x, y, cfg.glimpse)
     };
     let state = |canvas: &crate::engine::Canvas| match cfg.state {
         0 => Vec::new(),
@@ -92,7 +92,7 @@ pub fn windows(history: &pb::History, cfg: &Config, len: usize, offset: usize) -
     }
     let finished = inputs::picture(engine.canvas(), cfg.image_side);
     let reference_state: Vec<u8> = quantize(state(engine.canvas())).collect();
-    let g = inputs::glimpse_len(cfg.glimpse, cfg.glimpse_views);
+    let g = inputs::glimpse_len(cfg.glimpse);
     steps
         .into_iter()
         .map(|(canvas, tokens, mut canvas_glimpses, mut states, done)| {
@@ -174,7 +174,7 @@ mod tests {
     fn glimpses_show_the_canvas_before_each_op_and_the_finished_picture_at_its_place() {
         let h = still_life();
         let cfg = Config::tiny();
-        let g = inputs::glimpse_len(cfg.glimpse, cfg.glimpse_views);
+        let g = inputs::glimpse_len(cfg.glimpse);
         let ws = windows(&h, &cfg, 16, 0);
         // The first op of the history is painted on white paper...
         assert!(ws[0].canvas_glimpses[..g].iter().all(|&v| v == 255));

@@ -294,7 +294,7 @@ fn state_rows(windows: &[&Window], len: usize, with_reference: bool) -> Vec<f32>
 /// The model's glimpse input per op of each window: canvas views, reference
 /// views (zeros without a reference) and the has-reference flag.
 fn glimpse_rows(windows: &[&Window], cfg: &Config, len: usize, with_reference: bool) -> Vec<f32> {
-    let g = crate::model::inputs::glimpse_len(cfg.glimpse, cfg.glimpse_views);
+    let g = crate::model::inputs::glimpse_len(cfg.glimpse);
     let mut out = Vec::with_capacity(windows.len() * len * cfg.glimpse_len());
     for w in windows {
         for t in 0..len {
@@ -426,8 +426,6 @@ fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     // weights carried over ([`crate::model::finer`]).
     let shapes = data.iter().map(|(name, var)| (name.clone(), var.shape().clone())).collect();
     let tensors = crate::model::finer::carry(tensors, &shapes)?;
-    // One whose glimpse has more views, likewise ([`crate::model::wider_glimpse`]).
-    let tensors = crate::model::wider_glimpse::carry(tensors, &shapes)?;
     for (name, var) in data.iter() {
         match tensors.get(name) {
             Some(t) => {
