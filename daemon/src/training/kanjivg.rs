@@ -125,8 +125,10 @@ fn flatten(d: &str) -> Result<Vec<[f32; 2]>, String> {
             _ => return Err(format!("path command {command:?} is not supported (M, L, H, V, C, S, Z)")),
         };
         if arity == 0 {
+            // Z closes the line: the pen goes back to where it started.
             if let Some(&first) = line.first() {
                 line.push(first);
+                (pen, control) = (first, None);
             }
             continue;
         }
@@ -226,6 +228,8 @@ mod tests {
         assert_eq!(&line[n..], [[30.0, 0.0], [30.0, 5.0], [25.0, 5.0]]);
         // The mirrored control point bends the second curve the other way: it dips below 0.
         assert!(line[CURVE_POINTS + 1..n].iter().any(|p| p[1] < -1.0) && line[1][1] > 1.0);
+        // Z returns the pen to the start, so a relative step after it is from there.
+        assert_eq!(flatten("M1,1 L5,1 Z l0,3").unwrap(), [[1.0, 1.0], [5.0, 1.0], [1.0, 1.0], [1.0, 4.0]]);
     }
 
     #[test]
