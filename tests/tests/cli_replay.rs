@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use apprentice_e2e::{apprentice, examples_dir, stderr};
+use apprentice_e2e::{apprentice, examples_dir, file_names, stderr};
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
@@ -77,9 +77,7 @@ fn frames_and_timelapse_show_the_process() {
 
     let history = apprentice::ops::history::read_path(&example).unwrap();
     let effective = apprentice::ops::timeline::effective(&history.ops).len();
-    let mut names: Vec<String> =
-        std::fs::read_dir(&frames).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
+    let names = file_names(&frames);
     assert_eq!(names.len(), effective.div_ceil(10), "{names:?}");
     assert_eq!(names[0], "frame-000010.png");
     assert_eq!(names.last().unwrap(), &format!("frame-{effective:06}.png"));

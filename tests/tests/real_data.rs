@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use apprentice::training::hanzi::held_out;
-use apprentice_e2e::{apprentice, stderr};
+use apprentice_e2e::{apprentice, file_names, stderr};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -45,9 +45,7 @@ fn characters_become_stroke_histories_and_held_out_ones_only_meet_eval() {
     let data = tmp.path().join("data");
     let run = apprentice(&["data", "--out", s(&data), "--hanzi", s(&pkg), "--size", "64"]);
     assert!(run.status.success(), "{}", stderr(&run));
-    let mut names: Vec<String> =
-        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
+    let names = file_names(&data);
     assert_eq!(names, ["hanzi-04E09.binpb", "hanzi-04E8C.binpb"], "only 三 and 二; no scenes");
     let three = apprentice::ops::history::read_path(&data.join("hanzi-04E09.binpb")).unwrap();
     assert_eq!(three.header.as_ref().unwrap().width, 64);
@@ -142,9 +140,7 @@ fn kanjivg_files_become_histories_beside_hanzi_writer_ones_and_held_out_ones_onl
     let data = tmp.path().join("data");
     let run = apprentice(&["data", "--out", s(&data), "--hanzi", s(&pkg), "--size", "64", "--augment", "1"]);
     assert!(run.status.success(), "{}", stderr(&run));
-    let mut names: Vec<String> =
-        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
+    let names = file_names(&data);
     // Tagged, so that they can share a folder with hanzi-writer's 二 (hanzi-04E8C.binpb).
     assert_eq!(names, ["hanzi-04E8C-kvg-a1.binpb", "hanzi-04E8C-kvg.binpb"], "only 二; 十 and 下 held out");
     let two = apprentice::ops::history::read_path(&data.join("hanzi-04E8C-kvg.binpb")).unwrap();

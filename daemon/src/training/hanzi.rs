@@ -96,7 +96,7 @@ pub fn parse(ch: char, text: &str) -> Result<Character, String> {
 /// The character a file stands for: hanzi-writer-data's `十.json` (the name
 /// without `.json`, one character long) or KanjiVG's `05341.svg`.
 fn character_of(path: &Path) -> Option<char> {
-    if path.extension()? == "svg" {
+    if is_kanjivg(path) {
         return super::kanjivg::character_of(path);
     }
     if path.extension()? != "json" {

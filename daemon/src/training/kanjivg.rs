@@ -94,9 +94,9 @@ fn numbers(text: &str) -> Result<Vec<f32>, String> {
             }
         }
         let word = &text[start..i];
-        out.push(
-            word.parse().map_err(|_| format!("{:?} is not a number", &text[start..(i + 1).min(b.len())]))?,
-        );
+        // Nothing numeric here: name the character met (whole, whatever its width).
+        let bad = if word.is_empty() { text[start..].chars().next().map(String::from) } else { None };
+        out.push(word.parse().map_err(|_| format!("{:?} is not a number", bad.as_deref().unwrap_or(word)))?);
     }
     Ok(out)
 }
@@ -115,8 +115,8 @@ fn flatten(d: &str) -> Result<Vec<[f32; 2]>, String> {
     while let Some((at, command)) = commands.next() {
         let end = commands.peek().map_or(d.len(), |&(e, _)| e);
         let args = numbers(&d[at + 1..end])?;
-        let relative = command.is_ascii_lowercase();
-        let arity = match command.to_ascii_uppercase() {
+        let (relative, upper) = (command.is_ascii_lowercase(), command.to_ascii_uppercase());
+        let arity = match upper {
             'M' | 'L' => 2,
             'H' | 'V' => 1,
             'C' => 6,
@@ -138,7 +138,6 @@ fn flatten(d: &str) -> Result<Vec<[f32; 2]>, String> {
         for a in args.chunks(arity) {
             let base = if relative { pen } else { [0.0, 0.0] };
             let p = |i: usize| [base[0] + a[i], base[1] + a[i + 1]];
-            let upper = command.to_ascii_uppercase();
             match upper {
                 'M' | 'L' => {
                     pen = p(0);
@@ -246,6 +245,8 @@ mod tests {
             "stroke 1 (s1): c: 3 numbers, expected a multiple of 6"
         );
         assert_eq!(err(r#"<path id="s1" d="M1,#"/>"#), "stroke 1 (s1): \"#\" is not a number");
+        assert_eq!(err(r#"<path id="s1" d="M1,é"/>"#), "stroke 1 (s1): \"é\" is not a number");
+        assert_eq!(err(r#"<path id="s1" d="M1,-"/>"#), "stroke 1 (s1): \"-\" is not a number");
         assert!(err(r#"<path id="s1" d="M1,2 L1e9,0"/>"#).contains("far outside"));
         assert!(err(r#"<path id="s1" d="1,2"/>"#).contains("must start with a command"));
     }
