@@ -90,6 +90,49 @@ fn characters_become_stroke_histories_and_held_out_ones_only_meet_eval() {
 }
 
 #[test]
+fn reinforce_with_the_stroke_order_reward_writes_a_model_that_eval_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path(), &[('二', TWO), ('三', THREE), ('十', TEN), ('下', BELOW)]);
+    let data = tmp.path().join("data");
+    let run = apprentice(&["data", "--out", s(&data), "--hanzi", s(&pkg), "--size", "64"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let init = tmp.path().join("tiny.safetensors");
+    let mut train = vec!["train", "--data", s(&data), "--out", s(&init)];
+    train.extend(["--size", "tiny", "--steps", "2", "--batch", "2", "--window", "4"]);
+    let run = apprentice(&train);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let out = tmp.path().join("order.safetensors");
+    let reinforce = |hanzi: &Path, extra: &[&str]| {
+        let mut args = vec!["reinforce", "--init", s(&init), "--hanzi", s(hanzi), "--out", s(&out)];
+        args.extend_from_slice(&["--steps", "2", "--episodes", "2", "--group", "2", "--eval-every", "2"]);
+        args.extend_from_slice(extra);
+        apprentice(&args)
+    };
+    // 二 and 三 are the training split: one is kept out for the run's figure, one is written.
+    let run = reinforce(&pkg, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("step 2/2: reward"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("next-stroke accuracy on the characters kept out"), "{}", stderr(&run));
+    let run = apprentice(&["eval", "--hanzi", s(&pkg), "--hanzi-size", "64", "--pictures", "0", "--model", s(&out)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(String::from_utf8(run.stdout).unwrap().contains("3 positions"));
+
+    let run = reinforce(&pkg, &["--augment-rate", "2"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--augment-rate must be in [0, 1], got 2"), "{}", stderr(&run));
+    // Held-out characters are never trained on: a package of them alone has nothing to write.
+    let held = package(&tmp.path().join("held"), &[('十', TEN), ('下', BELOW)]);
+    let run = reinforce(&held, &[]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("need at least 2 training characters"), "{}", stderr(&run));
+    // Copying or stroke order: one of the two sources, never neither.
+    let run = apprentice(&["reinforce", "--init", s(&init), "--out", s(&out)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("--data") && stderr(&run).contains("--hanzi"), "{}", stderr(&run));
+}
+
+#[test]
 fn a_damaged_character_file_exits_2_naming_file_and_field_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path(), &[('二', TWO), ('三', "[[[250, 700], [750, 700]], [[300, \"x\"]]]")]);

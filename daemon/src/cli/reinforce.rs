@@ -1,27 +1,39 @@
-//! `apprentice reinforce`: the reinforcement stage after `apprentice train`.
+//! `apprentice reinforce`: the reinforcement stages after `apprentice train`.
 
 use std::path::PathBuf;
 
 use super::{CliError, CliResult, require_extension};
-use crate::training::reinforce::{self, ReinforceOptions};
+use crate::training::reinforce::{self, ReinforceOptions, Source};
 
-/// Reinforce an imitation model at copying (copy reward, kept close to the imitation policy).
+/// Reinforce a model at copying (--data) or at stroke order (--hanzi), kept close to where it started.
 ///
-/// Each step paints --episodes references (finished pictures of the histories
-/// in --data) for --ops ops; at each op --group candidates are sampled and
-/// rewarded with the drop in distance to the reference they cause. The loss is
-/// −advantage × log π(op) + β × KL(π ‖ π_imitation). Writes OUT (weights), its
-/// .json (config) and .train.json (progress) every --eval-every steps; --resume
-/// continues a run. About one history in ten (by a hash of its
-/// file name) is held out for the reward figure.
+/// Copying: each step paints --episodes references (finished pictures of the
+/// histories in --data) for --ops ops; at each op --group candidates are sampled
+/// and rewarded with the drop in distance to the reference they cause. About one
+/// history in ten (by a hash of its file name) is held out for the reward figure.
+///
+/// Stroke order: each step writes --episodes training characters of the package
+/// in --hanzi stroke by stroke, as `eval --hanzi` shows them; at each stroke
+/// --group candidates are sampled, and one earns 1 when it is nearer the true
+/// next stroke than every other stroke still to write. One training character
+/// in fifty is kept out for the figure (next-stroke accuracy); the held-out
+/// split stays for `eval`.
+///
+/// The loss is −advantage × log π(op) + β × KL(π ‖ π_init). Writes OUT
+/// (weights), its .json (config) and .train.json (progress) every --eval-every
+/// steps; --resume continues a run.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "hanzi"])))]
 pub struct Args {
-    /// Imitation model to start from and stay close to (.safetensors, its .json beside it).
+    /// Model to start from and stay close to (.safetensors, its .json beside it).
     #[arg(long, value_name = "MODEL.safetensors")]
     init: PathBuf,
-    /// Folder of histories (.jsonl, .binpb): their finished pictures are the references.
+    /// Copying: folder of histories (.jsonl, .binpb) whose finished pictures are the references.
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// Stroke order: a characters package (hanzi-writer-data or KanjiVG, as `eval --hanzi`).
+    #[arg(long, value_name = "DIR")]
+    hanzi: Option<PathBuf>,
     /// Weights to write (.safetensors).
     #[arg(short, long, value_name = "OUT.safetensors")]
     out: PathBuf,
@@ -30,7 +42,7 @@ pub struct Args {
     /// Episodes (reference pictures) per step.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     episodes: u32,
-    /// Ops painted per episode (less than the model's context).
+    /// Ops painted per episode when copying (less than the model's context).
     #[arg(long, default_value_t = 32)]
     ops: usize,
     /// Candidate ops sampled at each op (at least 2: they are each other's baseline).
@@ -45,6 +57,10 @@ pub struct Args {
     /// random point of the history's own painting).
     #[arg(long, default_value_t = 0.5)]
     blank_rate: f32,
+    /// Stroke order: share of the characters written as augmented copies (slanted,
+    /// rescaled, moved, jittered, in their own ink, as `data --augment` makes them).
+    #[arg(long, default_value_t = 0.5)]
+    augment_rate: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -62,8 +78,10 @@ pub fn run(args: Args) -> CliResult {
     if !(args.beta >= 0.0 && args.beta.is_finite()) {
         return Err(CliError::input(format!("--beta must be a number ≥ 0, got {}", args.beta)));
     }
-    if !(0.0..=1.0).contains(&args.blank_rate) {
-        return Err(CliError::input(format!("--blank-rate must be in [0, 1], got {}", args.blank_rate)));
+    for (flag, share) in [("--blank-rate", args.blank_rate), ("--augment-rate", args.augment_rate)] {
+        if !(0.0..=1.0).contains(&share) {
+            return Err(CliError::input(format!("{flag} must be in [0, 1], got {share}")));
+        }
     }
     if super::same_file(&args.out, &args.init) {
         // The imitation model is the KL anchor and must stay as it was.
@@ -72,9 +90,18 @@ pub fn run(args: Args) -> CliResult {
             args.out.display()
         )));
     }
+    let source = match (args.data, args.hanzi) {
+        (Some(dir), _) => Source::Pictures(dir),
+        (None, Some(dir)) => Source::Characters(dir),
+        (None, None) => unreachable!("clap requires one of --data and --hanzi"),
+    };
+    let figure = match source {
+        Source::Pictures(_) => "held-out reward per op",
+        Source::Characters(_) => "next-stroke accuracy on the characters kept out",
+    };
     let options = ReinforceOptions {
         init: args.init,
-        data: args.data,
+        source,
         out: args.out,
         steps: args.steps,
         episodes: args.episodes as usize,
@@ -83,16 +110,17 @@ pub fn run(args: Args) -> CliResult {
         lr: args.lr,
         beta: args.beta,
         blank_rate: args.blank_rate,
+        augment_rate: args.augment_rate,
         seed: args.seed,
         eval_every: args.eval_every as usize,
         resume: args.resume,
     };
     let state = reinforce::reinforce(&options, |s, heldout| {
         if s.step == 0 {
-            tracing::info!("before: held-out reward {:.4} per op", s.heldout_reward_start);
+            tracing::info!("before: {figure} {:.4}", s.heldout_reward_start);
             return;
         }
-        let held = heldout.map(|h| format!(", held-out reward {h:.4}")).unwrap_or_default();
+        let held = heldout.map(|h| format!(", {figure} {h:.4}")).unwrap_or_default();
         tracing::info!(
             "step {}/{}: reward {:.4} per op, KL {:.4}, loss {:.4}{held} ({:.0} s)",
             s.step,
@@ -104,7 +132,7 @@ pub fn run(args: Args) -> CliResult {
         );
     })?;
     tracing::info!(
-        "reinforced {} steps in {:.0} s; held-out reward per op {:.4} -> {:.4}; wrote {}",
+        "reinforced {} steps in {:.0} s; {figure} {:.4} -> {:.4}; wrote {}",
         state.step,
         state.seconds,
         state.heldout_reward_start,

@@ -60,8 +60,8 @@ const EVAL_EPISODES: usize = 8;
 pub struct ReinforceOptions {
     /// The imitation model to start from and stay close to (`.safetensors`, `.json` beside it).
     pub init: PathBuf,
-    /// Histories whose finished pictures are the references.
-    pub data: PathBuf,
+    /// What the episodes are drawn from.
+    pub source: Source,
     /// Weights to write (`NAME.safetensors`; config `NAME.json`, progress `NAME.train.json`).
     pub out: PathBuf,
     pub steps: usize,
@@ -75,12 +75,99 @@ pub struct ReinforceOptions {
     /// Weight of the KL penalty.
     pub beta: f64,
     /// Share of episodes that start from the blank canvas; the others start
-    /// from the history's canvas after a random number of its ops.
+    /// from the history's canvas after a random number of its ops (copying only).
     pub blank_rate: f32,
+    /// Share of characters written as augmented copies (stroke order only).
+    pub augment_rate: f32,
     pub seed: u64,
     pub eval_every: usize,
     /// Continue from `out` and its progress, if there.
     pub resume: bool,
+}
+
+/// What a run's episodes are and what rewards them.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Copying: the finished pictures of a folder of histories are the references, and an
+    /// op earns the drop in distance to its reference it causes. One history in ten (by a
+    /// hash of its name) is held out for the run's figure: the mean reward per op painted.
+    Pictures(PathBuf),
+    /// Stroke order: the training characters of a package (as `eval --hanzi` takes it) are
+    /// written stroke by stroke, and a stroke earns 1 when it is the next ([`strokes`]). One
+    /// training character in fifty is kept out for the run's figure: next-stroke accuracy at
+    /// the default temperature.
+    Characters(PathBuf),
+}
+
+/// A source loaded: what each step draws its episodes from, and the run's figure.
+enum Task {
+    Copy { train: Vec<pb::History>, eval: Vec<Start> },
+    Order(strokes::Characters),
+}
+
+impl Task {
+    fn load(source: &Source) -> Result<Task, String> {
+        let dir = match source {
+            Source::Characters(dir) => return strokes::Characters::load(dir).map(Task::Order),
+            Source::Pictures(dir) => dir,
+        };
+        let histories = super::load_histories(dir)?;
+        let (mut train, mut held) = (Vec::new(), Vec::new());
+        for ((_, h), is_held) in histories.iter().zip(super::held_out(&histories)) {
+            if h.ops.is_empty() {
+                continue;
+            }
+            if is_held { held.push(h.clone()) } else { train.push(h.clone()) }
+        }
+        if train.is_empty() || held.is_empty() {
+            return Err(format!(
+                "{}: need at least 2 histories with ops (one is held out), found {}",
+                dir.display(),
+                train.len() + held.len()
+            ));
+        }
+        // Fixed held-out references, evenly spread, painted from blank.
+        let n = EVAL_EPISODES.min(held.len());
+        let eval = (0..n).map(|i| Start::of_history(&held[i * held.len() / n], 0)).collect();
+        Ok(Task::Copy { train, eval })
+    }
+
+    /// One step's episodes.
+    fn episodes(
+        &self,
+        policy: &Arc<StrokeTransformer>,
+        o: &ReinforceOptions,
+        rng: &mut Rng,
+    ) -> candle_core::Result<Vec<Episode>> {
+        match self {
+            Task::Copy { train, .. } => {
+                let starts: Vec<Start> = (0..o.episodes)
+                    .map(|_| {
+                        let h = &train[rng.index(train.len())];
+                        let n = timeline::effective(&h.ops).len().max(1);
+                        let cut = if rng.unit() < o.blank_rate { 0 } else { rng.index(n) };
+                        Start::of_history(h, cut)
+                    })
+                    .collect();
+                rollouts(policy, &starts, o.ops, o.group, rng)
+            }
+            Task::Order(characters) => {
+                let drawn = characters.draw(o.episodes, o.augment_rate, rng);
+                let seeds: Vec<u64> = drawn.iter().map(|_| rng.next_u64()).collect();
+                let items: Vec<_> = drawn.iter().zip(seeds).collect();
+                on_threads(&items, |((c, ink), seed)| strokes::rollout(policy, c, *ink, o.group, *seed))
+            }
+        }
+    }
+
+    /// The run's figure: the held-out reward per op painted (copying, `len` ops from
+    /// blank) or next-stroke accuracy on the characters kept out (stroke order).
+    fn figure(&self, policy: &Arc<StrokeTransformer>, len: usize) -> candle_core::Result<f32> {
+        match self {
+            Task::Copy { eval, .. } => heldout_reward(policy, eval, len),
+            Task::Order(characters) => Ok(strokes::accuracy(policy, &characters.validation)),
+        }
+    }
 }
 
 /// Where a run stands, saved beside the weights (`NAME.train.json`).
@@ -132,14 +219,21 @@ pub struct Episode {
     /// The start canvas and the reference as the model sees them.
     canvas: Vec<f32>,
     reference: Vec<f32>,
-    /// `ops[t][g]`: the g-th candidate sampled at op t; `ops[t][0]` was painted.
+    /// `ops[t][g]`: the g-th candidate sampled at op t.
     ops: Vec<Vec<OpToken>>,
+    /// The op painted at each op t, which the later ops see: the first candidate when the
+    /// policy paints ([`rollout`]), the true stroke in stroke order ([`strokes`]).
+    painted: Vec<OpToken>,
     /// What the model glimpsed at each candidate's place: `glimpses[t][g]`.
     glimpses: Vec<Vec<Vec<f32>>>,
     /// The model's state input before op t (empty when it has none).
     states: Vec<Vec<f32>>,
     /// Their rewards.
     rewards: Vec<Vec<f32>>,
+    /// The fields a reward credits: those it depends on. Every field when copying (a
+    /// colour changes the copy); in stroke order only the place and the steps (a colour
+    /// earns nothing there, and credited it would only add noise that drifts the policy).
+    credited: [bool; FIELDS],
 }
 
 impl Episode {
@@ -184,9 +278,11 @@ pub fn rollout(
         canvas: inputs::picture(&start.canvas, side),
         reference: inputs::picture(&start.reference, side),
         ops: Vec::with_capacity(len),
+        painted: Vec::with_capacity(len),
         glimpses: Vec::with_capacity(len),
         states: Vec::with_capacity(len),
         rewards: Vec::with_capacity(len),
+        credited: [true; FIELDS],
     };
     for _ in 0..len {
         episode.states.push(run.state().map(<[f32]>::to_vec).unwrap_or_default());
@@ -203,6 +299,7 @@ pub fn rollout(
             painted.get_or_insert(op);
         }
         run.commit(&tokens[0], &painted.expect("group ≥ 1"));
+        episode.painted.push(tokens[0]);
         episode.ops.push(tokens);
         episode.glimpses.push(glimpses);
         episode.rewards.push(rewards);
@@ -219,23 +316,25 @@ fn rollouts(
     group: usize,
     rng: &mut Rng,
 ) -> candle_core::Result<Vec<Episode>> {
-    let seeds: Vec<u64> = starts.iter().map(|_| rng.next_u64()).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, starts.len().max(1));
-    let chunk = starts.len().div_ceil(threads).max(1);
+    let items: Vec<(&Start, u64)> = starts.iter().map(|s| (s, rng.next_u64())).collect();
+    on_threads(&items, |(s, seed)| rollout(model, s, len, group, *seed))
+}
+
+/// `f` of every item, in order, on as many threads as there are cores.
+fn on_threads<T: Sync>(
+    items: &[T],
+    f: impl Fn(&T) -> candle_core::Result<Episode> + Sync,
+) -> candle_core::Result<Vec<Episode>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = starts
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .zip(seeds.chunks(chunk))
-            .map(|(starts, seeds)| {
-                scope.spawn(move || {
-                    starts.iter().zip(seeds).map(|(s, &seed)| rollout(model, s, len, group, seed)).collect()
-                })
-            })
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<candle_core::Result<Vec<Episode>>>()))
             .collect();
-        let mut episodes = Vec::with_capacity(starts.len());
+        let mut episodes = Vec::with_capacity(items.len());
         for h in handles {
-            let part: candle_core::Result<Vec<Episode>> = h.join().expect("a rollout thread panicked");
-            episodes.extend(part?);
+            episodes.extend(h.join().expect("a rollout thread panicked")?);
         }
         Ok(episodes)
     })
@@ -315,7 +414,7 @@ pub fn loss(
     // The context: START, then the ops painted.
     let context: Vec<OpToken> = episodes
         .iter()
-        .flat_map(|e| std::iter::once(inputs::start()).chain(e.ops[..len - 1].iter().map(|c| c[0])))
+        .flat_map(|e| std::iter::once(inputs::start()).chain(e.painted[..len - 1].iter().copied()))
         .collect();
     let inputs = Tensor::from_vec(inputs::flatten(&context), (b, len, FIELDS), &dev)?;
     let sampled: Vec<OpToken> =
@@ -353,10 +452,13 @@ pub fn loss(
     )?;
     let mut op_logp = Tensor::zeros((group * b, len), DType::F32, &dev)?;
     let mut kl = Tensor::zeros((group * b, len), DType::F32, &dev)?;
+    let credited = episodes[0].credited;
     for (i, (lp, li)) in logp.iter().zip(&logp_imitation).enumerate() {
         let used = mask.i((.., .., i))?;
-        let value = targets.i((.., .., i))?.contiguous()?.unsqueeze(D::Minus1)?;
-        op_logp = (op_logp + (lp.gather(&value, D::Minus1)?.squeeze(D::Minus1)? * &used)?)?;
+        if credited[i] {
+            let value = targets.i((.., .., i))?.contiguous()?.unsqueeze(D::Minus1)?;
+            op_logp = (op_logp + (lp.gather(&value, D::Minus1)?.squeeze(D::Minus1)? * &used)?)?;
+        }
         let field_kl = (lp.exp()? * (lp - li.detach())?)?.sum(D::Minus1)?;
         kl = (kl + (field_kl * &used)?)?;
     }
@@ -409,7 +511,12 @@ impl Learner {
         rng: &mut Rng,
     ) -> candle_core::Result<StepStats> {
         let episodes = rollouts(&self.policy, starts, len, group, rng)?;
-        let (total, kl) = loss(&self.policy, &self.imitation, &episodes, self.beta)?;
+        self.update(&episodes)
+    }
+
+    /// Updates the policy once on `episodes` (equal lengths and groups).
+    pub fn update(&mut self, episodes: &[Episode]) -> candle_core::Result<StepStats> {
+        let (total, kl) = loss(&self.policy, &self.imitation, episodes, self.beta)?;
         self.opt.backward_step(&total)?;
         let reward = episodes.iter().map(Episode::mean_reward).sum::<f32>() / episodes.len() as f32;
         Ok(StepStats { reward, kl, loss: total.to_scalar::<f32>()? })
@@ -463,21 +570,7 @@ pub fn reinforce(
             o.group
         )));
     }
-    let histories = super::load_histories(&o.data).map_err(Input)?;
-    let (mut train, mut held) = (Vec::new(), Vec::new());
-    for ((_, h), is_held) in histories.iter().zip(super::held_out(&histories)) {
-        if h.ops.is_empty() {
-            continue;
-        }
-        if is_held { held.push(h) } else { train.push(h) }
-    }
-    if train.is_empty() || held.is_empty() {
-        return Err(Input(format!(
-            "{}: need at least 2 histories with ops (one is held out), found {}",
-            o.data.display(),
-            train.len() + held.len()
-        )));
-    }
+    let task = Task::load(&o.source).map_err(Input)?;
     let imitation = checkpoint::load_file(&o.init, &Device::Cpu).map_err(Input)?;
     let resuming = o.resume && o.out.exists();
     let (varmap, policy) = load_policy(if resuming { &o.out } else { &o.init }, &cfg)?;
@@ -496,11 +589,7 @@ pub fn reinforce(
         }
     }
     let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta)?;
-    // Fixed held-out references, evenly spread, painted from blank.
-    let eval_starts: Vec<Start> = (0..EVAL_EPISODES.min(held.len()))
-        .map(|i| Start::of_history(held[i * held.len() / EVAL_EPISODES.min(held.len())], 0))
-        .collect();
-    let eval = |l: &Learner| heldout_reward(&l.policy, &eval_starts, o.ops);
+    let eval = |l: &Learner| task.figure(&l.policy, o.ops);
     if state.step == 0 {
         state.heldout_reward_start = eval(&learner)?;
         state.heldout_reward = state.heldout_reward_start;
@@ -510,15 +599,8 @@ pub fn reinforce(
     let mut rng = Rng::new(o.seed ^ state.step as u64);
     let start = Instant::now();
     while state.step < o.steps {
-        let starts: Vec<Start> = (0..o.episodes)
-            .map(|_| {
-                let h = train[rng.index(train.len())];
-                let n = timeline::effective(&h.ops).len().max(1);
-                let cut = if rng.unit() < o.blank_rate { 0 } else { rng.index(n) };
-                Start::of_history(h, cut)
-            })
-            .collect();
-        let stats = learner.step(&starts, o.ops, o.group, &mut rng)?;
+        let episodes = task.episodes(&learner.policy, o, &mut rng)?;
+        let stats = learner.update(&episodes)?;
         state.step += 1;
         (state.reward, state.kl, state.loss) = (stats.reward, stats.kl, stats.loss);
         let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
@@ -539,6 +621,8 @@ pub fn reinforce(
     super::save(&learner.varmap, &cfg, &state, &o.out).map_err(Failed)?;
     Ok(state)
 }
+
+pub mod strokes;
 
 #[cfg(test)]
 mod tests;
