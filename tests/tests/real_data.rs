@@ -114,9 +114,29 @@ fn reinforce_with_the_stroke_order_reward_writes_a_model_that_eval_reads() {
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(stderr(&run).contains("step 2/2: reward"), "{}", stderr(&run));
     assert!(stderr(&run).contains("next-stroke accuracy on the characters kept out"), "{}", stderr(&run));
-    let run = apprentice(&["eval", "--hanzi", s(&pkg), "--hanzi-size", "64", "--pictures", "0", "--model", s(&out)]);
+    let run = apprentice(&[
+        "eval",
+        "--hanzi",
+        s(&pkg),
+        "--hanzi-size",
+        "64",
+        "--pictures",
+        "0",
+        "--model",
+        s(&out),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(String::from_utf8(run.stdout).unwrap().contains("3 positions"));
+
+    // With an anchor: histories whose pictures the policy must go on painting as it started.
+    let run = reinforce(&pkg, &["--anchor", s(&data)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("on the anchor"), "{}", stderr(&run));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = reinforce(&pkg, &["--anchor", s(&empty)]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("empty"), "{}", stderr(&run));
 
     let run = reinforce(&pkg, &["--augment-rate", "2"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));

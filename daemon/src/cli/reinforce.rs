@@ -16,8 +16,8 @@ use crate::training::reinforce::{self, ReinforceOptions, Source};
 /// in --hanzi stroke by stroke, as `eval --hanzi` shows them; at each stroke
 /// --group candidates are sampled, and one earns 1 when it is nearer the true
 /// next stroke than every other stroke still to write. One training character
-/// in fifty is kept out for the figure (next-stroke accuracy); the held-out
-/// split stays for `eval`.
+/// in fifty is kept out for the figure (next-stroke accuracy on them and on an
+/// augmented copy of each); the held-out split stays for `eval`.
 ///
 /// The loss is −advantage × log π(op) + β × KL(π ‖ π_init). Writes OUT
 /// (weights), its .json (config) and .train.json (progress) every --eval-every
@@ -61,6 +61,15 @@ pub struct Args {
     /// rescaled, moved, jittered, in their own ink, as `data --augment` makes them).
     #[arg(long, default_value_t = 0.5)]
     augment_rate: f32,
+    /// Histories (.jsonl, .binpb) whose pictures the policy must go on painting as it
+    /// started: each step adds --anchor-beta × the KL to --init on --anchor-windows windows
+    /// of them (half with their reference), where the reward would not look.
+    #[arg(long, value_name = "DIR")]
+    anchor: Option<PathBuf>,
+    #[arg(long, default_value_t = 1.0, requires = "anchor")]
+    anchor_beta: f64,
+    #[arg(long, default_value_t = 8, requires = "anchor", value_parser = clap::value_parser!(u32).range(2..))]
+    anchor_windows: u32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -75,8 +84,10 @@ pub fn run(args: Args) -> CliResult {
     if !(args.lr > 0.0 && args.lr.is_finite()) {
         return Err(CliError::input(format!("--lr must be a positive number, got {}", args.lr)));
     }
-    if !(args.beta >= 0.0 && args.beta.is_finite()) {
-        return Err(CliError::input(format!("--beta must be a number ≥ 0, got {}", args.beta)));
+    for (flag, beta) in [("--beta", args.beta), ("--anchor-beta", args.anchor_beta)] {
+        if !(beta >= 0.0 && beta.is_finite()) {
+            return Err(CliError::input(format!("{flag} must be a number ≥ 0, got {beta}")));
+        }
     }
     for (flag, share) in [("--blank-rate", args.blank_rate), ("--augment-rate", args.augment_rate)] {
         if !(0.0..=1.0).contains(&share) {
@@ -111,6 +122,9 @@ pub fn run(args: Args) -> CliResult {
         beta: args.beta,
         blank_rate: args.blank_rate,
         augment_rate: args.augment_rate,
+        anchor: args.anchor,
+        anchor_beta: args.anchor_beta,
+        anchor_windows: args.anchor_windows as usize,
         seed: args.seed,
         eval_every: args.eval_every as usize,
         resume: args.resume,
@@ -121,8 +135,13 @@ pub fn run(args: Args) -> CliResult {
             return;
         }
         let held = heldout.map(|h| format!(", {figure} {h:.4}")).unwrap_or_default();
+        let anchor = if options.anchor.is_some() {
+            format!(", on the anchor {:.4}", s.anchor_kl)
+        } else {
+            String::new()
+        };
         tracing::info!(
-            "step {}/{}: reward {:.4} per op, KL {:.4}, loss {:.4}{held} ({:.0} s)",
+            "step {}/{}: reward {:.4} per op, KL {:.4}{anchor}, loss {:.4}{held} ({:.0} s)",
             s.step,
             options.steps,
             s.reward,

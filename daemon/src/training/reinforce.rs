@@ -79,6 +79,11 @@ pub struct ReinforceOptions {
     pub blank_rate: f32,
     /// Share of characters written as augmented copies (stroke order only).
     pub augment_rate: f32,
+    /// Histories whose pictures the policy must go on painting as it started ([`anchor`]).
+    pub anchor: Option<PathBuf>,
+    /// Weight of the KL on the anchor's pictures, and windows of them read per step.
+    pub anchor_beta: f64,
+    pub anchor_windows: usize,
     pub seed: u64,
     pub eval_every: usize,
     /// Continue from `out` and its progress, if there.
@@ -95,7 +100,7 @@ pub enum Source {
     /// Stroke order: the training characters of a package (as `eval --hanzi` takes it) are
     /// written stroke by stroke, and a stroke earns 1 when it is the next ([`strokes`]). One
     /// training character in fifty is kept out for the run's figure: next-stroke accuracy at
-    /// the default temperature.
+    /// the default temperature, on them and on an augmented copy of each.
     Characters(PathBuf),
 }
 
@@ -179,6 +184,9 @@ pub struct ReinforceState {
     /// The last step's mean reward per op (over every candidate sampled), KL per op, loss.
     pub reward: f32,
     pub kl: f32,
+    /// The last step's KL per op on the anchor's pictures (0 without one).
+    #[serde(default)]
+    pub anchor_kl: f32,
     pub loss: f32,
     /// Mean reward per op painted on the held-out episodes (fixed references and
     /// seeds, from blank): before the first step, and at the last checkpoint.
@@ -475,6 +483,8 @@ pub struct StepStats {
     /// Mean reward per op over every candidate sampled.
     pub reward: f32,
     pub kl: f32,
+    /// KL per op on the anchor's pictures (0 without one).
+    pub anchor_kl: f32,
     pub loss: f32,
 }
 
@@ -485,6 +495,9 @@ pub struct Learner {
     imitation: StrokeTransformer,
     opt: candle_nn::AdamW,
     beta: f64,
+    /// Pictures whose KL to the start is added to every step's loss, with its weight and
+    /// the windows read per step.
+    anchor: Option<(anchor::Anchor, f64, usize)>,
 }
 
 impl Learner {
@@ -499,7 +512,13 @@ impl Learner {
         // No weight decay: the KL penalty is what keeps the weights near the imitation model's.
         let params = candle_nn::ParamsAdamW { lr, weight_decay: 0.0, ..Default::default() };
         let opt = candle_nn::AdamW::new(varmap.all_vars(), params)?;
-        Ok(Learner { varmap, policy: Arc::new(policy), imitation, opt, beta })
+        Ok(Learner { varmap, policy: Arc::new(policy), imitation, opt, beta, anchor: None })
+    }
+
+    /// Adds `weight` × the KL to the start on `windows` windows of `anchor` to every step.
+    pub fn anchored(mut self, anchor: anchor::Anchor, weight: f64, windows: usize) -> Learner {
+        self.anchor = Some((anchor, weight, windows));
+        self
     }
 
     /// Rolls out one episode per start (`len` ops, `group` candidates each) and updates the policy once.
@@ -511,15 +530,21 @@ impl Learner {
         rng: &mut Rng,
     ) -> candle_core::Result<StepStats> {
         let episodes = rollouts(&self.policy, starts, len, group, rng)?;
-        self.update(&episodes)
+        self.update(&episodes, rng)
     }
 
     /// Updates the policy once on `episodes` (equal lengths and groups).
-    pub fn update(&mut self, episodes: &[Episode]) -> candle_core::Result<StepStats> {
-        let (total, kl) = loss(&self.policy, &self.imitation, episodes, self.beta)?;
+    pub fn update(&mut self, episodes: &[Episode], rng: &mut Rng) -> candle_core::Result<StepStats> {
+        let (mut total, kl) = loss(&self.policy, &self.imitation, episodes, self.beta)?;
+        let mut anchor_kl = 0.0;
+        if let Some((anchor, weight, n)) = &self.anchor {
+            let kl = anchor.kl(&self.policy, &self.imitation, *n, rng)?;
+            anchor_kl = kl.to_scalar::<f32>()?;
+            total = (total + (kl * *weight)?)?;
+        }
         self.opt.backward_step(&total)?;
         let reward = episodes.iter().map(Episode::mean_reward).sum::<f32>() / episodes.len() as f32;
-        Ok(StepStats { reward, kl, loss: total.to_scalar::<f32>()? })
+        Ok(StepStats { reward, kl, anchor_kl, loss: total.to_scalar::<f32>()? })
     }
 }
 
@@ -589,6 +614,13 @@ pub fn reinforce(
         }
     }
     let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta)?;
+    if let Some(dir) = &o.anchor {
+        learner = learner.anchored(
+            anchor::Anchor::load(dir, &cfg).map_err(Input)?,
+            o.anchor_beta,
+            o.anchor_windows,
+        );
+    }
     let eval = |l: &Learner| task.figure(&l.policy, o.ops);
     if state.step == 0 {
         state.heldout_reward_start = eval(&learner)?;
@@ -600,9 +632,10 @@ pub fn reinforce(
     let start = Instant::now();
     while state.step < o.steps {
         let episodes = task.episodes(&learner.policy, o, &mut rng)?;
-        let stats = learner.update(&episodes)?;
+        let stats = learner.update(&episodes, &mut rng)?;
         state.step += 1;
-        (state.reward, state.kl, state.loss) = (stats.reward, stats.kl, stats.loss);
+        (state.reward, state.kl, state.anchor_kl, state.loss) =
+            (stats.reward, stats.kl, stats.anchor_kl, stats.loss);
         let heldout = if state.step % o.eval_every == 0 || state.step == o.steps {
             state.heldout_reward = eval(&learner)?;
             let seconds = state.seconds + start.elapsed().as_secs_f32();
@@ -622,6 +655,7 @@ pub fn reinforce(
     Ok(state)
 }
 
+pub mod anchor;
 pub mod strokes;
 
 #[cfg(test)]

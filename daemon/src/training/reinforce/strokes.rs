@@ -43,8 +43,8 @@ const CREDITED: [bool; FIELDS] = {
     credited
 };
 
-/// One training character in this many is kept out of training, for the run's own figure
-/// (the held-out split proper stays for `apprentice eval`).
+/// One training character in this many is kept out of training, for the run's own figure,
+/// with an augmented copy of each (the held-out split proper stays for `apprentice eval`).
 const VALIDATION_ONE_IN: usize = 50;
 
 /// The training split of a characters package: what episodes are drawn from, grouped by
@@ -52,6 +52,7 @@ const VALIDATION_ONE_IN: usize = 50;
 pub struct Characters {
     train: Vec<Character>,
     by_strokes: BTreeMap<usize, Vec<usize>>,
+    /// The characters kept out, then an augmented copy of each.
     pub validation: Vec<Character>,
 }
 
@@ -73,6 +74,10 @@ impl Characters {
         for (i, c) in all.into_iter().enumerate() {
             if i % VALIDATION_ONE_IN == 0 { validation.push(c) } else { train.push(c) }
         }
+        // And an augmented copy of each, as `eval --augmented` tests them (the same seed).
+        let mut rng = Rng::new(7);
+        let copies: Vec<Character> = validation.iter().map(|c| hanzi::augment(c, &mut rng).0).collect();
+        validation.extend(copies);
         if train.is_empty() || validation.is_empty() {
             return Err(format!(
                 "{}: need at least 2 training characters with 2 strokes or more, found {}",
