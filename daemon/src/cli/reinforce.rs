@@ -31,9 +31,10 @@ pub struct Args {
     /// Copying: folder of histories (.jsonl, .binpb) whose finished pictures are the references.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Stroke order: a characters package (hanzi-writer-data or KanjiVG, as `eval --hanzi`).
+    /// Stroke order: a characters package (hanzi-writer-data or KanjiVG, as `eval --hanzi`);
+    /// repeat it to draw from several.
     #[arg(long, value_name = "DIR")]
-    hanzi: Option<PathBuf>,
+    hanzi: Vec<PathBuf>,
     /// Weights to write (.safetensors).
     #[arg(short, long, value_name = "OUT.safetensors")]
     out: PathBuf,
@@ -101,10 +102,9 @@ pub fn run(args: Args) -> CliResult {
             args.out.display()
         )));
     }
-    let source = match (args.data, args.hanzi) {
-        (Some(dir), _) => Source::Pictures(dir),
-        (None, Some(dir)) => Source::Characters(dir),
-        (None, None) => unreachable!("clap requires one of --data and --hanzi"),
+    let source = match args.data {
+        Some(dir) => Source::Pictures(dir),
+        None => Source::Characters(args.hanzi),
     };
     let figure = match source {
         Source::Pictures(_) => "held-out reward per op",

@@ -97,11 +97,11 @@ pub enum Source {
     /// op earns the drop in distance to its reference it causes. One history in ten (by a
     /// hash of its name) is held out for the run's figure: the mean reward per op painted.
     Pictures(PathBuf),
-    /// Stroke order: the training characters of a package (as `eval --hanzi` takes it) are
+    /// Stroke order: the training characters of packages (as `eval --hanzi` takes one) are
     /// written stroke by stroke, and a stroke earns 1 when it is the next ([`strokes`]). One
     /// training character in fifty is kept out for the run's figure: next-stroke accuracy at
     /// the default temperature, on them and on an augmented copy of each.
-    Characters(PathBuf),
+    Characters(Vec<PathBuf>),
 }
 
 /// A source loaded: what each step draws its episodes from, and the run's figure.
@@ -113,7 +113,7 @@ enum Task {
 impl Task {
     fn load(source: &Source) -> Result<Task, String> {
         let dir = match source {
-            Source::Characters(dir) => return strokes::Characters::load(dir).map(Task::Order),
+            Source::Characters(dirs) => return strokes::Characters::load(dirs).map(Task::Order),
             Source::Pictures(dir) => dir,
         };
         let histories = super::load_histories(dir)?;

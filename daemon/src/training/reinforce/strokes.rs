@@ -12,7 +12,7 @@
 //! for the choice as the test scores it — which stroke, not its exact bins.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Episode;
@@ -57,19 +57,22 @@ pub struct Characters {
 }
 
 impl Characters {
-    /// The characters of `dir` (hanzi-writer-data or KanjiVG, as `--hanzi` takes them)
-    /// outside the held-out split, with at least two strokes.
-    pub fn load(dir: &Path) -> Result<Characters, String> {
+    /// The characters of the packages in `dirs` (hanzi-writer-data or KanjiVG, as `--hanzi`
+    /// takes them) outside the held-out split, with at least two strokes.
+    pub fn load(dirs: &[PathBuf]) -> Result<Characters, String> {
         let mut all = Vec::new();
-        for (ch, path) in hanzi::list(dir)? {
-            if hanzi::held_out(ch) {
-                continue;
-            }
-            let c = hanzi::read(&path)?;
-            if c.medians.len() >= 2 {
-                all.push(c);
+        for dir in dirs {
+            for (ch, path) in hanzi::list(dir)? {
+                if hanzi::held_out(ch) {
+                    continue;
+                }
+                let c = hanzi::read(&path)?;
+                if c.medians.len() >= 2 {
+                    all.push(c);
+                }
             }
         }
+        let names = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
         let (mut train, mut validation) = (Vec::new(), Vec::new());
         for (i, c) in all.into_iter().enumerate() {
             if i % VALIDATION_ONE_IN == 0 { validation.push(c) } else { train.push(c) }
@@ -80,8 +83,7 @@ impl Characters {
         validation.extend(copies);
         if train.is_empty() || validation.is_empty() {
             return Err(format!(
-                "{}: need at least 2 training characters with 2 strokes or more, found {}",
-                dir.display(),
+                "{names}: need at least 2 training characters with 2 strokes or more, found {}",
                 train.len() + validation.len()
             ));
         }
