@@ -13,6 +13,7 @@ use candle_core::{D, DType, IndexOp, Tensor};
 use crate::model::stroke_transformer::{Config, StrokeTransformer};
 use crate::ops::pb;
 use crate::painters::rng::Rng;
+use crate::training;
 use crate::training::data::{self, Window};
 
 /// Ops per anchor window.
@@ -26,8 +27,8 @@ pub struct Anchor {
 impl Anchor {
     /// Windows of every history in `dir` not held out (the held-out ones stay for `eval`).
     pub fn load(dir: &Path, cfg: &Config) -> Result<Anchor, String> {
-        let histories = super::super::load_histories(dir)?;
-        let held = super::super::held_out(&histories);
+        let histories = training::load_histories(dir)?;
+        let held = training::held_out(&histories);
         let kept: Vec<pb::History> =
             histories.into_iter().zip(held).filter(|(_, held)| !held).map(|((_, h), _)| h).collect();
         Anchor::of(&kept, cfg)
@@ -71,7 +72,7 @@ impl Anchor {
         with_reference: bool,
     ) -> candle_core::Result<Tensor> {
         let [canvas, reference, inputs, targets, glimpses, mask, states] =
-            super::super::batch(windows, &self.cfg, WINDOW, with_reference)?;
+            training::batch(windows, &self.cfg, WINDOW, with_reference)?;
         let some = |x: &Option<Tensor>| x.clone().expect("always set");
         let (canvas, inputs, targets, glimpses, mask) =
             (some(&canvas), some(&inputs), some(&targets), some(&glimpses), some(&mask));
