@@ -188,8 +188,9 @@ pub struct ReinforceState {
     #[serde(default)]
     pub anchor_kl: f32,
     pub loss: f32,
-    /// Mean reward per op painted on the held-out episodes (fixed references and
-    /// seeds, from blank): before the first step, and at the last checkpoint.
+    /// The run's figure ([`Source`]) before the first step and at the last checkpoint:
+    /// copying, the mean reward per op painted on the held-out episodes (fixed references
+    /// and seeds, from blank); stroke order, next-stroke accuracy on the characters kept out.
     pub heldout_reward_start: f32,
     pub heldout_reward: f32,
     pub seconds: f32,
