@@ -171,11 +171,8 @@ fn order_reward(policy: &Arc<StrokeTransformer>, n: u64) -> f32 {
     rewards.iter().sum::<f32>() / rewards.len() as f32
 }
 
-#[test]
-fn the_stroke_order_reward_teaches_a_random_policy_which_stroke_comes_next() {
-    let (varmap, policy, imitation) = tiny(5);
-    let mut learner = Learner::new(varmap, policy, imitation, 3e-3, 0.0).unwrap();
-    let before = order_reward(&learner.policy, 24);
+/// 30 steps of stroke order on 三: 4 episodes a step, 6 candidates a stroke.
+fn learn_the_order_of_three(learner: &mut Learner) {
     let mut rng = Rng::new(2);
     for _ in 0..30 {
         let seeds: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
@@ -185,6 +182,14 @@ fn the_stroke_order_reward_teaches_a_random_policy_which_stroke_comes_next() {
             .collect();
         learner.update(&episodes, &mut rng).unwrap();
     }
+}
+
+#[test]
+fn the_stroke_order_reward_teaches_a_random_policy_which_stroke_comes_next() {
+    let (varmap, policy, imitation) = tiny(5);
+    let mut learner = Learner::new(varmap, policy, imitation, 3e-3, 0.0).unwrap();
+    let before = order_reward(&learner.policy, 24);
+    learn_the_order_of_three(&mut learner);
     let after = order_reward(&learner.policy, 24);
     eprintln!("next-stroke reward on 三 {before:.3} -> {after:.3}");
     // Chance is (1/3 + 1/2) / 2 for a policy that picks among the strokes left; a random one
@@ -192,30 +197,26 @@ fn the_stroke_order_reward_teaches_a_random_policy_which_stroke_comes_next() {
     assert!(after > before + 0.25 && after > 0.8, "reward {before} -> {after}");
 }
 
-/// KL per op to the start on `anchor`, after 30 steps of stroke order on 三 with the anchor
-/// at `weight` (0: none).
-fn drift_after_stroke_order(anchor: &anchor::Anchor, weight: f64) -> f32 {
+/// An anchor of 二's picture: one the stroke-order reward on 三 never looks at.
+fn anchor_of_two() -> anchor::Anchor {
+    anchor::Anchor::of(&[hanzi::history(&two(), strokes::SIDE)], &Config::tiny()).unwrap()
+}
+
+/// KL per op to the start on [`anchor_of_two`] after learning 三's order with the anchor at
+/// `weight` (0: none).
+fn drift_after_stroke_order(weight: f64) -> f32 {
     let (varmap, policy, imitation) = tiny(5);
     let mut learner = Learner::new(varmap, policy, imitation, 3e-3, 0.0).unwrap();
     if weight > 0.0 {
-        let cfg = Config::tiny();
-        let two = hanzi::history(&two(), strokes::SIDE);
-        learner = learner.anchored(anchor::Anchor::of(&[two], &cfg).unwrap(), weight, 4);
+        learner = learner.anchored(anchor_of_two(), weight, 4);
     }
-    let mut rng = Rng::new(2);
-    for _ in 0..30 {
-        let seeds: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
-        let episodes: Vec<Episode> = seeds
-            .iter()
-            .map(|&s| strokes::rollout(&learner.policy, &three(), Ink::default(), 6, s).unwrap())
-            .collect();
-        learner.update(&episodes, &mut rng).unwrap();
-    }
+    learn_the_order_of_three(&mut learner);
     let (_, _, start) = tiny(5);
-    anchor.kl(&learner.policy, &start, 4, &mut Rng::new(9)).unwrap().to_scalar::<f32>().unwrap()
+    let kl = anchor_of_two().kl(&learner.policy, &start, 4, &mut Rng::new(9)).unwrap();
+    kl.to_scalar::<f32>().unwrap()
 }
 
-/// 二: what the anchor holds in these tests, a picture the reward never looks at.
+/// 二, in glyph units (y up).
 fn two() -> Character {
     let line = |y: f32, from: f32, to: f32| vec![[from, y], [to, y]];
     Character { ch: '二', medians: vec![line(620.0, 260.0, 740.0), line(200.0, 130.0, 870.0)] }
@@ -223,9 +224,8 @@ fn two() -> Character {
 
 #[test]
 fn an_anchor_keeps_the_policy_where_the_reward_does_not_look() {
-    let anchor = anchor::Anchor::of(&[hanzi::history(&two(), strokes::SIDE)], &Config::tiny()).unwrap();
-    let free = drift_after_stroke_order(&anchor, 0.0);
-    let held = drift_after_stroke_order(&anchor, 10.0);
+    let free = drift_after_stroke_order(0.0);
+    let held = drift_after_stroke_order(10.0);
     eprintln!("KL to the start on the anchor after 30 steps: {free:.4} free, {held:.4} anchored");
     assert!(held < 0.5 * free, "anchored {held} against free {free}");
 }
