@@ -258,6 +258,46 @@ impl Episode {
     }
 }
 
+/// The policy set to paint from `start` with no history before it, drawing from its own
+/// distribution (the loss differentiates it at temperature 1) within `allowed_tools`, and the
+/// empty episode of `len` ops it will fill, crediting `credited`.
+fn policy_run(
+    model: &Arc<StrokeTransformer>,
+    start: &Start,
+    allowed_tools: Vec<pb::Tool>,
+    seed: u64,
+    len: usize,
+    credited: [bool; FIELDS],
+) -> (TransformerRun, Episode) {
+    let side = model.config().image_side;
+    let run = TransformerRun::new(
+        model.clone(),
+        Request {
+            history: pb::History { header: Some(start.header.clone()), ops: Vec::new() },
+            canvas: start.canvas.clone(),
+            reference: Some(start.reference.clone()),
+            temperature: 1.0,
+            seed,
+            allowed_tools,
+            canvas_at: None,
+            stop: None,
+            imagination: None,
+        },
+    )
+    .exactly();
+    let episode = Episode {
+        canvas: inputs::picture(&start.canvas, side),
+        reference: inputs::picture(&start.reference, side),
+        ops: Vec::with_capacity(len),
+        painted: Vec::with_capacity(len),
+        glimpses: Vec::with_capacity(len),
+        states: Vec::with_capacity(len),
+        rewards: Vec::with_capacity(len),
+        credited,
+    };
+    (run, episode)
+}
+
 /// Rolls the policy out for `len` ops from `start`, sampling `group` candidates per op.
 pub fn rollout(
     model: &Arc<StrokeTransformer>,
@@ -266,33 +306,7 @@ pub fn rollout(
     group: usize,
     seed: u64,
 ) -> candle_core::Result<Episode> {
-    let side = model.config().image_side;
-    let mut run = TransformerRun::new(
-        model.clone(),
-        Request {
-            history: pb::History { header: Some(start.header.clone()), ops: Vec::new() },
-            canvas: start.canvas.clone(),
-            reference: Some(start.reference.clone()),
-            // The policy's own distribution: the loss differentiates it at temperature 1.
-            temperature: 1.0,
-            seed,
-            allowed_tools: Vec::new(),
-            canvas_at: None,
-            stop: None,
-            imagination: None,
-        },
-    )
-    .exactly();
-    let mut episode = Episode {
-        canvas: inputs::picture(&start.canvas, side),
-        reference: inputs::picture(&start.reference, side),
-        ops: Vec::with_capacity(len),
-        painted: Vec::with_capacity(len),
-        glimpses: Vec::with_capacity(len),
-        states: Vec::with_capacity(len),
-        rewards: Vec::with_capacity(len),
-        credited: [true; FIELDS],
-    };
+    let (mut run, mut episode) = policy_run(model, start, Vec::new(), seed, len, [true; FIELDS]);
     for _ in 0..len {
         episode.states.push(run.state().map(<[f32]>::to_vec).unwrap_or_default());
         let before = mse(run.canvas(), &start.reference);
@@ -406,6 +420,12 @@ fn field_log_probs(
         .collect()
 }
 
+/// KL(π ‖ π_start) of one field at every position, from both log-probabilities over its
+/// values (`[.., vocab]` → `[..]`); the start's side is a constant.
+pub fn field_kl(policy: &Tensor, start: &Tensor) -> candle_core::Result<Tensor> {
+    (policy.exp()? * (policy - start.detach())?)?.sum(D::Minus1)
+}
+
 /// The loss of a batch of episodes (equal lengths and groups) and its mean KL per op.
 pub fn loss(
     policy: &StrokeTransformer,
@@ -468,8 +488,7 @@ pub fn loss(
             let value = targets.i((.., .., i))?.contiguous()?.unsqueeze(D::Minus1)?;
             op_logp = (op_logp + (lp.gather(&value, D::Minus1)?.squeeze(D::Minus1)? * &used)?)?;
         }
-        let field_kl = (lp.exp()? * (lp - li.detach())?)?.sum(D::Minus1)?;
-        kl = (kl + (field_kl * &used)?)?;
+        kl = (kl + (field_kl(lp, li)? * &used)?)?;
     }
     let n = (group * b * len) as f64;
     let policy_loss = ((op_logp * advantages)?.sum_all()? / -n)?;

@@ -51,17 +51,12 @@ impl Anchor {
         rng: &mut Rng,
     ) -> candle_core::Result<Tensor> {
         let half = n.div_ceil(2);
-        let mut total: Option<Tensor> = None;
-        for with_reference in [true, false] {
-            let drawn: Vec<&Window> =
-                (0..half).map(|_| &self.windows[rng.index(self.windows.len())]).collect();
-            let kl = self.kl_of(policy, start, &drawn, with_reference)?;
-            total = Some(match total {
-                Some(t) => (t + kl)?,
-                None => kl,
-            });
-        }
-        total.expect("two halves") / 2.0
+        let mut draw =
+            || -> Vec<&Window> { (0..half).map(|_| &self.windows[rng.index(self.windows.len())]).collect() };
+        let (copying, continuing) = (draw(), draw());
+        let with = self.kl_of(policy, start, &copying, true)?;
+        let without = self.kl_of(policy, start, &continuing, false)?;
+        (with + without)? / 2.0
     }
 
     fn kl_of(
@@ -89,8 +84,7 @@ impl Anchor {
         let mut kl = Tensor::zeros((b, t), DType::F32, mask.device())?;
         for (i, (p, q)) in lp.iter().zip(&li).enumerate() {
             let used = mask.i((.., .., i))?;
-            let field = (p.exp()? * (p - q.detach())?)?.sum(D::Minus1)?;
-            kl = (kl + (field * used)?)?;
+            kl = (kl + (super::field_kl(p, q)? * used)?)?;
         }
         // Per op: the positions that hold one (the kind is used by every op).
         let ops = mask.i((.., .., 0))?.sum_all()?;

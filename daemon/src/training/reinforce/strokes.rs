@@ -15,14 +15,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Episode;
+use super::{Episode, Start, policy_run};
+use crate::engine::Engine;
 use crate::eval::next_stroke::{self, Polyline, nearest_is_first, polyline};
-use crate::model::inputs;
 use crate::model::stroke_transformer::StrokeTransformer;
 use crate::ops::pb;
-use crate::painters::Request;
 use crate::painters::rng::Rng;
-use crate::painters::transformer::{DEFAULT_TEMPERATURE, Transformer, TransformerRun};
+use crate::painters::transformer::{DEFAULT_TEMPERATURE, Transformer};
 use crate::tokenizer::{ALL_FIELDS, FIELDS, Field};
 use crate::training::hanzi::{self, Character, Ink};
 
@@ -122,37 +121,12 @@ pub fn rollout(
     seed: u64,
 ) -> candle_core::Result<Episode> {
     let full = hanzi::history_in(character, SIDE, ink);
-    let header = full.header.clone().unwrap_or_default();
     let lines: Vec<Polyline> = full.ops.iter().filter_map(polyline).collect();
-    let reference = crate::canvas_view::render(&full);
-    let side = model.config().image_side;
-    let mut run = TransformerRun::new(
-        model.clone(),
-        Request {
-            history: pb::History { header: Some(header.clone()), ops: Vec::new() },
-            canvas: crate::engine::Engine::new(&header).canvas().clone(),
-            reference: Some(reference.clone()),
-            // The policy's own distribution: the loss differentiates it at temperature 1.
-            temperature: 1.0,
-            seed,
-            allowed_tools: vec![pb::Tool::Brush],
-            canvas_at: None,
-            stop: None,
-            imagination: None,
-        },
-    )
-    .exactly();
+    let header = full.header.clone().unwrap_or_default();
+    let blank = Engine::new(&header).canvas().clone();
+    let start = Start { header, canvas: blank, reference: crate::canvas_view::render(&full) };
     let len = lines.len().saturating_sub(1);
-    let mut episode = Episode {
-        canvas: inputs::picture(run.canvas(), side),
-        reference: inputs::picture(&reference, side),
-        ops: Vec::with_capacity(len),
-        painted: Vec::with_capacity(len),
-        glimpses: Vec::with_capacity(len),
-        states: Vec::with_capacity(len),
-        rewards: Vec::with_capacity(len),
-        credited: CREDITED,
-    };
+    let (mut run, mut episode) = policy_run(model, &start, vec![pb::Tool::Brush], seed, len, CREDITED);
     for (k, truth) in full.ops.iter().take(len).enumerate() {
         episode.states.push(run.state().map(<[f32]>::to_vec).unwrap_or_default());
         let (mut tokens, mut glimpses, mut rewards) = (Vec::new(), Vec::new(), Vec::new());
