@@ -138,6 +138,12 @@ fn reinforce_with_the_stroke_order_reward_writes_a_model_that_eval_reads() {
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("empty"), "{}", stderr(&run));
 
+    // A finer view is carried over exactly, which a shape prior's offsets cannot be (the tiny
+    // size has one): refused, naming it.
+    let run = reinforce(&pkg, &["--finer"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("shape prior's offsets cannot be carried"), "{}", stderr(&run));
+
     let run = reinforce(&pkg, &["--augment-rate", "2"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains("--augment-rate must be in [0, 1], got 2"), "{}", stderr(&run));

@@ -71,6 +71,13 @@ pub struct Args {
     anchor_beta: f64,
     #[arg(long, default_value_t = 8, requires = "anchor", value_parser = clap::value_parser!(u32).range(2..))]
     anchor_windows: u32,
+    /// See the canvas at every op twice as fine as --init does (a 16² view becomes 32²),
+    /// carried over so that it starts out painting exactly as --init; the priors' new cells
+    /// (at zeros at first) learn --finer-lr × --lr.
+    #[arg(long)]
+    finer: bool,
+    #[arg(long, default_value_t = 10.0, requires = "finer")]
+    finer_lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -82,8 +89,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     require_extension(&args.out, "safetensors", "--out")?;
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        return Err(CliError::input(format!("--lr must be a positive number, got {}", args.lr)));
+    for (flag, lr) in [("--lr", args.lr), ("--finer-lr", args.finer_lr)] {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(CliError::input(format!("{flag} must be a positive number, got {lr}")));
+        }
     }
     for (flag, beta) in [("--beta", args.beta), ("--anchor-beta", args.anchor_beta)] {
         if !(beta >= 0.0 && beta.is_finite()) {
@@ -125,6 +134,8 @@ pub fn run(args: Args) -> CliResult {
         anchor: args.anchor,
         anchor_beta: args.anchor_beta,
         anchor_windows: args.anchor_windows as usize,
+        finer: args.finer,
+        finer_lr: args.finer_lr,
         seed: args.seed,
         eval_every: args.eval_every as usize,
         resume: args.resume,

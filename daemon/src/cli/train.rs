@@ -28,9 +28,10 @@ pub struct Args {
     /// that it starts out painting as the model did.
     #[arg(long, requires = "init")]
     grow: bool,
-    /// With --grow, train only what the model grew: the rest stays exactly as in --init, so
-    /// the model paints as before wherever the new parts say nothing.
-    #[arg(long, requires = "grow")]
+    /// With --grow or --finer, train only what the model grew (with --finer, the priors'
+    /// cells on the finer view): the rest stays exactly as in --init, so the model paints as
+    /// before wherever the new parts say nothing.
+    #[arg(long, requires = "init")]
     only_grown: bool,
     /// Start from this model (its size and weights) instead of random weights: fine-tuning.
     #[arg(long, value_name = "FILE.safetensors", conflicts_with = "size")]
@@ -103,12 +104,7 @@ pub fn run(args: Args) -> CliResult {
         false => config,
     };
     let config = match args.finer {
-        true if config.state == 0 => {
-            return Err(CliError::input(
-                "--finer: the model has no view of the canvas at every op to make finer (add --grow)",
-            ));
-        }
-        true => Config { state: 2 * config.state, context: config.context + 1, ..config },
+        true => config.finer().map_err(|e| CliError::input(format!("--finer: {e} (add --grow)")))?,
         false => config,
     };
     let config = match args.context {

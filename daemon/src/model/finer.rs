@@ -20,18 +20,31 @@ use candle_core::{Result, Shape, Tensor};
 /// Planes of the state input: the canvas and what the reference holds beyond it, RGB each.
 const PLANES: usize = crate::model::inputs::state_len(1);
 
+/// Whether parameter `name` is one a finer view grows: the priors' cells' own neighbourhood
+/// on the fine view, which starts at zeros and so has everything still to learn.
+pub fn grown(name: &str) -> bool {
+    ["place_prior.cells.", "shape_prior.cells."].iter().any(|p| name.starts_with(p))
+}
+
+/// Whether `tensors` (a model's weights) see the canvas half as finely as a model of
+/// `target`'s shapes: then [`carry`] grows the [`grown`] parameters.
+pub fn makes_finer(tensors: &HashMap<String, Tensor>, target: &HashMap<String, Shape>) -> bool {
+    matches!(
+        (tensors.get("state_proj.weight"), target.get("state_proj.weight")),
+        (Some(old), Some(new)) if old.shape() != new
+    )
+}
+
 /// `tensors` of a model whose view is half as fine as `target`'s (the shapes of the model being
 /// made, by name), carried over to it; unchanged when the views are the same side.
 pub fn carry(
     mut tensors: HashMap<String, Tensor>,
     target: &HashMap<String, Shape>,
 ) -> Result<HashMap<String, Tensor>> {
-    let (Some(old), Some(new)) = (tensors.get("state_proj.weight"), target.get("state_proj.weight")) else {
-        return Ok(tensors);
-    };
-    if old.shape() == new {
+    if !makes_finer(&tensors, target) {
         return Ok(tensors);
     }
+    let (old, new) = (&tensors["state_proj.weight"], &target["state_proj.weight"]);
     let (d, len) = old.dims2()?;
     let side = ((len / PLANES) as f64).sqrt() as usize;
     if new.dims() != [d, 4 * len] {

@@ -188,26 +188,48 @@ fn neighbourhoods(maps: &Tensor) -> Result<Tensor> {
 
 /// Adds to each row of `out` (`g`² rows `k` wide) its cell's neighbourhood of `map` (`c`
 /// planes of `g`² values, centred) through `weights` (`9 c` rows `k` wide, transposed as
-/// [`plain::transpose`] makes them) and `bias`.
+/// [`plain::transpose`] makes them) and `bias`. Compiled for the wider vector units too: on
+/// a 32² view this is most of what sampling an op costs.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2+fma"))]
 fn add_neighbourhoods(out: &mut [f32], map: &[f32], g: usize, weights: &[f32], bias: &[f32]) {
+    const LANES: usize = 16;
     let (cells, k) = (g * g, bias.len());
     let c = map.len() / cells;
+    // A cell's neighbourhood, gathered once: (value, row of `weights`). Without a reference,
+    // half the channels are all zeros (nothing to paint) and are left out.
+    let mut taps: Vec<(f32, usize)> = Vec::with_capacity(9 * c);
     for (cell, row) in out.chunks_exact_mut(k).enumerate() {
-        plain::add_scaled(row, 1.0, bias);
         let (cy, cx) = (cell / g, cell % g);
+        taps.clear();
         for s in 0..9 {
             let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
             if y >= g || x >= g {
                 continue;
             }
             for ch in 0..c {
-                // Without a reference, half the channels are all zeros (nothing to paint).
                 let v = map[ch * cells + y * g + x];
-                if v == 0.0 {
-                    continue;
+                if v != 0.0 {
+                    taps.push((v, (s * c + ch) * k));
                 }
-                plain::add_scaled(row, v, &weights[(s * c + ch) * k..(s * c + ch + 1) * k]);
             }
+        }
+        // The row in blocks a vector register holds, each summed over every tap before it
+        // is stored; what is left past the last whole block, tap by tap.
+        let whole = k - k % LANES;
+        for start in (0..whole).step_by(LANES) {
+            let block = |s: &[f32]| -> [f32; LANES] { s[start..start + LANES].try_into().expect("a block") };
+            let mut acc = block(bias);
+            for &(v, w) in &taps {
+                let weights = block(&weights[w..]);
+                for j in 0..LANES {
+                    acc[j] += v * weights[j];
+                }
+            }
+            plain::add_scaled(&mut row[start..start + LANES], 1.0, &acc);
+        }
+        plain::add_scaled(&mut row[whole..], 1.0, &bias[whole..]);
+        for &(v, w) in &taps {
+            plain::add_scaled(&mut row[whole..], v, &weights[w + whole..w + k]);
         }
     }
 }
@@ -279,7 +301,6 @@ impl PlacePrior {
                 }
             })?;
         }
-        h.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
         let query = plain::read(self.query.weight(), |w| plain::linear(hidden, w, None))?;
         let key_weight = plain::read(self.key.weight(), |w| plain::transpose(w, k, k))?;
         let asked = plain::linear(&query, &key_weight, None);
@@ -287,12 +308,20 @@ impl PlacePrior {
             Some(b) => plain::read(b, |b| plain::dot(&query, b))?,
             None => 0.0,
         };
+        let mut logits = asked_of_cells(&mut h, &asked);
         let scale = 1.0 / (k as f32).sqrt();
-        let mut logits: Vec<f32> =
-            h.chunks_exact(k).map(|row| (plain::dot(&asked, row) + offset) * scale).collect();
+        logits.iter_mut().for_each(|l| *l = (*l + offset) * scale);
         plain::log_softmax(&mut logits);
         Ok(logits)
     }
+}
+
+/// `asked · gelu(row)` for each row of `h` (rows as wide as `asked`; `h` is overwritten with
+/// its GELU). Compiled for the wider vector units too, as [`add_neighbourhoods`].
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn asked_of_cells(h: &mut [f32], asked: &[f32]) -> Vec<f32> {
+    h.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
+    h.chunks_exact(asked.len()).map(|row| plain::dot(asked, row)).collect()
 }
 
 /// The cell (along one axis) of each of a place field's bins, on a `side`-cell map.

@@ -21,6 +21,7 @@ pub fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
 }
 
 /// `a · b`, in eight lanes so that the compiler vectorizes it.
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -43,6 +44,7 @@ pub fn linear(x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
 }
 
 /// `y += a · x`.
+#[inline]
 pub fn add_scaled(y: &mut [f32], a: f32, x: &[f32]) {
     y.iter_mut().zip(x).for_each(|(y, x)| *y += a * x);
 }

@@ -164,6 +164,16 @@ impl Config {
         crate::model::inputs::state_len(self.state)
     }
 
+    /// The same model seeing the canvas at every op twice as fine (a 16² view becomes 32²),
+    /// the priors' cells reading one more context scale: what [`crate::model::finer::carry`]
+    /// carries a model to.
+    pub fn finer(&self) -> std::result::Result<Config, String> {
+        match self.state {
+            0 => Err("the model has no view of the canvas at every op to make finer".into()),
+            s => Ok(Config { state: 2 * s, context: self.context + 1, ..self.clone() }),
+        }
+    }
+
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.d_model % self.n_heads != 0 {
             return Err(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads));
@@ -572,8 +582,29 @@ impl StrokeTransformer {
         glimpses: &Tensor,
         states: Option<&Tensor>,
     ) -> Result<Vec<Tensor>> {
+        self.group_logits(hidden, targets, glimpses, states, 1)
+    }
+
+    /// [`Self::field_logits`] for `group` sets of targets after the same positions: `hidden`
+    /// and `states` [B, T, ..], `targets` and `glimpses` [G·B, T, ..] (rows `[group][b]`) →
+    /// [G·B, T, vocab] per field. The place prior, which reads only the positions, is
+    /// computed once for the group (on a fine view it costs more than the rest).
+    pub fn group_logits(
+        &self,
+        hidden: &Tensor,
+        targets: &Tensor,
+        glimpses: &Tensor,
+        states: Option<&Tensor>,
+        group: usize,
+    ) -> Result<Vec<Tensor>> {
         let (b, t, d) = hidden.dims3()?;
-        let joint = self.place_prior(&hidden.reshape((b * t, d))?, states)?;
+        let repeat = |x: &Tensor| Tensor::cat(&vec![x; group], 0);
+        let joint = match self.place_prior(&hidden.reshape((b * t, d))?, states)? {
+            Some(joint) => Some(repeat(&joint)?),
+            None => None,
+        };
+        let (hidden, states) = (repeat(hidden)?, states.map(repeat).transpose()?);
+        let (hidden, states, b) = (&hidden, states.as_ref(), b * group);
         let column = |f: Field| -> Result<Vec<u16>> {
             Ok(targets
                 .i((.., .., f as usize))?

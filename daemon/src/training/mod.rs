@@ -419,7 +419,7 @@ pub fn starting_point<T: serde::de::DeserializeOwned + Default>(
 
 /// `init`'s weights into `varmap`. A parameter `init` lacks is an error unless it is one a
 /// model may have grown since ([`stroke_transformer::GROWN`]); it keeps its initial values.
-fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
+pub(crate) fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     let tensors = candle_core::safetensors::load(init, &Device::Cpu)?;
     let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
     // A stroke transformer whose canvas view is twice as fine as `init`'s starts from its
@@ -438,12 +438,19 @@ fn load_init(varmap: &VarMap, init: &Path) -> candle_core::Result<()> {
     Ok(())
 }
 
-/// The parameters of `varmap` that `init` lacks: those the model grew since `init` was made.
+/// The parameters of `varmap` that `init` lacks: those the model grew since `init` was made
+/// (and, when it sees the canvas twice as fine, the priors' new cells: [`crate::model::finer`]).
 fn grown_since(varmap: &VarMap, init: &Path) -> Result<HashSet<String>, String> {
     let tensors = candle_core::safetensors::load(init, &Device::Cpu)
         .map_err(|e| format!("cannot start from {}: {e}", init.display()))?;
     let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-    Ok(data.keys().filter(|name| !tensors.contains_key(*name)).cloned().collect())
+    let shapes = data.iter().map(|(name, var)| (name.clone(), var.shape().clone())).collect();
+    let finer = crate::model::finer::makes_finer(&tensors, &shapes);
+    Ok(data
+        .keys()
+        .filter(|name| !tensors.contains_key(*name) || (finer && crate::model::finer::grown(name)))
+        .cloned()
+        .collect())
 }
 
 /// How much faster than the rest a fine-tuned model's grown embeddings learn.

@@ -84,6 +84,10 @@ pub struct ReinforceOptions {
     /// Weight of the KL on the anchor's pictures, and windows of them read per step.
     pub anchor_beta: f64,
     pub anchor_windows: usize,
+    /// See the canvas at every op twice as fine as `init` does, carried over exactly
+    /// ([`crate::model::finer`]); the priors' new cells learn `finer_lr` × `lr`.
+    pub finer: bool,
+    pub finer_lr: f64,
     pub seed: u64,
     pub eval_every: usize,
     /// Continue from `out` and its progress, if there.
@@ -400,17 +404,12 @@ fn field_log_probs(
 ) -> candle_core::Result<Vec<Tensor>> {
     // Episodes start from a canvas with no history before them (as [`rollout`] runs them).
     let hidden = model.hidden(canvas, Some(reference), inputs, states, &vec![0; inputs.dim(0)?])?;
-    let hidden = Tensor::cat(&vec![&hidden; group], 0)?;
-    let states = match states {
-        Some(s) => Some(Tensor::cat(&vec![s; group], 0)?),
-        None => None,
-    };
     // A large finite number rather than −∞, so that no 0 · ∞ reaches the backward pass.
     let mut no_start = vec![0f32; usize::from(kind::COUNT)];
     no_start[usize::from(kind::START)] = -1e9;
     let no_start = Tensor::from_vec(no_start, usize::from(kind::COUNT), hidden.device())?;
     model
-        .field_logits(&hidden, targets, glimpses, states.as_ref())?
+        .group_logits(&hidden, targets, glimpses, states, group)?
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
@@ -513,7 +512,8 @@ pub struct Learner {
     pub varmap: VarMap,
     pub policy: Arc<StrokeTransformer>,
     imitation: StrokeTransformer,
-    opt: candle_nn::AdamW,
+    /// One optimizer per learning rate, each over its own parameters.
+    opts: Vec<candle_nn::AdamW>,
     beta: f64,
     /// Pictures whose KL to the start is added to every step's loss, with its weight and
     /// the windows read per step.
@@ -529,10 +529,37 @@ impl Learner {
         lr: f64,
         beta: f64,
     ) -> candle_core::Result<Learner> {
+        Self::with_rates(varmap, policy, imitation, lr, beta, |_| 1.0)
+    }
+
+    /// [`Learner::new`] with each parameter learning `scale(its name)` × `lr`.
+    pub fn with_rates(
+        varmap: VarMap,
+        policy: StrokeTransformer,
+        imitation: StrokeTransformer,
+        lr: f64,
+        beta: f64,
+        scale: impl Fn(&str) -> f64,
+    ) -> candle_core::Result<Learner> {
+        let mut by_rate: Vec<(f64, Vec<candle_core::Var>)> = Vec::new();
+        for (name, var) in varmap.data().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let rate = lr * scale(name);
+            match by_rate.iter_mut().find(|(r, _)| *r == rate) {
+                Some((_, vars)) => vars.push(var.clone()),
+                None => by_rate.push((rate, vec![var.clone()])),
+            }
+        }
         // No weight decay: the KL penalty is what keeps the weights near the imitation model's.
-        let params = candle_nn::ParamsAdamW { lr, weight_decay: 0.0, ..Default::default() };
-        let opt = candle_nn::AdamW::new(varmap.all_vars(), params)?;
-        Ok(Learner { varmap, policy: Arc::new(policy), imitation, opt, beta, anchor: None })
+        let opts = by_rate
+            .into_iter()
+            .map(|(lr, vars)| {
+                candle_nn::AdamW::new(
+                    vars,
+                    candle_nn::ParamsAdamW { lr, weight_decay: 0.0, ..Default::default() },
+                )
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Learner { varmap, policy: Arc::new(policy), imitation, opts, beta, anchor: None })
     }
 
     /// Adds `weight` × the KL to the start on `windows` windows of `anchor` to every step.
@@ -562,7 +589,10 @@ impl Learner {
             anchor_kl = kl.to_scalar::<f32>()?;
             total = (total + (kl * *weight)?)?;
         }
-        self.opt.backward_step(&total)?;
+        let grads = total.backward()?;
+        for opt in &mut self.opts {
+            opt.step(&grads)?;
+        }
         let reward = episodes.iter().map(Episode::mean_reward).sum::<f32>() / episodes.len() as f32;
         Ok(StepStats { reward, kl, anchor_kl, loss: total.to_scalar::<f32>()? })
     }
@@ -581,15 +611,21 @@ pub fn heldout_reward(
     Ok(total / starts.len().max(1) as f32)
 }
 
-/// The policy to train, built on a fresh VarMap and loaded from `weights`.
+/// A model of `cfg` built on a fresh VarMap and loaded from `weights`; `carried`: they see the
+/// canvas half as fine as `cfg` does, and are carried over ([`crate::model::finer`]).
 fn load_policy(
     weights: &Path,
     cfg: &crate::model::stroke_transformer::Config,
+    carried: bool,
 ) -> Result<(VarMap, StrokeTransformer), RunError> {
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = StrokeTransformer::new(vb, cfg)?;
-    varmap.load(weights).map_err(|e| RunError::Input(format!("cannot load {}: {e}", weights.display())))?;
+    match carried {
+        true => super::load_init(&varmap, weights),
+        false => varmap.load(weights),
+    }
+    .map_err(|e| RunError::Input(format!("cannot load {}: {e}", weights.display())))?;
     Ok((varmap, model))
 }
 
@@ -602,6 +638,10 @@ pub fn reinforce(
     use RunError::{Failed, Input};
     crate::tuning::allocator();
     let cfg = checkpoint::load_config(&o.init).map_err(Input)?;
+    let cfg = match o.finer {
+        true => cfg.finer().map_err(|e| Input(format!("--finer: {}: {e}", o.init.display())))?,
+        false => cfg,
+    };
     if o.ops == 0 || o.ops >= cfg.max_ops {
         return Err(Input(format!(
             "--ops: {} must be in 1..={} for this model (its context)",
@@ -616,9 +656,15 @@ pub fn reinforce(
         )));
     }
     let task = Task::load(&o.source).map_err(Input)?;
-    let imitation = checkpoint::load_file(&o.init, &Device::Cpu).map_err(Input)?;
+    let imitation = match o.finer {
+        true => load_policy(&o.init, &cfg, true)?.1,
+        false => checkpoint::load_file(&o.init, &Device::Cpu).map_err(Input)?,
+    };
     let resuming = o.resume && o.out.exists();
-    let (varmap, policy) = load_policy(if resuming { &o.out } else { &o.init }, &cfg)?;
+    let (varmap, policy) = match resuming {
+        true => load_policy(&o.out, &cfg, false)?,
+        false => load_policy(&o.init, &cfg, o.finer)?,
+    };
     let mut state = ReinforceState { init: o.init.display().to_string(), ..Default::default() };
     if resuming {
         if let Some(saved) = super::read_progress::<ReinforceState>(&o.out).map_err(Input)? {
@@ -633,7 +679,9 @@ pub fn reinforce(
             state = saved;
         }
     }
-    let mut learner = Learner::new(varmap, policy, imitation, o.lr, o.beta)?;
+    let finer_lr = o.finer_lr;
+    let scale = |name: &str| if o.finer && crate::model::finer::grown(name) { finer_lr } else { 1.0 };
+    let mut learner = Learner::with_rates(varmap, policy, imitation, o.lr, o.beta, scale)?;
     if let Some(dir) = &o.anchor {
         learner = learner.anchored(
             anchor::Anchor::load(dir, &cfg).map_err(Input)?,

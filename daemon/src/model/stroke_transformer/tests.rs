@@ -182,6 +182,27 @@ fn a_bad_config_is_refused_with_a_reason() {
 }
 
 #[test]
+fn a_group_of_targets_after_the_same_positions_gets_the_logits_each_would_alone() {
+    let cfg = Config::tiny();
+    let (varmap, m) = model(&cfg);
+    learn(&varmap, "place_prior.query.weight");
+    learn(&varmap, "shape_prior.query.weight");
+    let (b, t, group) = (2, 3, 3);
+    let mut rng = Rng::new(11);
+    let (inputs, _) = random_tokens(&mut rng, b, t);
+    let (targets, _) = random_tokens(&mut rng, group * b, t);
+    let (st, g) = (states(b, t, &cfg), glimpses(group * b, t, &cfg));
+    let hidden = m.hidden(&pictures(b, &cfg), None, &inputs, Some(&st), &[0; 2]).unwrap();
+    let grouped = m.group_logits(&hidden, &targets, &g, Some(&st), group).unwrap();
+    let repeat = |x: &Tensor| Tensor::cat(&vec![x; group], 0).unwrap();
+    let each = m.field_logits(&repeat(&hidden), &targets, &g, Some(&repeat(&st))).unwrap();
+    for (field, (a, b)) in ALL_FIELDS.iter().zip(grouped.iter().zip(&each)) {
+        let gap = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(gap < 1e-5, "{field:?}: {gap}");
+    }
+}
+
+#[test]
 fn the_fields_after_the_place_read_the_glimpse_and_those_before_do_not() {
     let cfg = Config::tiny();
     let (_, m) = model(&cfg);

@@ -229,3 +229,60 @@ fn an_anchor_keeps_the_policy_where_the_reward_does_not_look() {
     eprintln!("KL to the start on the anchor after 30 steps: {free:.4} free, {held:.4} anchored");
     assert!(held < 0.5 * free, "anchored {held} against free {free}");
 }
+
+#[test]
+fn parameters_given_a_faster_rate_move_that_much_faster_and_the_others_as_before() {
+    let first = Arc::new(tiny(5).1);
+    let episodes: Vec<Episode> =
+        (0..2).map(|s| strokes::rollout(&first, &three(), Ink::default(), 4, s).unwrap()).collect();
+    // The most a parameter named `prefix…` moved in one update with the cells at `scale` × the
+    // rate: Adam's first step moves every parameter with a gradient by its rate.
+    let moved = |scale: f64, prefix: &str| {
+        let (varmap, policy, imitation) = tiny(5);
+        let rate = |name: &str| if crate::model::finer::grown(name) { scale } else { 1.0 };
+        let mut learner = Learner::with_rates(varmap, policy, imitation, 1e-3, 0.1, rate).unwrap();
+        learner.update(&episodes, &mut Rng::new(1)).unwrap();
+        let (start, _, _) = tiny(5);
+        let (now, then) = (learner.varmap.data().lock().unwrap(), start.data().lock().unwrap());
+        now.iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(n, v)| {
+                let d = (v.as_tensor() - then[n].as_tensor()).unwrap().abs().unwrap();
+                d.max_all().unwrap().to_scalar::<f32>().unwrap()
+            })
+            .fold(0.0, f32::max)
+    };
+    let (cells, fast_cells) = (moved(1.0, "place_prior.cells."), moved(10.0, "place_prior.cells."));
+    assert!((cells - 1e-3).abs() < 1e-4 && (fast_cells - 1e-2).abs() < 1e-3, "{cells} → {fast_cells}");
+    assert_eq!(moved(1.0, "heads."), moved(10.0, "heads."), "the rest learn as before");
+}
+
+#[test]
+fn a_policy_made_finer_writes_the_characters_exactly_as_its_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config { shape: 0, ..Config::tiny() };
+    let varmap = VarMap::new();
+    StrokeTransformer::new(VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), &cfg).unwrap();
+    let learned =
+        |name: &str| name.starts_with("place_prior.query") || name.starts_with("place_prior.context");
+    for (_, var) in varmap.data().lock().unwrap().iter().filter(|(n, _)| learned(n)) {
+        var.set(&Tensor::randn(0f32, 1f32, var.shape(), &Device::Cpu).unwrap()).unwrap();
+    }
+    let init = dir.path().join("coarse.safetensors");
+    crate::training::save(&varmap, &cfg, &(), &init).unwrap();
+
+    let (_, coarse) = load_policy(&init, &cfg, false).unwrap();
+    let (fine_vars, fine) = load_policy(&init, &cfg.finer().unwrap(), true).unwrap();
+    assert_eq!(fine.config().state, 2 * cfg.state);
+    assert!(
+        fine_vars.data().lock().unwrap().keys().any(|n| crate::model::finer::grown(n)),
+        "the cells it grew learn faster"
+    );
+    let characters = [three(), two()];
+    let (coarse, fine) = (Arc::new(coarse), Arc::new(fine));
+    for seed in 0..4 {
+        let a = strokes::rollout(&coarse, &characters[seed % 2], Ink::default(), 3, seed as u64).unwrap();
+        let b = strokes::rollout(&fine, &characters[seed % 2], Ink::default(), 3, seed as u64).unwrap();
+        assert_eq!(a.ops, b.ops, "seed {seed}: the same candidate strokes");
+    }
+}
