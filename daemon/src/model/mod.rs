@@ -11,5 +11,6 @@ pub mod inputs;
 pub mod layer_norm;
 pub mod place_prior;
 pub mod plain;
+pub mod projected_state;
 pub mod registry;
 pub mod stroke_transformer;

@@ -35,6 +35,9 @@ use crate::model::gelu::gelu;
 use crate::model::plain;
 use crate::tokenizer::{Field, delta_share};
 
+mod cells;
+pub use cells::Cells;
+
 pub struct PlacePrior {
     /// A cell's 3 × 3 neighbourhood of the state map → its features.
     cells: Linear,
@@ -186,142 +189,17 @@ fn neighbourhoods(maps: &Tensor) -> Result<Tensor> {
     Tensor::cat(&shifted, 1)?.reshape((n, 9 * c, g * g))?.transpose(1, 2)?.contiguous()
 }
 
-/// Adds to each row of `out` (`g`² rows `k` wide) its cell's neighbourhood of `map` (`c`
-/// planes of `g`² values, centred) through `weights` (`9 c` rows `k` wide, transposed as
-/// [`plain::transpose`] makes them) and `bias`. Compiled for the wider vector units too: on
-/// a 32² view this is most of what sampling an op costs.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn add_neighbourhoods(out: &mut [f32], map: &[f32], g: usize, weights: &[f32], bias: &[f32]) {
-    const LANES: usize = 16;
-    let (cells, k) = (g * g, bias.len());
-    let c = map.len() / cells;
-    // A cell's neighbourhood, gathered once: (value, row of `weights`). Without a reference,
-    // half the channels are all zeros (nothing to paint) and are left out.
-    let mut taps: Vec<(f32, usize)> = Vec::with_capacity(9 * c);
-    for (cell, row) in out.chunks_exact_mut(k).enumerate() {
-        let (cy, cx) = (cell / g, cell % g);
-        taps.clear();
-        for s in 0..9 {
-            let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
-            if y >= g || x >= g {
-                continue;
-            }
-            for ch in 0..c {
-                let v = map[ch * cells + y * g + x];
-                if v != 0.0 {
-                    taps.push((v, (s * c + ch) * k));
-                }
-            }
-        }
-        // The row in blocks a vector register holds, each summed over every tap before it
-        // is stored; what is left past the last whole block, tap by tap.
-        let whole = k - k % LANES;
-        for start in (0..whole).step_by(LANES) {
-            let block = |s: &[f32]| -> [f32; LANES] { s[start..start + LANES].try_into().expect("a block") };
-            let mut acc = block(bias);
-            for &(v, w) in &taps {
-                let weights = block(&weights[w..]);
-                for j in 0..LANES {
-                    acc[j] += v * weights[j];
-                }
-            }
-            plain::add_scaled(&mut row[start..start + LANES], 1.0, &acc);
-        }
-        plain::add_scaled(&mut row[whole..], 1.0, &bias[whole..]);
-        for &(v, w) in &taps {
-            plain::add_scaled(&mut row[whole..], v, &weights[w + whole..w + k]);
-        }
-    }
-}
-
 /// The cell of a `g`² map pooled `f` × `f` that cell `cell` (`row · g + column`) lies in.
 fn coarse_cell(cell: usize, g: usize, f: usize) -> usize {
     (cell / g / f) * (g / f) + cell % g / f
 }
 
-/// `map` (`c` planes of `g`² values) averaged over `f` × `f` blocks.
-fn pool(map: &[f32], g: usize, f: usize) -> Vec<f32> {
-    let (gs, c) = (g / f, map.len() / (g * g));
-    let mut out = vec![0.0; c * gs * gs];
-    for ch in 0..c {
-        for y in 0..g {
-            for x in 0..g {
-                out[ch * gs * gs + (y / f) * gs + x / f] += map[ch * g * g + y * g + x];
-            }
-        }
-    }
-    let area = (f * f) as f32;
-    out.iter_mut().for_each(|v| *v /= area);
-    out
-}
-
 impl PlacePrior {
     /// [`Self::forward`] for one hidden state `[d]` and its state input, in plain numbers
     /// (CPU weights; see [`crate::model::plain`]): `side`² log-probabilities, row by row.
-    /// The keys are never formed: `q · (K g + b) = (Kᵀ q) · g + q · b`.
     pub fn values(&self, hidden: &[f32], state: &[f32], anchor: Option<usize>) -> Result<Vec<f32>> {
-        self.check_anchors(anchor.is_some())?;
-        let (g, k) = (self.side, self.width);
-        let cells = g * g;
-        let c = state.len() / cells;
-        if c * cells != state.len() {
-            candle_core::bail!("a state input of {} values is not whole maps of {g}²", state.len())
-        }
-        let features = 9 * c;
-        // Each cell's features start at its position, then gather its neighbourhood
-        // (feature `s · c + channel` for neighbour s = 3 dy + dx, as `forward` concatenates)
-        // and those of the coarse cells it lies in.
-        let parts = |l: &Linear| -> Result<(Vec<f32>, Vec<f32>)> {
-            let weights = plain::read(l.weight(), |w| plain::transpose(w, k, features))?;
-            let bias = match l.bias() {
-                Some(b) => plain::read(b, <[f32]>::to_vec)?,
-                None => vec![0.0; k],
-            };
-            Ok((weights, bias))
-        };
-        let map: Vec<f32> = state.iter().map(|v| v - 0.5).collect();
-        let mut h = plain::read(&self.cell_pos, <[f32]>::to_vec)?;
-        let (weights, bias) = parts(&self.cells)?;
-        add_neighbourhoods(&mut h, &map, g, &weights, &bias);
-        for (s, context) in self.context.iter().enumerate() {
-            let (f, gs) = (1 << (s + 1), g >> (s + 1));
-            let mut coarse = vec![0.0; gs * gs * k];
-            let (weights, bias) = parts(context)?;
-            add_neighbourhoods(&mut coarse, &pool(&map, g, f), gs, &weights, &bias);
-            for (cell, row) in h.chunks_exact_mut(k).enumerate() {
-                let under = coarse_cell(cell, g, f);
-                plain::add_scaled(row, 1.0, &coarse[under * k..(under + 1) * k]);
-            }
-        }
-        if let (Some(offsets), Some(anchor)) = (&self.offsets, anchor) {
-            plain::read(offsets, |o| {
-                for (cell, row) in h.chunks_exact_mut(k).enumerate() {
-                    let r = self.offset_row(anchor, cell);
-                    plain::add_scaled(row, 1.0, &o[r * k..(r + 1) * k]);
-                }
-            })?;
-        }
-        let query = plain::read(self.query.weight(), |w| plain::linear(hidden, w, None))?;
-        let key_weight = plain::read(self.key.weight(), |w| plain::transpose(w, k, k))?;
-        let asked = plain::linear(&query, &key_weight, None);
-        let offset = match self.key.bias() {
-            Some(b) => plain::read(b, |b| plain::dot(&query, b))?,
-            None => 0.0,
-        };
-        let mut logits = asked_of_cells(&mut h, &asked);
-        let scale = 1.0 / (k as f32).sqrt();
-        logits.iter_mut().for_each(|l| *l = (*l + offset) * scale);
-        plain::log_softmax(&mut logits);
-        Ok(logits)
+        Cells::new(self, state, anchor)?.values(self, hidden)
     }
-}
-
-/// `asked · gelu(row)` for each row of `h` (rows as wide as `asked`; `h` is overwritten with
-/// its GELU). Compiled for the wider vector units too, as [`add_neighbourhoods`].
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn asked_of_cells(h: &mut [f32], asked: &[f32]) -> Vec<f32> {
-    h.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
-    h.chunks_exact(asked.len()).map(|row| plain::dot(asked, row)).collect()
 }
 
 /// The cell (along one axis) of each of a place field's bins, on a `side`-cell map.

@@ -35,6 +35,7 @@ use crate::model::bias;
 use crate::model::gelu::gelu;
 use crate::model::place_prior::{self, PlacePrior};
 use crate::model::plain;
+use crate::model::projected_state::ProjectedState;
 use serde::{Deserialize, Serialize};
 
 use crate::tokenizer::{ALL_FIELDS, FIELDS, Field, PLACE_END};
@@ -506,6 +507,27 @@ impl StrokeTransformer {
         start: usize,
         done: &[usize],
     ) -> Result<Tensor> {
+        let projected = match &self.state_proj {
+            None => None,
+            Some(proj) => {
+                let Some(states) = states else {
+                    candle_core::bail!("this model sees the canvas at every op: no states given")
+                };
+                Some(proj.forward(&(states - 0.5)?)?)
+            }
+        };
+        self.embed_projected(tokens, projected.as_ref(), start, done)
+    }
+
+    /// [`Self::embed_ops`] with the states already projected ([B, T, d], or [1, 1, d] from a
+    /// [`ProjectedState`] while sampling).
+    fn embed_projected(
+        &self,
+        tokens: &Tensor,
+        projected: Option<&Tensor>,
+        start: usize,
+        done: &[usize],
+    ) -> Result<Tensor> {
         let (b, t) = (tokens.dim(0)?, tokens.dim(1)?);
         let mut x: Option<Tensor> = None;
         for (i, emb) in self.field_emb.iter().enumerate() {
@@ -517,11 +539,8 @@ impl StrokeTransformer {
         }
         let pos = self.op_pos.forward(&Tensor::arange(start as u32, (start + t) as u32, tokens.device())?)?;
         let mut x = bias::add(&x.expect("an op has fields"), &pos)?;
-        if let Some(proj) = &self.state_proj {
-            let Some(states) = states else {
-                candle_core::bail!("this model sees the canvas at every op: no states given")
-            };
-            x = (x + proj.forward(&(states - 0.5)?)?)?;
+        if let Some(projected) = projected {
+            x = (x + projected)?;
         }
         match &self.progress_emb {
             None => Ok(x),
@@ -758,6 +777,31 @@ impl StrokeTransformer {
         self.run_blocks(x, cache)?.i((.., 0, ..))
     }
 
+    /// The state input's projection for sampling op by op on the CPU, kept up to date by
+    /// [`ProjectedState::update`] and given to [`Self::step_projected`] (`None` for a model
+    /// without a state input, or off the CPU, where [`Self::step`] projects it).
+    pub fn projected_state(&self, state: &[f32]) -> Result<Option<ProjectedState>> {
+        match &self.state_proj {
+            Some(proj) if self.on_cpu() => {
+                plain::read(proj.inner.weight(), |w| ProjectedState::new(w, state)).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Self::step`] with the state input already projected (see [`Self::projected_state`]).
+    pub fn step_projected(
+        &self,
+        token: &Tensor,
+        projected: &[f32],
+        position: usize,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let projected = Tensor::from_slice(projected, (1, 1, projected.len()), token.device())?;
+        let x = self.embed_projected(token, Some(&projected), position, &[cache.done])?;
+        self.run_blocks(x, cache)?.i((.., 0, ..))
+    }
+
     // What sampling reads at batch 1, as plain numbers: on the CPU computed by
     // [`plain`] straight from the weights (see there why), elsewhere by the tensor
     // layers above. Tested equal to them.
@@ -817,12 +861,28 @@ impl StrokeTransformer {
     /// The place prior's log-probabilities over cells (`state`² values, row by row) for one
     /// hidden state and the state input at its position; `None` for a model without one.
     pub fn place_prior_values(&self, hidden: &[f32], state: Option<&[f32]>) -> Result<Option<Vec<f32>>> {
+        self.place_prior_values_kept(hidden, state, &mut None)
+    }
+
+    /// [`Self::place_prior_values`] with the prior's cells kept in `kept` from one call to
+    /// the next of a run (on the CPU; see [`place_prior::Cells`]): made at the first, brought
+    /// up to the state input at the others.
+    pub fn place_prior_values_kept(
+        &self,
+        hidden: &[f32],
+        state: Option<&[f32]>,
+        kept: &mut Option<place_prior::Cells>,
+    ) -> Result<Option<Vec<f32>>> {
         let Some(prior) = &self.place_prior else { return Ok(None) };
         let Some(state) = state else {
             candle_core::bail!("this model's place prior reads the states: none given")
         };
         if self.on_cpu() {
-            return prior.values(hidden, state, None).map(Some);
+            match kept {
+                Some(cells) => cells.update(state),
+                None => *kept = Some(place_prior::Cells::new(prior, state, None)?),
+            }
+            return kept.as_ref().expect("made above").values(prior, hidden).map(Some);
         }
         prior.forward(&self.row(hidden)?, &self.row(state)?, None)?.flatten_all()?.to_vec1().map(Some)
     }

@@ -21,6 +21,7 @@ use candle_core::Tensor;
 use super::rng::Rng;
 use super::{OpStream, Painter, Request};
 use crate::engine::{Canvas, Engine};
+use crate::model::projected_state::ProjectedState;
 use crate::model::stroke_transformer::{KvCache, StrokeTransformer};
 use crate::model::{inputs, place_prior};
 use crate::ops::{pb, timeline};
@@ -76,9 +77,13 @@ pub(crate) struct TransformerRun {
     reference_state: Option<Vec<f32>>,
     /// The state input given at the current position (`None` when the model has none).
     state: Option<Vec<f32>>,
+    /// Its projection, kept up to date op by op (on the CPU; see [`ProjectedState`]).
+    projected: Option<ProjectedState>,
     /// The place prior at the current position, once asked for: search samples many
     /// candidates from one position, and the prior costs more than the rest of a draw.
     joint: Option<Vec<f32>>,
+    /// The place prior's cells, kept up to date from op to op (see [`place_prior::Cells`]).
+    cells: Option<place_prior::Cells>,
     cache: KvCache,
     /// Hidden state that predicts the next op.
     hidden: Tensor,
@@ -247,6 +252,11 @@ impl TransformerRun {
                 &mut cache,
             )
             .expect("the model runs on its own shapes");
+        let state = states.pop();
+        let projected = match &state {
+            Some(s) => model.projected_state(s).expect("the model runs on its own shapes"),
+            None => None,
+        };
         TransformerRun {
             model,
             tokenizer,
@@ -254,8 +264,10 @@ impl TransformerRun {
             reference,
             reference_canvas,
             reference_state,
-            state: states.pop(),
+            state,
+            projected,
             joint: None,
+            cells: None,
             cache,
             hidden,
             position: context.len(),
@@ -308,7 +320,8 @@ impl TransformerRun {
         let mut glimpse = Vec::new();
         let side = self.model.config().state;
         if self.joint.is_none() {
-            self.joint = self.model.place_prior_values(&hidden, self.state.as_deref())?;
+            self.joint =
+                self.model.place_prior_values_kept(&hidden, self.state.as_deref(), &mut self.cells)?;
         }
         let joint = self.joint.clone();
         let (aspect_x, aspect_y) = self.tokenizer.aspects();
@@ -375,7 +388,7 @@ impl TransformerRun {
         let cfg = self.model.config().clone();
         self.state = state_of(cfg.state, self.engine.canvas(), self.reference_state.as_deref());
         self.joint = None;
-        let state = self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
+        let state = || self.state.as_ref().and_then(|s| states_tensor(std::slice::from_ref(s)));
         if self.position >= cfg.max_ops {
             // The context is full: start again from the canvas as it is now, after the
             // context's ops and this one.
@@ -386,15 +399,20 @@ impl TransformerRun {
                 &canvas,
                 self.reference.as_ref(),
                 &start,
-                state.as_ref(),
+                state().as_ref(),
                 done,
                 &mut self.cache,
             )?;
             self.position = 1;
             return Ok(());
         }
-        self.hidden =
-            self.model.step(&tokens_tensor(&[*token]), state.as_ref(), self.position, &mut self.cache)?;
+        let token = tokens_tensor(&[*token]);
+        self.hidden = match (&mut self.projected, &self.state) {
+            (Some(p), Some(s)) => {
+                self.model.step_projected(&token, p.update(s), self.position, &mut self.cache)?
+            }
+            _ => self.model.step(&token, state().as_ref(), self.position, &mut self.cache)?,
+        };
         self.position += 1;
         Ok(())
     }
@@ -518,6 +536,61 @@ mod tests {
             Some(&small(&reference)),
         );
         assert_ne!(run.state(), Some(&white[..]));
+    }
+}
+
+#[cfg(test)]
+mod projection_tests {
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+
+    use super::*;
+    use crate::model::stroke_transformer::Config;
+    use crate::ops::Rgba;
+
+    #[test]
+    fn what_is_kept_of_the_canvas_op_by_op_is_what_would_be_made_afresh_at_every_op() {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        // Past a 24-op context, so that the context starts again from the canvas once.
+        let model = Arc::new(StrokeTransformer::new(vb, &Config { max_ops: 24, ..Config::tiny() }).unwrap());
+        // The canvas's projection and the place prior's query and context start at zeros (grown
+        // inputs): given weights, the canvas counts.
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            if name.starts_with("state_proj.") || name.starts_with("place_prior.") {
+                var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+            }
+        }
+        let request = || {
+            let header = pb::Header { width: 80, height: 60, ..Default::default() };
+            Request {
+                history: pb::History { header: Some(header), ops: vec![] },
+                canvas: Canvas::new(80, 60, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 }),
+                reference: Some(crate::training::scenes::scene(80, 60, 3)),
+                temperature: 1.0,
+                seed: 9,
+                allowed_tools: vec![],
+                canvas_at: None,
+                stop: None,
+                imagination: None,
+            }
+        };
+        let mut kept = TransformerRun::new(model.clone(), request());
+        let mut afresh = TransformerRun::new(model, request());
+        assert!(kept.projected.is_some(), "on the CPU the projection is kept");
+        afresh.projected = None;
+        for i in 0..40 {
+            // The place prior's cells too: made afresh from the state input at every op.
+            afresh.cells = None;
+            if i > 0 {
+                assert!(kept.cells.is_some(), "op {i}: the cells are kept");
+            }
+            assert_eq!(kept.next_op(), afresh.next_op(), "op {i}");
+            let (a, b) = (kept.hidden.flatten_all().unwrap(), afresh.hidden.flatten_all().unwrap());
+            let (a, b) = (a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
+            let most = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(most < 1e-4, "op {i}: hidden states differ by {most}");
+        }
     }
 }
 

@@ -679,8 +679,8 @@ pub fn reinforce(
             state = saved;
         }
     }
-    let finer_lr = o.finer_lr;
-    let scale = |name: &str| if o.finer && crate::model::finer::grown(name) { finer_lr } else { 1.0 };
+    // The cells a finer view grew start at zeros: at the base rate a run barely moves them.
+    let scale = |name: &str| if o.finer && crate::model::finer::grown(name) { o.finer_lr } else { 1.0 };
     let mut learner = Learner::with_rates(varmap, policy, imitation, o.lr, o.beta, scale)?;
     if let Some(dir) = &o.anchor {
         learner = learner.anchored(
