@@ -537,16 +537,6 @@ mod tests {
         );
         assert_ne!(run.state(), Some(&white[..]));
     }
-}
-
-#[cfg(test)]
-mod projection_tests {
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
-
-    use super::*;
-    use crate::model::stroke_transformer::Config;
-    use crate::ops::Rgba;
 
     #[test]
     fn what_is_kept_of_the_canvas_op_by_op_is_what_would_be_made_afresh_at_every_op() {
@@ -561,22 +551,12 @@ mod projection_tests {
                 var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
             }
         }
-        let request = || {
-            let header = pb::Header { width: 80, height: 60, ..Default::default() };
-            Request {
-                history: pb::History { header: Some(header), ops: vec![] },
-                canvas: Canvas::new(80, 60, Rgba { r: 1.0, g: 1.0, b: 1.0, a: 1.0 }),
-                reference: Some(crate::training::scenes::scene(80, 60, 3)),
-                temperature: 1.0,
-                seed: 9,
-                allowed_tools: vec![],
-                canvas_at: None,
-                stop: None,
-                imagination: None,
-            }
+        let copying = || Request {
+            reference: Some(crate::training::scenes::scene(80, 60, 3)),
+            ..request(9, vec![], vec![])
         };
-        let mut kept = TransformerRun::new(model.clone(), request());
-        let mut afresh = TransformerRun::new(model, request());
+        let mut kept = TransformerRun::new(model.clone(), copying());
+        let mut afresh = TransformerRun::new(model, copying());
         assert!(kept.projected.is_some(), "on the CPU the projection is kept");
         afresh.projected = None;
         for i in 0..40 {

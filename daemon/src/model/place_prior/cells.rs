@@ -124,34 +124,36 @@ impl Cells {
         let g = self.g;
         let area = g * g;
         assert_eq!(state.len(), self.map.len(), "a state input of the same size");
-        let mut changed = vec![false; area];
+        let mut flags = vec![false; area];
         for (i, (s, m)) in state.iter().zip(&mut self.map).enumerate() {
             if s - 0.5 != *m {
                 *m = s - 0.5;
-                changed[i % area] = true;
+                flags[i % area] = true;
             }
         }
-        if !changed.contains(&true) {
+        let changed: Vec<usize> = (0..area).filter(|&i| flags[i]).collect();
+        if changed.is_empty() {
             return;
         }
         let mut resum = vec![false; area];
         for scale in &mut self.scales {
             let (f, gs) = (scale.f, g / scale.f);
+            // The cells of this scale holding a changed one, then every cell whose
+            // neighbourhood holds one of those.
+            let mut coarse: Vec<usize> = changed.iter().map(|&i| coarse_cell(i, g, f)).collect();
+            coarse.sort_unstable();
+            coarse.dedup();
+            if f > 1 {
+                pool(&mut scale.pooled, &self.map, g, f, &coarse);
+            }
             let mut dirty = vec![false; gs * gs];
-            for cell in (0..area).filter(|&i| changed[i]) {
-                let (cy, cx) = (cell / g / f, cell % g / f);
+            for &cell in &coarse {
+                let (cy, cx) = (cell / gs, cell % gs);
                 for y in cy.saturating_sub(1)..(cy + 2).min(gs) {
                     for x in cx.saturating_sub(1)..(cx + 2).min(gs) {
                         dirty[y * gs + x] = true;
                     }
                 }
-            }
-            if f > 1 {
-                let mut coarse: Vec<usize> =
-                    (0..area).filter(|&i| changed[i]).map(|i| coarse_cell(i, g, f)).collect();
-                coarse.sort_unstable();
-                coarse.dedup();
-                pool(&mut scale.pooled, &self.map, g, f, &coarse);
             }
             let dirty: Vec<usize> = (0..gs * gs).filter(|&i| dirty[i]).collect();
             let map = if f > 1 { &scale.pooled } else { &self.map };
