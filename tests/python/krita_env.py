@@ -68,7 +68,7 @@ def run_krita(root, address, continue_ops=12, timeout_s=300, scenario=None):
     """Runs Krita with the driver (its main run, or `scenario`); returns (report dict, log text)."""
     require_root(root)
     out = install(root, address)
-    env = [f"APPRENTICE_E2E_CONTINUE_OPS={continue_ops}"]
+    env = [f"APPRENTICE_E2E_CONTINUE_OPS={continue_ops}", f"APPRENTICE_E2E_TIMEOUT_MS={(timeout_s - 30) * 1000}"]
     if scenario:
         env.append(f"APPRENTICE_E2E_SCENARIO={scenario}")
     return launch(root, INSIDE, out, env, timeout_s)

@@ -587,7 +587,9 @@ def managed():
     REPORT["ok"] = True
 
 
-LEARN_STEPS = 30
+# Enough steps to learn a stippler's dabs, few enough for a shared 2-core CI machine (a step of
+# 8 windows of 64 ops takes about 5 s there, the trainer niced below Krita and the daemon).
+LEARN_STEPS = 20
 LEARN_CONTINUE_OPS = 20
 # A painter of short stippled dabs in a palette of three.
 PALETTE = [(200, 60, 40), (40, 90, 170), (230, 190, 60)]
@@ -620,8 +622,9 @@ def learn():
     next(b for b in panel.findChildren(QPushButton) if b.text() == "Learn my style").click()
     run = plugin.learning
     shown = []
-    end = time.monotonic() + 180
-    while not run.finished and time.monotonic() < end:
+    # Learning's pace depends on the machine: wait until it ends (the driver's own time limit,
+    # set by the launcher, reports a run that never does).
+    while not run.finished:
         yield 100
         dock.update_view()
         if not shown or shown[-1] != dock.learn_progress.text():
