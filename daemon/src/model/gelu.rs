@@ -25,6 +25,13 @@ pub(crate) fn value(x: f32) -> f32 {
     x * phi(x).0
 }
 
+/// GELU of one value and its slope there, `(x Φ(x), Φ(x) + x φ(x))`, as the kernels compute them.
+#[inline]
+pub(crate) fn value_and_slope(x: f32) -> (f32, f32) {
+    let (cdf, density) = phi(x);
+    (x * cdf, cdf + x * density)
+}
+
 /// e^x in plain arithmetic, so that loops over it vectorize (the platform's `expf` is a call
 /// per value): e^x = 2ⁿ · e^r with n the nearest integer to x / ln 2, and e^r, |r| ≤ ln 2 / 2,
 /// by its series to r⁷ (relative error under 10⁻⁷). Below −87 it gives e^−87, not less.

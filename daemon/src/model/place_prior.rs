@@ -36,6 +36,7 @@ use crate::model::plain;
 use crate::tokenizer::{Field, delta_share};
 
 mod cells;
+mod scores;
 pub use cells::Cells;
 
 pub struct PlacePrior {
@@ -135,12 +136,51 @@ impl PlacePrior {
         }
     }
 
+    /// The weights the cells are summed with, in one vector: per scale (the map itself, then
+    /// each coarser one) its linear's weight `[k, 9 c]` and bias, then the cells' positions.
+    /// Read by sampling's [`Cells`] and by training's kernel, whose gradient comes back
+    /// through it to each weight.
+    fn packed(&self) -> Result<Tensor> {
+        let mut parts = Vec::new();
+        for l in std::iter::once(&self.cells).chain(&self.context) {
+            let Some(bias) = l.bias() else { candle_core::bail!("the prior's linears have biases") };
+            parts.extend([l.weight().flatten_all()?, bias.clone()]);
+        }
+        parts.push(self.cell_pos.flatten_all()?);
+        Tensor::cat(&parts, 0)
+    }
+
     /// Log-probabilities of the next op's cell, `[N, side, side]` (row, column), for hidden
     /// states `[N, d]` and the state inputs at their positions `[N, state_len]` (and, when
     /// anchored, each row's anchor cell, `row · side + column`).
     pub fn forward(&self, hidden: &Tensor, states: &Tensor, anchors: Option<&[usize]>) -> Result<Tensor> {
         self.check_anchors(anchors.is_some())?;
         let (n, g, k) = (hidden.dim(0)?, self.side, self.width);
+        // q · (K g + b) = (Kᵀ q) · g + q · b: the keys of every cell are never formed (on a
+        // finer view they cost more than the rest of the prior).
+        let query = self.query.forward(hidden)?;
+        let asked = query.matmul(self.key.weight())?;
+        let mut logits = match anchors {
+            None if scores::runs_on(states) => scores::scores(self, &asked, &states.reshape((n, ()))?)?,
+            _ => self.scores_by_tensor_ops(&asked, states, anchors)?,
+        };
+        if let Some(b) = self.key.bias() {
+            logits = logits.broadcast_add(&query.matmul(&b.unsqueeze(1)?)?)?;
+        }
+        let logits = (logits / (k as f64).sqrt())?;
+        candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
+    }
+
+    /// Each cell's features through the GELU, dotted with `asked` (`[N, k]`): `[N, side²]`.
+    /// From candle's ops: any device, and the anchored prior. Training on the CPU runs
+    /// [`scores::scores`] instead, the same numbers without the `[N, side², k]` tensors.
+    fn scores_by_tensor_ops(
+        &self,
+        asked: &Tensor,
+        states: &Tensor,
+        anchors: Option<&[usize]>,
+    ) -> Result<Tensor> {
+        let (n, g, k) = (asked.dim(0)?, self.side, self.width);
         let maps = (states.reshape((n, (), g, g))? - 0.5)?;
         let c = maps.dim(1)?;
         let cells = self.cells.forward(&neighbourhoods(&maps)?)?;
@@ -153,24 +193,15 @@ impl PlacePrior {
             // broadcast, whose backward pass costs more here.
             let under: Vec<u32> = (0..g * g).map(|cell| coarse_cell(cell, g, f) as u32).collect();
             features =
-                (features + coarse.index_select(&Tensor::from_vec(under, g * g, hidden.device())?, 1)?)?;
+                (features + coarse.index_select(&Tensor::from_vec(under, g * g, asked.device())?, 1)?)?;
         }
         if let (Some(offsets), Some(anchors)) = (&self.offsets, anchors) {
             let rows: Vec<u32> =
                 anchors.iter().flat_map(|&a| (0..g * g).map(move |c| self.offset_row(a, c) as u32)).collect();
-            let rows = Tensor::from_vec(rows, n * g * g, hidden.device())?;
+            let rows = Tensor::from_vec(rows, n * g * g, asked.device())?;
             features = (features + offsets.index_select(&rows, 0)?.reshape((n, g * g, k))?)?;
         }
-        // q · (K g + b) = (Kᵀ q) · g + q · b: the keys of every cell are never formed (on a
-        // finer view they cost more than the rest of the prior).
-        let query = self.query.forward(hidden)?;
-        let asked = query.matmul(self.key.weight())?.unsqueeze(2)?;
-        let mut logits = gelu(&features)?.matmul(&asked)?.squeeze(2)?;
-        if let Some(b) = self.key.bias() {
-            logits = logits.broadcast_add(&query.matmul(&b.unsqueeze(1)?)?)?;
-        }
-        let logits = (logits / (k as f64).sqrt())?;
-        candle_nn::ops::log_softmax(&logits, D::Minus1)?.reshape((n, g, g))
+        gelu(&features)?.matmul(&asked.unsqueeze(2)?)?.squeeze(2)
     }
 }
 

@@ -8,31 +8,111 @@
 //! neighbourhood, at any scale, holds a changed one — the same sums as made afresh.
 
 use candle_core::Result;
-use candle_nn::Linear;
 
 use super::{PlacePrior, coarse_cell};
 use crate::model::plain;
 
-/// One scale of the cells' features: the map itself (`f` 1), or pooled `f` × `f` (context).
-struct Scale {
-    f: usize,
-    /// The linear's weight transposed, one row (k wide) per neighbourhood value: `[9 c, k]`.
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-    /// The map pooled at this scale (empty at `f` 1: the map itself).
-    pooled: Vec<f32>,
-    /// Each of this scale's cells: its bias plus its neighbourhood through the weights.
-    rows: Vec<f32>,
+/// The prior's weights in plain numbers, unpacked from [`PlacePrior::packed`].
+pub(super) struct Weights {
+    /// Cells per side, width of a cell's features, planes of the state map.
+    pub g: usize,
+    pub k: usize,
+    pub c: usize,
+    /// The map itself (`f` 1), then each coarser scale (context).
+    pub scales: Vec<ScaleWeights>,
+    /// Each cell's position embedding, `[g², k]`.
+    pub pos: Vec<f32>,
+}
+
+/// One scale's linear: the map itself (`f` 1) or pooled `f` × `f`.
+pub(super) struct ScaleWeights {
+    pub f: usize,
+    /// The weight transposed, one row (k wide) per neighbourhood value: `[9 c, k]`.
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl Weights {
+    /// From `packed` ([`PlacePrior::packed`]'s values) of a prior over `g`² cells `k` wide,
+    /// reading `c` planes at `scales` scales (the map itself and its context).
+    pub fn unpack(packed: &[f32], g: usize, k: usize, c: usize, scales: usize) -> Weights {
+        let mut at = 0;
+        let mut take = |len: usize| {
+            at += len;
+            &packed[at - len..at]
+        };
+        let scales = (0..scales)
+            .map(|s| ScaleWeights {
+                f: 1 << s,
+                weights: plain::transpose(take(9 * c * k), k, 9 * c),
+                bias: take(k).to_vec(),
+            })
+            .collect();
+        let pos = take(g * g * k).to_vec();
+        assert_eq!(at, packed.len(), "packed weights of a {g}² prior {k} wide");
+        Weights { g, k, c, scales, pos }
+    }
+}
+
+/// What one state map sums to at every scale: the map (centred), pooled at each coarser
+/// scale, and each scale's cells as their bias plus their neighbourhood through the weights.
+#[derive(Default)]
+pub(super) struct Sums {
+    map: Vec<f32>,
+    /// Per scale: the map pooled (empty at `f` 1: the map itself), and the cells' rows,
+    /// `[(g / f)², k]`.
+    pooled: Vec<Vec<f32>>,
+    rows: Vec<Vec<f32>>,
+}
+
+impl Sums {
+    /// The sums of the state input `state` (the map plus a half), every cell at every scale.
+    pub fn new(w: &Weights, state: &[f32]) -> Sums {
+        let mut sums = Sums::default();
+        sums.set(w, state);
+        sums
+    }
+
+    /// Sums `state` again, every cell, reusing the memory.
+    pub fn set(&mut self, w: &Weights, state: &[f32]) {
+        let (g, k, c) = (w.g, w.k, w.c);
+        self.map.clear();
+        self.map.extend(state.iter().map(|v| v - 0.5));
+        self.pooled.resize_with(w.scales.len(), Vec::new);
+        self.rows.resize_with(w.scales.len(), Vec::new);
+        for (s, scale) in w.scales.iter().enumerate() {
+            let gs = g / scale.f;
+            let all: Vec<usize> = (0..gs * gs).collect();
+            if scale.f > 1 {
+                self.pooled[s].resize(c * gs * gs, 0.0);
+                pool(&mut self.pooled[s], &self.map, g, scale.f, &all);
+            }
+            self.rows[s].resize(gs * gs * k, 0.0);
+            let map = if scale.f > 1 { &self.pooled[s] } else { &self.map };
+            neighbourhood_rows(&mut self.rows[s], map, gs, &scale.weights, &scale.bias, &all);
+        }
+    }
+
+    /// The map at scale `s`, `c` planes of `(g / f)`².
+    pub fn map(&self, s: usize) -> &[f32] {
+        if s == 0 { &self.map } else { &self.pooled[s] }
+    }
+
+    /// Cell `cell`'s features before the GELU, into `row`: its position plus its rows at
+    /// every scale.
+    pub fn features(&self, w: &Weights, cell: usize, row: &mut [f32]) {
+        let k = w.k;
+        row.copy_from_slice(&w.pos[cell * k..(cell + 1) * k]);
+        for (scale, rows) in w.scales.iter().zip(&self.rows) {
+            let under = coarse_cell(cell, w.g, scale.f);
+            plain::add_scaled(row, 1.0, &rows[under * k..(under + 1) * k]);
+        }
+    }
 }
 
 pub struct Cells {
-    /// Cells per side, width of a cell's features.
-    g: usize,
-    k: usize,
-    /// The state map (the state input less a half): `c` planes of `g`².
-    map: Vec<f32>,
-    pos: Vec<f32>,
-    scales: Vec<Scale>,
+    weights: Weights,
+    sums: Sums,
     /// Each cell's features after the GELU, `[g², k]`.
     activated: Vec<f32>,
 }
@@ -48,41 +128,10 @@ impl Cells {
         if c * area != state.len() {
             candle_core::bail!("a state input of {} values is not whole maps of {g}²", state.len())
         }
-        let scale = |l: &Linear, f: usize| -> Result<Scale> {
-            let gs = g / f;
-            Ok(Scale {
-                f,
-                weights: plain::read(l.weight(), |w| plain::transpose(w, k, 9 * c))?,
-                bias: match l.bias() {
-                    Some(b) => plain::read(b, <[f32]>::to_vec)?,
-                    None => vec![0.0; k],
-                },
-                pooled: Vec::new(),
-                rows: vec![0.0; gs * gs * k],
-            })
-        };
-        let mut scales = vec![scale(&prior.cells, 1)?];
-        for (s, context) in prior.context.iter().enumerate() {
-            scales.push(scale(context, 1 << (s + 1))?);
-        }
-        let mut cells = Cells {
-            g,
-            k,
-            map: state.iter().map(|v| v - 0.5).collect(),
-            pos: plain::read(&prior.cell_pos, <[f32]>::to_vec)?,
-            scales,
-            activated: vec![0.0; area * k],
-        };
-        for scale in &mut cells.scales {
-            let gs = g / scale.f;
-            let all: Vec<usize> = (0..gs * gs).collect();
-            if scale.f > 1 {
-                scale.pooled = vec![0.0; c * gs * gs];
-                pool(&mut scale.pooled, &cells.map, g, scale.f, &all);
-            }
-            let map = if scale.f > 1 { &scale.pooled } else { &cells.map };
-            neighbourhood_rows(&mut scale.rows, map, gs, &scale.weights, &scale.bias, &all);
-        }
+        let weights =
+            plain::read(&prior.packed()?, |p| Weights::unpack(p, g, k, c, 1 + prior.context.len()))?;
+        let sums = Sums::new(&weights, state);
+        let mut cells = Cells { weights, sums, activated: vec![0.0; area * k] };
         // Anchored: each cell's offset from the anchor, added before the GELU.
         let offsets = match (&prior.offsets, anchor) {
             (Some(offsets), Some(anchor)) => Some(plain::read(offsets, |o| {
@@ -102,14 +151,10 @@ impl Cells {
     /// Sums the features of the cells `which` from their scales' rows (plus `offsets`, one
     /// row per cell) and puts them through the GELU.
     fn activate(&mut self, which: &[usize], offsets: Option<&[f32]>) {
-        let (g, k) = (self.g, self.k);
+        let k = self.weights.k;
         for &cell in which {
             let row = &mut self.activated[cell * k..(cell + 1) * k];
-            row.copy_from_slice(&self.pos[cell * k..(cell + 1) * k]);
-            for scale in &self.scales {
-                let under = coarse_cell(cell, g, scale.f);
-                plain::add_scaled(row, 1.0, &scale.rows[under * k..(under + 1) * k]);
-            }
+            self.sums.features(&self.weights, cell, row);
             if let Some(o) = offsets {
                 plain::add_scaled(row, 1.0, &o[cell * k..(cell + 1) * k]);
             }
@@ -121,11 +166,13 @@ impl Cells {
     /// cells whose neighbourhood holds a changed cell are summed again, then the features
     /// of the cells under those.
     pub fn update(&mut self, state: &[f32]) {
-        let g = self.g;
+        let w = &self.weights;
+        let sums = &mut self.sums;
+        let g = w.g;
         let area = g * g;
-        assert_eq!(state.len(), self.map.len(), "a state input of the same size");
+        assert_eq!(state.len(), sums.map.len(), "a state input of the same size");
         let mut flags = vec![false; area];
-        for (i, (s, m)) in state.iter().zip(&mut self.map).enumerate() {
+        for (i, (s, m)) in state.iter().zip(&mut sums.map).enumerate() {
             if s - 0.5 != *m {
                 *m = s - 0.5;
                 flags[i % area] = true;
@@ -136,7 +183,7 @@ impl Cells {
             return;
         }
         let mut resum = vec![false; area];
-        for scale in &mut self.scales {
+        for (s, scale) in w.scales.iter().enumerate() {
             let (f, gs) = (scale.f, g / scale.f);
             // The cells of this scale holding a changed one, then every cell whose
             // neighbourhood holds one of those.
@@ -144,7 +191,7 @@ impl Cells {
             coarse.sort_unstable();
             coarse.dedup();
             if f > 1 {
-                pool(&mut scale.pooled, &self.map, g, f, &coarse);
+                pool(&mut sums.pooled[s], &sums.map, g, f, &coarse);
             }
             let mut dirty = vec![false; gs * gs];
             for &cell in &coarse {
@@ -156,8 +203,8 @@ impl Cells {
                 }
             }
             let dirty: Vec<usize> = (0..gs * gs).filter(|&i| dirty[i]).collect();
-            let map = if f > 1 { &scale.pooled } else { &self.map };
-            neighbourhood_rows(&mut scale.rows, map, gs, &scale.weights, &scale.bias, &dirty);
+            let map = if f > 1 { &sums.pooled[s] } else { &sums.map };
+            neighbourhood_rows(&mut sums.rows[s], map, gs, &scale.weights, &scale.bias, &dirty);
             for &d in &dirty {
                 let (y0, x0) = (d / gs * f, d % gs * f);
                 for y in y0..y0 + f {
@@ -172,7 +219,7 @@ impl Cells {
     /// Log-probabilities of the next op's cell, row by row, for the hidden state `hidden`.
     /// The keys are never formed: `q · (K g + b) = (Kᵀ q) · g + q · b`.
     pub fn values(&self, prior: &PlacePrior, hidden: &[f32]) -> Result<Vec<f32>> {
-        let k = self.k;
+        let k = self.weights.k;
         let query = plain::read(prior.query.weight(), |w| plain::linear(hidden, w, None))?;
         let key_weight = plain::read(prior.key.weight(), |w| plain::transpose(w, k, k))?;
         let asked = plain::linear(&query, &key_weight, None);
@@ -202,27 +249,11 @@ fn neighbourhood_rows(
     cells: &[usize],
 ) {
     const LANES: usize = 16;
-    let (area, k) = (g * g, bias.len());
-    let c = map.len() / area;
-    // A cell's neighbourhood, gathered once: (value, row of `weights`). Without a reference,
-    // half the channels are all zeros (nothing to paint) and are left out.
-    let mut taps: Vec<(f32, usize)> = Vec::with_capacity(9 * c);
+    let k = bias.len();
+    let mut taps = Vec::new();
     for &cell in cells {
         let row = &mut out[cell * k..(cell + 1) * k];
-        let (cy, cx) = (cell / g, cell % g);
-        taps.clear();
-        for s in 0..9 {
-            let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
-            if y >= g || x >= g {
-                continue;
-            }
-            for ch in 0..c {
-                let v = map[ch * area + y * g + x];
-                if v != 0.0 {
-                    taps.push((v, (s * c + ch) * k));
-                }
-            }
-        }
+        neighbourhood(&mut taps, map, g, cell, k);
         // The row in blocks a vector register holds, each summed over every tap before it
         // is stored; what is left past the last whole block, tap by tap.
         let whole = k - k % LANES;
@@ -244,9 +275,33 @@ fn neighbourhood_rows(
     }
 }
 
+/// Cell `cell`'s 3 × 3 neighbourhood of `map` (`c` planes of `g`², centred) into `taps`, as
+/// (value, where its row of a scale's transposed weight starts, rows `k` wide), neighbour
+/// `s = 3 dy + dx` first. Without a reference half the planes are all zeros (nothing to
+/// paint): zeros are left out.
+#[inline]
+pub(super) fn neighbourhood(taps: &mut Vec<(f32, usize)>, map: &[f32], g: usize, cell: usize, k: usize) {
+    let area = g * g;
+    let c = map.len() / area;
+    let (cy, cx) = (cell / g, cell % g);
+    taps.clear();
+    for s in 0..9 {
+        let (y, x) = ((cy + s / 3).wrapping_sub(1), (cx + s % 3).wrapping_sub(1));
+        if y >= g || x >= g {
+            continue;
+        }
+        for ch in 0..c {
+            let v = map[ch * area + y * g + x];
+            if v != 0.0 {
+                taps.push((v, (s * c + ch) * k));
+            }
+        }
+    }
+}
+
 /// The GELU of each value of `row`, compiled for the wider vector units too.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn gelu_in_place(row: &mut [f32]) {
+pub(super) fn gelu_in_place(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v = crate::model::gelu::value(*v));
 }
 

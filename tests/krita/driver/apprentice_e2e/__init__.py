@@ -588,7 +588,7 @@ def managed():
 
 
 # Enough steps to learn a stippler's dabs, few enough for a shared 2-core CI machine (a step of
-# 8 windows of 64 ops takes about 5 s there, the trainer niced below Krita and the daemon).
+# 8 windows of 64 ops takes about a second there, the trainer niced below Krita and the daemon).
 LEARN_STEPS = 20
 LEARN_CONTINUE_OPS = 20
 # A painter of short stippled dabs in a palette of three.
