@@ -103,14 +103,7 @@ impl CustomOp2 for Backward {
         gl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, g) = (values(xs, xl, "gelu: x")?, values(gs, gl, "gelu: gradient")?);
-        let out = x
-            .iter()
-            .zip(g)
-            .map(|(&x, &g)| {
-                let (cdf, density) = phi(x);
-                g * (cdf + x * density)
-            })
-            .collect();
+        let out = x.iter().zip(g).map(|(&x, &g)| g * value_and_slope(x).1).collect();
         Ok((CpuStorage::F32(out), xl.shape().clone()))
     }
 }

@@ -239,13 +239,13 @@ fn backward_gelu_dot(x: &mut [f32], asked: &[f32], go: f32, d_asked: &mut [f32])
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{Device, Module, Var};
+    use candle_core::{Device, Var};
     use candle_nn::{VarBuilder, VarMap};
 
     use super::*;
 
-    /// The prior's log-probabilities, and the gradients of a weighted sum of them for every
-    /// weight and the hidden states: by the kernel and by candle's ops.
+    /// The cells' scores, and the gradients of a weighted sum of them for every weight they
+    /// are summed with and for what the hidden states ask: by the kernel and by candle's ops.
     #[test]
     fn the_kernel_gives_the_tensor_ops_values_and_gradients() {
         let dev = Device::Cpu;
@@ -263,38 +263,45 @@ mod tests {
             states[row * len + len / 2..(row + 1) * len].fill(0.5);
         }
         let states = Tensor::from_vec(states, (5, len), &dev).unwrap();
-        let hidden = Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 12), &dev).unwrap()).unwrap();
-        let weights = Tensor::randn(0f32, 1.0, (5, 8, 8), &dev).unwrap();
-        let run = |fused: bool| {
-            let joint = if fused {
-                prior.forward(hidden.as_tensor(), &states, None).unwrap()
-            } else {
-                // The tensor path, as `forward` would take it off the CPU.
-                let query = prior.query.forward(hidden.as_tensor()).unwrap();
-                let asked = query.matmul(prior.key.weight()).unwrap();
-                let scores = prior.scores_by_tensor_ops(&asked, &states, None).unwrap();
-                let b = prior.key.bias().unwrap().unsqueeze(1).unwrap();
-                let logits = scores.broadcast_add(&query.matmul(&b).unwrap()).unwrap();
-                let logits = (logits / (20f64).sqrt()).unwrap();
-                candle_nn::ops::log_softmax(&logits, 1).unwrap().reshape((5, 8, 8)).unwrap()
+        let asked = Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 20), &dev).unwrap()).unwrap();
+        let weights = Tensor::randn(0f32, 1.0, (5, 64), &dev).unwrap();
+        let run = |kernel: bool| {
+            let scores = match kernel {
+                true => scores(&prior, asked.as_tensor(), &states).unwrap(),
+                false => prior.scores_by_tensor_ops(asked.as_tensor(), &states, None).unwrap(),
             };
-            let grads = (&joint * &weights).unwrap().sum_all().unwrap().backward().unwrap();
-            let mut out = vec![("log-probabilities".to_string(), joint)];
-            out.push(("hidden".into(), grads.get(hidden.as_tensor()).expect("hidden's gradient").clone()));
+            let grads = (&scores * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+            let mut out = vec![("scores".to_string(), scores)];
+            out.push(("asked".into(), grads.get(asked.as_tensor()).expect("asked's gradient").clone()));
             for (name, var) in varmap.data().lock().unwrap().iter() {
-                out.push((
-                    name.clone(),
-                    grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name}")).clone(),
-                ));
+                if let Some(grad) = grads.get(var.as_tensor()) {
+                    out.push((name.clone(), grad.clone()));
+                }
             }
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out
         };
-        let (fused, by_ops) = (run(true), run(false));
-        assert_eq!(fused.len(), 2 + 10, "every weight of the prior (cells, positions, keys, query, context)");
-        for ((name, f), (_, e)) in fused.iter().zip(&by_ops) {
+        let (kernel, by_ops) = (run(true), run(false));
+        let names = |o: &[(String, Tensor)]| o.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&kernel),
+            [
+                "asked",
+                "cell_pos",
+                "cells.bias",
+                "cells.weight",
+                "context.1.bias",
+                "context.1.weight",
+                "context.2.bias",
+                "context.2.weight",
+                "scores"
+            ],
+            "every weight the cells are summed with"
+        );
+        assert_eq!(names(&kernel), names(&by_ops));
+        for ((name, k), (_, e)) in kernel.iter().zip(&by_ops) {
             let scale = e.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-            let diff = (f - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+            let diff = (k - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
             let diff = diff.to_scalar::<f32>().unwrap();
             assert!(scale > 0.0, "{name}: a gradient that is not all zeros");
             assert!(diff <= 1e-4 * scale.max(1.0), "{name} differs by {diff} (largest {scale})");
